@@ -1,0 +1,121 @@
+# shellcheck shell=bash
+# Shared helpers for the loopns Bats suites. In a .bats file:
+#     load helpers
+#
+# Environment provided by the VM harness (tests/guest/init):
+#   LOOPNS_SCRATCH  ext4 scratch directory on a virtio disk (/mnt/scratch)
+#   LOOPNS_TMP      tmpfs directory (/tmp)
+#   TESTS_DIR       the repository's tests/ tree inside the guest
+#   HELPERS_DIR     compiled tests/helpers/*.c programs (in PATH)
+#   LOOPNS_KVER     running kernel release
+#   LOOPNS_DRIVER   loopns (default) or loop: which driver the parity
+#                   tests exercise; lns_mount/lns_umount adapt to it.
+#   LOOPNS_IN_VM=1  set only inside the harness VM
+
+LOOPNS_DRIVER=${LOOPNS_DRIVER:-loopns}
+LOOPNS_SCRATCH=${LOOPNS_SCRATCH:-${BATS_RUN_TMPDIR:-/tmp}}
+LOOPNS_TMP=${LOOPNS_TMP:-/tmp}
+TESTS_DIR=${TESTS_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+HELPERS_DIR=${HELPERS_DIR:-/usr/local/bin}
+LNS_ENTER=$TESTS_DIR/guest/lns-enter
+
+# Instances mounted through lns_mount, unmounted by lns_cleanup.
+LNS_MOUNTED=()
+
+# load_loopns [PARAM=VALUE...]: make sure the module is loaded. With
+# parameters, reload it so that they take effect.
+load_loopns() {
+	if (($#)) && grep -q '^loopns ' /proc/modules; then
+		rmmod loopns || return
+	fi
+	modprobe loopns "$@"
+}
+
+# unload_loopns: rmmod loopns if it is loaded.
+unload_loopns() {
+	grep -q '^loopns ' /proc/modules || return 0
+	rmmod loopns
+}
+
+# skip_unless_driver DRIVER: skip unless LOOPNS_DRIVER is DRIVER.
+skip_unless_driver() {
+	[[ $LOOPNS_DRIVER == "$1" ]] || skip "needs LOOPNS_DRIVER=$1 (is $LOOPNS_DRIVER)"
+}
+
+# skip_unless_cmd CMD...: skip when a program is missing.
+skip_unless_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null || skip "needs $c"
+	done
+}
+
+# skip_unless_root: most loopns tests need real root.
+skip_unless_root() {
+	((EUID == 0)) || skip "needs root"
+}
+
+# lns_mount DIR [MOUNT-OPTIONS]: a fresh private instance at DIR (created
+# if missing). With LOOPNS_DRIVER=loop, DIR instead becomes a view of the
+# global /dev (loop-control and loopN of the in-kernel driver), so tests
+# written against DIR/loop-control and DIR/loopN run on both drivers.
+lns_mount() {
+	local dir=$1 opts=${2:-}
+	mkdir -p "$dir" || return
+	if [[ $LOOPNS_DRIVER == loop ]]; then
+		modprobe loop || return
+		mount --bind /dev "$dir" || return
+	else
+		load_loopns || return
+		mount -t loopns ${opts:+-o "$opts"} loopns "$dir" || return
+	fi
+	LNS_MOUNTED+=("$dir")
+}
+
+# lns_umount DIR: unmount an instance mounted by lns_mount.
+lns_umount() {
+	local dir=$1 i
+	umount "$dir" || return
+	for i in "${!LNS_MOUNTED[@]}"; do
+		[[ ${LNS_MOUNTED[$i]} == "$dir" ]] && unset "LNS_MOUNTED[$i]"
+	done
+	return 0
+}
+
+# lns_cleanup: lazily unmount whatever lns_mount left behind (teardown).
+lns_cleanup() {
+	local dir
+	for dir in "${LNS_MOUNTED[@]}"; do
+		umount "$dir" 2>/dev/null || umount -l "$dir" 2>/dev/null
+	done
+	LNS_MOUNTED=()
+}
+
+# lns_dev DIR N: path of device N of the instance at DIR.
+lns_dev() {
+	printf '%s/loop%s\n' "$1" "$2"
+}
+
+# lns_enter DIR CMD...: run CMD in a private mount namespace whose /dev
+# holds the instance's loop-control and loopN nodes (/dev/loop/N and
+# /dev/loopN), so unmodified losetup/mount -o loop use the instance.
+lns_enter() {
+	"$LNS_ENTER" "$@"
+}
+
+# lns_losetup DIR ARGS...: unmodified losetup against the instance at DIR.
+lns_losetup() {
+	local dir=$1
+	shift
+	"$LNS_ENTER" "$dir" losetup "$@"
+}
+
+# make_image PATH SIZE: sparse backing file.
+make_image() {
+	rm -f "$1" && truncate -s "$2" "$1"
+}
+
+# kmsg_mark TEXT: put a marker in the kernel log (helps reading console logs).
+kmsg_mark() {
+	echo "loopns-test: $*" >/dev/kmsg 2>/dev/null || true
+}

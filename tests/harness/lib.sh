@@ -1,0 +1,112 @@
+# shellcheck shell=bash
+# Common functions of the loopns VM test harness. Sourced, never run.
+#
+# Environment understood here (all optional):
+#   KVERS            space-separated kernel releases to test (default: every
+#                    /lib/modules/*/build of the Debian cloud flavours)
+#   KVER             test only this kernel (wins over KVERS)
+#   LOOPNS_MAKE_DIR  directory whose Makefile has the `modules` target
+#                    (default: repository root); the module is expected at
+#                    $LOOPNS_MAKE_DIR/build/<kver>/loopns.ko
+#   LOOPNS_CACHE     cache root for base initramfs archives
+#                    (default /var/cache/loopns)
+#   LOOPNS_KVM=1     use KVM instead of TCG (hangs on this project's machines)
+#   LOOPNS_SMP, LOOPNS_MEM  guest CPUs (default 2) and memory in MiB (1024)
+#   LOOPNS_SCRATCH_SIZE     scratch disk size (default 2G)
+
+HARNESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$HARNESS_DIR/../.." && pwd)
+LOOPNS_MAKE_DIR=${LOOPNS_MAKE_DIR:-$REPO_ROOT}
+LOOPNS_CACHE=${LOOPNS_CACHE:-/var/cache/loopns}
+BUILD_DIR=${LOOPNS_BUILD_DIR:-$REPO_ROOT/build}
+
+log()  { printf '[harness] %s\n' "$*" >&2; }
+warn() { printf '[harness] warning: %s\n' "$*" >&2; }
+die()  { printf '[harness] error: %s\n' "$*" >&2; exit 2; }
+
+# Kernel releases to test, one per line.
+harness_kvers() {
+	local d k
+	if [[ -n ${KVER:-} ]]; then
+		printf '%s\n' "$KVER"
+		return
+	fi
+	if [[ -n ${KVERS:-} ]]; then
+		printf '%s\n' $KVERS
+		return
+	fi
+	# The two Debian cloud flavours: 6.1.0-N-cloud-amd64 and
+	# 6.12.N+debNN-cloud-amd64 (and whatever later bookworm backports
+	# ship under the same -cloud-amd64 suffix).
+	for d in /lib/modules/*/build; do
+		[[ -e $d/Makefile ]] || continue
+		k=${d#/lib/modules/}
+		k=${k%/build}
+		[[ $k == *-cloud-amd64 ]] || continue
+		printf '%s\n' "$k"
+	done | sort -V
+}
+
+harness_vmlinuz() {
+	local k=$1 f
+	for f in "/boot/vmlinuz-$k" "/lib/modules/$k/vmlinuz" "/usr/lib/modules/$k/vmlinuz"; do
+		[[ -r $f ]] && { printf '%s\n' "$f"; return 0; }
+	done
+	return 1
+}
+
+harness_module_path() {
+	printf '%s\n' "$LOOPNS_MAKE_DIR/build/$1/loopns.ko"
+}
+
+# Build loopns.ko for one kernel through the project's Makefile.
+harness_build_module() {
+	local k=$1 logf=$2
+	log "building loopns.ko for $k"
+	if ! make -C "$LOOPNS_MAKE_DIR" modules KVER="$k" >"$logf" 2>&1; then
+		tail -n 40 "$logf" >&2
+		warn "module build failed for $k (full log: $logf)"
+		return 1
+	fi
+	if [[ ! -f $(harness_module_path "$k") ]]; then
+		warn "make succeeded but $(harness_module_path "$k") is missing"
+		return 1
+	fi
+}
+
+# Compile tests/helpers/*.c into build/helpers/ (once per run).
+harness_build_helpers() {
+	local src out rc=0
+	[[ -d $REPO_ROOT/tests/helpers ]] || return 0
+	mkdir -p "$BUILD_DIR/helpers"
+	for src in "$REPO_ROOT"/tests/helpers/*.c; do
+		[[ -e $src ]] || continue
+		out=$BUILD_DIR/helpers/$(basename "$src" .c)
+		if [[ ! -x $out || $src -nt $out ]]; then
+			log "cc ${src#"$REPO_ROOT"/}"
+			cc -O2 -Wall -o "$out" "$src" || { warn "helper $src failed to compile"; rc=1; }
+		fi
+	done
+	return $rc
+}
+
+# qemu accelerator arguments.
+harness_accel_args() {
+	if [[ ${LOOPNS_KVM:-0} == 1 ]]; then
+		printf '%s\n' -accel kvm -cpu host
+	else
+		printf '%s\n' -accel tcg,thread=multi -cpu max
+	fi
+}
+
+# Kernel command line shared by every boot. loglevel=6 so that pr_warn
+# (WARNING:, lockdep, hung task) reaches the console log we scan.
+HARNESS_CMDLINE="console=ttyS0,115200 loglevel=6 panic=-1 mitigations=off rdinit=/init"
+
+# Create a fresh sparse ext4 scratch disk image.
+harness_scratch_disk() {
+	local img=$1
+	rm -f "$img"
+	truncate -s "${LOOPNS_SCRATCH_SIZE:-2G}" "$img"
+	mkfs.ext4 -q -F -L scratch -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$img"
+}

@@ -1,0 +1,48 @@
+#!/bin/bash
+# Self-test of the VM harness: run check.sh on one kernel with
+# tests/harness/selftest/selftest.bats, which holds a deliberately failing
+# test and a test that plants "WARNING: CPU: 0 PID: 1 at selftest" in the
+# kernel log, and assert that the harness fails loudly:
+#   - check.sh exits non-zero,
+#   - the summary line counts the failing test and the failed vm health
+#     check ("2 passed, 2 failed"),
+#   - the failing test is reported as "not ok",
+#   - the planted warning line is printed from the console log.
+# Usage: tests/harness/selftest.sh [KVER]   (exit 0 = harness behaves)
+set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+k=${1:-${KVER:-$(harness_kvers | head -n 1)}}
+[[ -n $k ]] || die "no kernel to run the self-test on"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+env -u FILTER -u KVERS \
+	KVER="$k" BATS=tests/harness/selftest/selftest.bats LOOPNS_SELFTEST=0 LOOPNS_JOBS=1 \
+	LOOPNS_LOG_DIR="$BUILD_DIR/logs/selftest" LOOPNS_VM_DIR="$BUILD_DIR/vm/selftest" \
+	"$HARNESS_DIR/check.sh" >"$out" 2>&1
+rc=$?
+cat "$out"
+
+fails=0
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		echo "selftest: ok - $what"
+	else
+		echo "selftest: FAILED - $what"
+		fails=$((fails + 1))
+	fi
+}
+check "harness exit status is non-zero (got $rc)" test "$rc" -ne 0
+check "summary line is '2 passed, 2 failed'" test "$(tail -n 1 "$out")" = "2 passed, 2 failed"
+check "the failing test is reported" grep -q '^  not ok [0-9]* selftest: deliberately failing test' "$out"
+check "the planted kernel warning is reported" grep -q 'WARNING: CPU: 0 PID: 1 at selftest' "$out"
+check "vm health fails on the warning" grep -q 'not ok - vm health' "$out"
+check "the guest environment test passed" grep -q '^  ok [0-9]* selftest: guest environment is complete' "$out"
+if ((fails)); then
+	echo "selftest: FAIL ($fails assertions failed)"
+	exit 1
+fi
+echo "selftest: PASS (the harness fails loudly on a failing test and on a kernel warning)"
