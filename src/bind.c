@@ -1,0 +1,712 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Binding a loopns device to a backing file and changing its
+ * configuration: LOOP_CONFIGURE/LOOP_SET_FD, LOOP_CHANGE_FD, LOOP_CLR_FD,
+ * LOOP_SET_STATUS*, LOOP_GET_STATUS*, LOOP_SET_CAPACITY,
+ * LOOP_SET_DIRECT_IO and LOOP_SET_BLOCK_SIZE, with the semantics and errno
+ * values of the in-kernel loop driver.
+ */
+
+#include <linux/blkdev.h>
+#include <linux/file.h>
+#include <linux/major.h>
+#include <linux/module.h>
+#include <linux/namei.h>
+#include <linux/pagemap.h>
+#include <linux/statfs.h>
+
+#include "loopns.h"
+
+/* Longest chain of stacked loop devices followed by the cycle check. */
+#define LNS_BIND_MAX_DEPTH	32
+
+/*
+ * Serializes binding, rebinding and unbinding against the walk along
+ * stacked loopns devices in lns_bind_validate(), so that the backing file
+ * of a device in the chain cannot change while it is being followed.
+ */
+static DEFINE_MUTEX(lns_bind_mutex);
+
+static int lns_bind_lock(struct lns_device *dev)
+{
+	int err;
+
+	err = mutex_lock_killable(&lns_bind_mutex);
+	if (err)
+		return err;
+	err = mutex_lock_killable(&dev->lock);
+	if (err)
+		mutex_unlock(&lns_bind_mutex);
+	return err;
+}
+
+static void lns_bind_unlock(struct lns_device *dev)
+{
+	mutex_unlock(&dev->lock);
+	mutex_unlock(&lns_bind_mutex);
+}
+
+static loff_t lns_bind_size(loff_t offset, loff_t sizelimit, struct file *file)
+{
+	loff_t size = i_size_read(file->f_mapping->host);
+
+	if (offset > 0)
+		size -= offset;
+	if (size < 0)
+		return 0;
+	if (sizelimit > 0 && sizelimit < size)
+		size = sizelimit;
+	return size >> SECTOR_SHIFT;
+}
+
+static void lns_bind_set_size(struct lns_device *dev, sector_t sectors)
+{
+	if (!set_capacity_and_notify(dev->disk, sectors))
+		kobject_uevent(&disk_to_dev(dev->disk)->kobj, KOBJ_CHANGE);
+}
+
+static struct block_device *lns_bind_backing_bdev(struct file *file)
+{
+	struct inode *inode = file->f_mapping->host;
+
+	if (S_ISBLK(inode->i_mode))
+		return I_BDEV(inode);
+	return inode->i_sb->s_bdev;
+}
+
+static int lns_bind_check_file(struct file *file)
+{
+	if (!file->f_op->read_iter)
+		return -EINVAL;
+	if ((file->f_mode & FMODE_WRITE) && !file->f_op->write_iter)
+		return -EINVAL;
+	return 0;
+}
+
+static bool lns_bind_file_is_loopns(struct file *file)
+{
+	struct inode *inode = file->f_mapping->host;
+
+	return S_ISBLK(inode->i_mode) && lns_device_is_ours(I_BDEV(inode));
+}
+
+/*
+ * Follow @file down through stacked loopns devices. Binding @bdev to it
+ * must not make @bdev its own backing store: that gives EBADF, and a
+ * loopns device in the chain that is not bound gives EINVAL, as in loop.
+ * Devices of the in-kernel loop driver (major 7) check their own chains
+ * when they are bound; their backing files are not visible to loopns.
+ * Called with lns_bind_mutex held.
+ */
+static int lns_bind_validate(struct file *file, struct block_device *bdev)
+{
+	struct inode *inode = file->f_mapping->host;
+	struct file *f = file;
+	int depth;
+
+	lockdep_assert_held(&lns_bind_mutex);
+	for (depth = 0; lns_bind_file_is_loopns(f); depth++) {
+		struct block_device *b = I_BDEV(f->f_mapping->host);
+		struct lns_device *lower = b->bd_disk->private_data;
+
+		if (b->bd_disk == bdev->bd_disk)
+			return -EBADF;
+		if (READ_ONCE(lower->state) != LNS_BOUND || !lower->backing)
+			return -EINVAL;
+		if (depth >= LNS_BIND_MAX_DEPTH)
+			return -EINVAL;
+		f = lower->backing;
+	}
+	if (!S_ISREG(inode->i_mode) && !S_ISBLK(inode->i_mode))
+		return -EINVAL;
+	return 0;
+}
+
+static int lns_bind_info_to_dev(struct lns_device *dev,
+				const struct loop_info64 *info)
+{
+	if ((unsigned int)info->lo_encrypt_key_size > LO_KEY_SIZE)
+		return -EINVAL;
+	if (info->lo_encrypt_type != LO_CRYPT_NONE)
+		return -EINVAL;
+	if (info->lo_offset > LLONG_MAX || info->lo_sizelimit > LLONG_MAX)
+		return -EOVERFLOW;
+
+	dev->offset = info->lo_offset;
+	dev->sizelimit = info->lo_sizelimit;
+	memcpy(dev->file_name, info->lo_file_name, LO_NAME_SIZE);
+	dev->file_name[LO_NAME_SIZE - 1] = 0;
+	dev->flags = info->lo_flags;
+	return 0;
+}
+
+static void lns_bind_discard_limits(struct lns_device *dev,
+				    struct lns_compat_limits *lim)
+{
+	struct file *file = dev->backing;
+	struct inode *inode = file->f_mapping->host;
+	struct kstatfs st;
+
+	if (S_ISBLK(inode->i_mode)) {
+		struct block_device *b = I_BDEV(inode);
+
+		/* Discards punch holes, which read back as zeroes. */
+		lim->max_discard_sectors = bdev_write_zeroes_sectors(b);
+		lim->max_write_zeroes_sectors = lim->max_discard_sectors;
+		lim->discard_granularity = bdev_discard_granularity(b);
+	} else if (file->f_op->fallocate && !vfs_statfs(&file->f_path, &st)) {
+		lim->max_discard_sectors = UINT_MAX >> SECTOR_SHIFT;
+		lim->max_write_zeroes_sectors = UINT_MAX >> SECTOR_SHIFT;
+		lim->discard_granularity = st.f_bsize;
+	}
+}
+
+static void lns_bind_limits(struct lns_device *dev,
+			    struct lns_compat_limits *lim, unsigned int bsize)
+{
+	struct file *file = dev->backing;
+	struct block_device *backing_bdev = lns_bind_backing_bdev(file);
+
+	memset(lim, 0, sizeof(*lim));
+	if (!bsize && (dev->flags & LO_FLAGS_DIRECT_IO) && backing_bdev)
+		bsize = bdev_logical_block_size(backing_bdev);
+	lim->logical_block_size = bsize ?: SECTOR_SIZE;
+	lim->max_hw_sectors = queue_max_hw_sectors(dev->disk->queue);
+	lim->write_cache = file->f_op->fsync &&
+			   !(dev->flags & LO_FLAGS_READ_ONLY);
+	lim->rotational = backing_bdev && !bdev_nonrot(backing_bdev);
+	lns_bind_discard_limits(dev, lim);
+}
+
+static bool lns_bind_block_size_ok(unsigned long bsize)
+{
+	return bsize >= SECTOR_SIZE && bsize <= PAGE_SIZE &&
+	       is_power_of_2(bsize);
+}
+
+/* Direct I/O needs the offset and block size to suit the backing store. */
+static bool lns_bind_can_dio(struct lns_device *dev)
+{
+	struct file *file = dev->backing;
+	struct block_device *b = lns_bind_backing_bdev(file);
+	unsigned int bsize;
+
+	if (!(file->f_mode & FMODE_CAN_ODIRECT))
+		return false;
+	if (!b)
+		return true;
+	bsize = bdev_logical_block_size(b);
+	return queue_logical_block_size(dev->disk->queue) >= bsize &&
+	       !(dev->offset & (bsize - 1));
+}
+
+/* Switch direct I/O on or off; the caller holds dev->lock. */
+static void lns_bind_update_dio(struct lns_device *dev, bool want)
+{
+	bool use_dio = (want || (dev->backing->f_flags & O_DIRECT)) &&
+		       lns_bind_can_dio(dev);
+	unsigned int token;
+
+	if (dev->use_dio == use_dio)
+		return;
+	vfs_fsync(dev->backing, 0);
+	token = lns_compat_freeze(dev->disk->queue);
+	dev->use_dio = use_dio;
+	if (use_dio)
+		dev->flags |= LO_FLAGS_DIRECT_IO;
+	else
+		dev->flags &= ~LO_FLAGS_DIRECT_IO;
+	lns_compat_unfreeze(dev->disk->queue, token);
+}
+
+static void lns_bind_set_backing(struct lns_device *dev, struct file *file)
+{
+	spin_lock_irq(&dev->backing_lock);
+	dev->backing = file;
+	spin_unlock_irq(&dev->backing_lock);
+	dev->old_gfp_mask = mapping_gfp_mask(file->f_mapping);
+	/* The backing file's page cache must not recurse into our I/O. */
+	mapping_set_gfp_mask(file->f_mapping,
+			     dev->old_gfp_mask & ~(__GFP_IO | __GFP_FS));
+}
+
+/* Forget the backing file and give its mapping its old gfp mask back. */
+static struct file *lns_bind_take_backing(struct lns_device *dev)
+{
+	struct file *file = dev->backing;
+
+	spin_lock_irq(&dev->backing_lock);
+	dev->backing = NULL;
+	spin_unlock_irq(&dev->backing_lock);
+	mapping_set_gfp_mask(file->f_mapping, dev->old_gfp_mask);
+	return file;
+}
+
+static void lns_bind_rescan(struct lns_device *dev)
+{
+	int err;
+
+	mutex_lock(&dev->disk->open_mutex);
+	err = bdev_disk_changed(dev->disk, false);
+	mutex_unlock(&dev->disk->open_mutex);
+	if (err)
+		pr_warn("%s: partition scan failed: %d\n",
+			dev->disk->disk_name, err);
+}
+
+/* The part of LOOP_CONFIGURE done under the locks. */
+static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
+			   struct block_device *bdev, struct file *file,
+			   const struct loop_config *config)
+{
+	struct lns_compat_limits lim;
+	int err;
+
+	if (dev->state != LNS_UNBOUND)
+		return -EBUSY;
+	err = lns_bind_validate(file, bdev);
+	if (err)
+		return err;
+	if (config->info.lo_flags & ~LOOP_CONFIGURE_SETTABLE_FLAGS)
+		return -EINVAL;
+	if (config->block_size && !lns_bind_block_size_ok(config->block_size))
+		return -EINVAL;
+	err = lns_bind_info_to_dev(dev, &config->info);
+	if (err)
+		return err;
+	if (!(file->f_mode & FMODE_WRITE) || !(mode & BLK_OPEN_WRITE) ||
+	    !file->f_op->write_iter)
+		dev->flags |= LO_FLAGS_READ_ONLY;
+
+	err = lns_io_start(dev);
+	if (err)
+		return err;
+
+	dev_set_uevent_suppress(disk_to_dev(dev->disk), 1);
+	lns_compat_force_media_change(dev->disk);
+	set_disk_ro(dev->disk, (dev->flags & LO_FLAGS_READ_ONLY) != 0);
+	dev->use_dio = false;
+	dev->bdev = bdev;
+	lns_bind_set_backing(dev, file);
+
+	lns_bind_limits(dev, &lim, config->block_size);
+	err = lns_compat_apply_limits(dev->disk->queue, &lim);
+	if (err) {
+		lns_bind_take_backing(dev);
+		dev->bdev = NULL;
+		dev_set_uevent_suppress(disk_to_dev(dev->disk), 0);
+		return err;
+	}
+	lns_bind_update_dio(dev, dev->flags & LO_FLAGS_DIRECT_IO);
+	lns_sysfs_add(dev);
+	lns_bind_set_size(dev, lns_bind_size(dev->offset, dev->sizelimit,
+					     file));
+
+	/* Order against lns_bind_validate() reading the state. */
+	smp_wmb();
+	WRITE_ONCE(dev->state, LNS_BOUND);
+	if (dev->flags & LO_FLAGS_PARTSCAN)
+		clear_bit(GD_SUPPRESS_PART_SCAN, &dev->disk->state);
+	dev_set_uevent_suppress(disk_to_dev(dev->disk), 0);
+	kobject_uevent(&disk_to_dev(dev->disk)->kobj, KOBJ_CHANGE);
+	return 0;
+}
+
+/**
+ * lns_bind_configure() - LOOP_CONFIGURE and LOOP_SET_FD
+ * @dev: the device
+ * @mode: open mode of the caller's file
+ * @bdev: the device's block device
+ * @config: fd, block size and loop_info64 settings
+ *
+ * Return: 0, -EBADF for a bad fd or a cycle back to @dev, -EBUSY if the
+ * device is bound, -EINVAL for an unusable file or bad settings.
+ */
+int lns_bind_configure(struct lns_device *dev, blk_mode_t mode,
+		       struct block_device *bdev,
+		       const struct loop_config *config)
+{
+	struct file *file = fget(config->fd);
+	bool partscan = false;
+	int err;
+
+	if (!file)
+		return -EBADF;
+	err = lns_bind_check_file(file);
+	if (err)
+		goto out_putf;
+
+	/* A bound device pins the module; open() holds a reference now. */
+	__module_get(THIS_MODULE);
+
+	/* Do not change the device under an exclusive owner. */
+	if (!(mode & BLK_OPEN_EXCL)) {
+		err = lns_compat_prepare_to_claim(bdev, lns_bind_configure);
+		if (err)
+			goto out_module;
+	}
+
+	err = lns_bind_lock(dev);
+	if (err)
+		goto out_claim;
+	err = lns_bind_attach(dev, mode, bdev, file, config);
+	if (!err)
+		partscan = dev->flags & LO_FLAGS_PARTSCAN;
+	lns_bind_unlock(dev);
+	if (partscan)
+		lns_bind_rescan(dev);
+out_claim:
+	if (!(mode & BLK_OPEN_EXCL))
+		bd_abort_claiming(bdev, lns_bind_configure);
+	if (!err)
+		return 0;
+out_module:
+	module_put(THIS_MODULE);
+out_putf:
+	fput(file);
+	return err;
+}
+
+static void lns_bind_reset_limits(struct lns_device *dev)
+{
+	struct lns_compat_limits lim = {
+		.logical_block_size = SECTOR_SIZE,
+		.max_hw_sectors = queue_max_hw_sectors(dev->disk->queue),
+	};
+
+	lns_compat_apply_limits(dev->disk->queue, &lim);
+}
+
+/**
+ * lns_bind_detach() - unbind a device whose state is LNS_RUNDOWN
+ * @dev: the device; nobody has it open (last close, or instance teardown)
+ * @in_release: called from ->release, with the disk's open_mutex held
+ *
+ * Partitions are dropped and the backing file released; the device ends
+ * up LNS_UNBOUND.
+ */
+void lns_bind_detach(struct lns_device *dev, bool in_release)
+{
+	struct gendisk *disk = dev->disk;
+	struct file *filp;
+	unsigned int token;
+
+	mutex_lock(&lns_bind_mutex);
+	token = lns_compat_freeze(disk->queue);
+	filp = lns_bind_take_backing(dev);
+	lns_compat_unfreeze(disk->queue, token);
+	mutex_unlock(&lns_bind_mutex);
+
+	dev->bdev = NULL;
+	dev->offset = 0;
+	dev->sizelimit = 0;
+	memset(dev->file_name, 0, LO_NAME_SIZE);
+	lns_bind_reset_limits(dev);
+	invalidate_disk(disk);
+	lns_sysfs_remove(dev);
+	kobject_uevent(&disk_to_dev(disk)->kobj, KOBJ_CHANGE);
+	module_put(THIS_MODULE);
+	lns_compat_force_media_change(disk);
+
+	if (dev->flags & LO_FLAGS_PARTSCAN) {
+		int err;
+
+		if (!in_release)
+			mutex_lock(&disk->open_mutex);
+		err = bdev_disk_changed(disk, false);
+		if (!in_release)
+			mutex_unlock(&disk->open_mutex);
+		if (err)
+			pr_warn("%s: partition removal failed: %d\n",
+				disk->disk_name, err);
+	}
+	dev->flags = 0;
+	dev->use_dio = false;
+	set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
+	mutex_lock(&dev->lock);
+	WRITE_ONCE(dev->state, LNS_UNBOUND);
+	mutex_unlock(&dev->lock);
+	/* Not under dev->lock: the last fput may take a disk's open_mutex. */
+	fput(filp);
+}
+
+/**
+ * lns_bind_clear() - LOOP_CLR_FD
+ * @dev: the device
+ *
+ * Marks the device to be detached at its last close (autoclear); if the
+ * caller is the only opener, new opens fail with ENXIO from now on.
+ *
+ * Return: 0, or -ENXIO if the device is not bound.
+ */
+int lns_bind_clear(struct lns_device *dev)
+{
+	int err;
+
+	err = lns_bind_lock(dev);
+	if (err)
+		return err;
+	if (dev->state != LNS_BOUND) {
+		err = -ENXIO;
+	} else {
+		dev->flags |= LO_FLAGS_AUTOCLEAR;
+		if (disk_openers(dev->disk) == 1)
+			WRITE_ONCE(dev->state, LNS_RUNDOWN);
+	}
+	lns_bind_unlock(dev);
+	return err;
+}
+
+/* The part of LOOP_CHANGE_FD done under the locks. */
+static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
+			 struct file *file, struct file **old)
+{
+	unsigned int token;
+	int err;
+
+	if (dev->state != LNS_BOUND)
+		return -ENXIO;
+	if (!(dev->flags & LO_FLAGS_READ_ONLY))
+		return -EINVAL;
+	err = lns_bind_validate(file, bdev);
+	if (err)
+		return err;
+	if (lns_bind_size(dev->offset, dev->sizelimit, file) !=
+	    lns_bind_size(dev->offset, dev->sizelimit, dev->backing))
+		return -EINVAL;
+
+	lns_compat_force_media_change(dev->disk);
+	token = lns_compat_freeze(dev->disk->queue);
+	*old = lns_bind_take_backing(dev);
+	lns_bind_set_backing(dev, file);
+	lns_compat_unfreeze(dev->disk->queue, token);
+	lns_bind_update_dio(dev, dev->use_dio);
+	return 0;
+}
+
+/**
+ * lns_bind_change_fd() - LOOP_CHANGE_FD
+ * @dev: the device
+ * @bdev: its block device
+ * @fd: new backing file descriptor
+ *
+ * Return: 0, -EBADF, -ENXIO if unbound, -EINVAL unless the device is
+ * read-only and the new file has the same size.
+ */
+int lns_bind_change_fd(struct lns_device *dev, struct block_device *bdev,
+		       unsigned int fd)
+{
+	struct file *file = fget(fd);
+	struct file *old = NULL;
+	bool partscan = false;
+	int err;
+
+	if (!file)
+		return -EBADF;
+	err = lns_bind_check_file(file);
+	if (err)
+		goto out_putf;
+
+	dev_set_uevent_suppress(disk_to_dev(dev->disk), 1);
+	err = lns_bind_lock(dev);
+	if (err)
+		goto out_uevent;
+	err = lns_bind_swap(dev, bdev, file, &old);
+	partscan = dev->flags & LO_FLAGS_PARTSCAN;
+	lns_bind_unlock(dev);
+out_uevent:
+	dev_set_uevent_suppress(disk_to_dev(dev->disk), 0);
+	if (!err) {
+		fput(old);
+		if (partscan)
+			lns_bind_rescan(dev);
+		kobject_uevent(&disk_to_dev(dev->disk)->kobj, KOBJ_CHANGE);
+		return 0;
+	}
+	kobject_uevent(&disk_to_dev(dev->disk)->kobj, KOBJ_CHANGE);
+out_putf:
+	fput(file);
+	return err;
+}
+
+/**
+ * lns_bind_set_status() - LOOP_SET_STATUS and LOOP_SET_STATUS64
+ * @dev: the device
+ * @info: new settings; only AUTOCLEAR and PARTSCAN may be set, only
+ *	AUTOCLEAR cleared
+ *
+ * Return: 0, -ENXIO if unbound, -EINVAL or -EOVERFLOW for bad settings.
+ */
+int lns_bind_set_status(struct lns_device *dev, const struct loop_info64 *info)
+{
+	bool partscan = false;
+	bool resize = false;
+	unsigned int token;
+	u32 old_flags;
+	int err;
+
+	err = mutex_lock_killable(&dev->lock);
+	if (err)
+		return err;
+	if (dev->state != LNS_BOUND) {
+		err = -ENXIO;
+		goto out_unlock;
+	}
+	if (dev->offset != info->lo_offset ||
+	    dev->sizelimit != info->lo_sizelimit) {
+		resize = true;
+		sync_blockdev(dev->bdev);
+		invalidate_bdev(dev->bdev);
+	}
+
+	token = lns_compat_freeze(dev->disk->queue);
+	old_flags = dev->flags;
+	err = lns_bind_info_to_dev(dev, info);
+	if (!err) {
+		dev->flags &= LOOP_SET_STATUS_SETTABLE_FLAGS;
+		dev->flags |= old_flags & ~LOOP_SET_STATUS_SETTABLE_FLAGS;
+		dev->flags |= old_flags & ~LOOP_SET_STATUS_CLEARABLE_FLAGS;
+		if (resize)
+			lns_bind_set_size(dev, lns_bind_size(dev->offset,
+							     dev->sizelimit,
+							     dev->backing));
+	}
+	lns_compat_unfreeze(dev->disk->queue, token);
+	if (!err) {
+		lns_bind_update_dio(dev, dev->use_dio);
+		if ((dev->flags & LO_FLAGS_PARTSCAN) &&
+		    !(old_flags & LO_FLAGS_PARTSCAN)) {
+			clear_bit(GD_SUPPRESS_PART_SCAN, &dev->disk->state);
+			partscan = true;
+		}
+	}
+out_unlock:
+	mutex_unlock(&dev->lock);
+	if (partscan)
+		lns_bind_rescan(dev);
+	return err;
+}
+
+/**
+ * lns_bind_get_status() - LOOP_GET_STATUS and LOOP_GET_STATUS64
+ * @dev: the device
+ * @info: filled in, including the backing file's device and inode
+ *
+ * Return: 0, -ENXIO if unbound, or an error from getattr.
+ */
+int lns_bind_get_status(struct lns_device *dev, struct loop_info64 *info)
+{
+	struct kstat stat;
+	struct path path;
+	int err;
+
+	err = mutex_lock_killable(&dev->lock);
+	if (err)
+		return err;
+	if (dev->state != LNS_BOUND) {
+		mutex_unlock(&dev->lock);
+		return -ENXIO;
+	}
+	memset(info, 0, sizeof(*info));
+	info->lo_number = dev->index;
+	info->lo_offset = dev->offset;
+	info->lo_sizelimit = dev->sizelimit;
+	info->lo_flags = dev->flags;
+	memcpy(info->lo_file_name, dev->file_name, LO_NAME_SIZE);
+	path = dev->backing->f_path;
+	path_get(&path);
+	mutex_unlock(&dev->lock);
+
+	/* Not under dev->lock: this calls into the backing filesystem. */
+	err = vfs_getattr(&path, &stat, STATX_INO, AT_STATX_SYNC_AS_STAT);
+	if (!err) {
+		info->lo_device = huge_encode_dev(stat.dev);
+		info->lo_inode = stat.ino;
+		info->lo_rdevice = huge_encode_dev(stat.rdev);
+	}
+	path_put(&path);
+	return err;
+}
+
+/**
+ * lns_bind_set_capacity() - LOOP_SET_CAPACITY: re-read the backing size
+ * @dev: the device; the caller holds dev->lock
+ *
+ * Return: 0 or -ENXIO if unbound.
+ */
+int lns_bind_set_capacity(struct lns_device *dev)
+{
+	lockdep_assert_held(&dev->lock);
+	if (dev->state != LNS_BOUND)
+		return -ENXIO;
+	lns_bind_set_size(dev, lns_bind_size(dev->offset, dev->sizelimit,
+					     dev->backing));
+	return 0;
+}
+
+/**
+ * lns_bind_set_dio() - LOOP_SET_DIRECT_IO
+ * @dev: the device; the caller holds dev->lock
+ * @arg: nonzero to switch direct I/O on
+ *
+ * Return: 0, -ENXIO if unbound, -EINVAL if direct I/O is not possible.
+ */
+int lns_bind_set_dio(struct lns_device *dev, unsigned long arg)
+{
+	lockdep_assert_held(&dev->lock);
+	if (dev->state != LNS_BOUND)
+		return -ENXIO;
+	lns_bind_update_dio(dev, !!arg);
+	return dev->use_dio == !!arg ? 0 : -EINVAL;
+}
+
+/**
+ * lns_bind_set_block_size() - LOOP_SET_BLOCK_SIZE
+ * @dev: the device
+ * @mode: open mode of the caller's file
+ * @bdev: the device's block device
+ * @arg: new logical block size
+ *
+ * Return: 0, -ENXIO if unbound, -EINVAL for a bad size, -EBUSY if the
+ * device has an exclusive owner.
+ */
+int lns_bind_set_block_size(struct lns_device *dev, blk_mode_t mode,
+			    struct block_device *bdev, unsigned long arg)
+{
+	struct lns_compat_limits lim;
+	unsigned int token;
+	int err;
+
+	if (!(mode & BLK_OPEN_EXCL)) {
+		err = lns_compat_prepare_to_claim(bdev, lns_bind_set_block_size);
+		if (err)
+			return err;
+	}
+	err = mutex_lock_killable(&dev->lock);
+	if (err)
+		goto out_claim;
+	if (dev->state != LNS_BOUND) {
+		err = -ENXIO;
+		goto out_unlock;
+	}
+	if (!lns_bind_block_size_ok(arg)) {
+		err = -EINVAL;
+		goto out_unlock;
+	}
+	if (queue_logical_block_size(dev->disk->queue) == arg)
+		goto out_unlock;
+
+	sync_blockdev(dev->bdev);
+	invalidate_bdev(dev->bdev);
+	token = lns_compat_freeze(dev->disk->queue);
+	lns_bind_limits(dev, &lim, arg);
+	err = lns_compat_apply_limits(dev->disk->queue, &lim);
+	lns_compat_unfreeze(dev->disk->queue, token);
+	lns_bind_update_dio(dev, dev->use_dio);
+out_unlock:
+	mutex_unlock(&dev->lock);
+out_claim:
+	if (!(mode & BLK_OPEN_EXCL))
+		bd_abort_claiming(bdev, lns_bind_set_block_size);
+	return err;
+}

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * loopns devices: gendisks on the loopns block major.
+ *
+ * The major is allocated dynamically at module load; minors come from one
+ * global IDA, and the gendisk of minor M is named "loopnsM" (block device
+ * names are global and util-linux recognises loop devices on other majors
+ * by the "loop" prefix). The node in the instance keeps the short
+ * per-instance name "loopN".
+ */
+
+#include <linux/idr.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+
+#include "loopns.h"
+
+#define LNS_QUEUE_DEPTH		128
+#define LNS_MAX_HW_SECTORS	2560u
+
+static int lns_major;
+static DEFINE_IDA(lns_minor_ida);
+static atomic_t lns_nr_devices = ATOMIC_INIT(0);
+
+/* Deletes orphaned devices after their last close (del_gendisk cannot run
+ * under the disk's open_mutex). Flushed by destroy_workqueue() at unload.
+ */
+static struct workqueue_struct *lns_remove_wq;
+
+static int lns_device_open(struct gendisk *disk, blk_mode_t mode)
+{
+	struct lns_device *dev = disk->private_data;
+	int err;
+
+	err = mutex_lock_killable(&dev->lock);
+	if (err)
+		return err;
+	if (dev->state == LNS_DELETING || dev->state == LNS_RUNDOWN)
+		err = -ENXIO;
+	mutex_unlock(&dev->lock);
+	return err;
+}
+
+/* Called with disk->open_mutex held, after the opener count dropped. */
+static void lns_device_release(struct gendisk *disk)
+{
+	struct lns_device *dev = disk->private_data;
+	bool detach;
+
+	if (disk_openers(disk) > 0)
+		return;
+
+	mutex_lock(&dev->lock);
+	if (dev->state == LNS_BOUND && (dev->flags & LO_FLAGS_AUTOCLEAR))
+		dev->state = LNS_RUNDOWN;
+	detach = dev->state == LNS_RUNDOWN;
+	mutex_unlock(&dev->lock);
+
+	if (detach)
+		lns_bind_detach(dev, true);
+
+	mutex_lock(&dev->lock);
+	if (dev->orphan && dev->state == LNS_UNBOUND) {
+		dev->state = LNS_DELETING;
+		queue_work(lns_remove_wq, &dev->remove_work);
+	}
+	mutex_unlock(&dev->lock);
+}
+
+static void lns_device_free_disk(struct gendisk *disk)
+{
+	struct lns_device *dev = disk->private_data;
+
+	lns_io_stop(dev);
+	ida_free(&lns_minor_ida, dev->minor);
+	atomic_dec(&lns_nr_devices);
+	lns_instance_put(dev->inst);
+	mutex_destroy(&dev->lock);
+	kfree(dev);
+}
+
+LNS_COMPAT_DEFINE_BDOPS_TRAMPOLINES(lns_device_open, lns_device_release)
+
+static const struct block_device_operations lns_device_fops = {
+	.owner		= THIS_MODULE,
+	.open		= LNS_COMPAT_BDOPS_OPEN(lns_device_open),
+	.release	= LNS_COMPAT_BDOPS_RELEASE(lns_device_release),
+	.ioctl		= lns_ioctl,
+#ifdef CONFIG_COMPAT
+	.compat_ioctl	= lns_ioctl_compat,
+#endif
+	.free_disk	= lns_device_free_disk,
+};
+
+static void lns_device_remove_workfn(struct work_struct *work)
+{
+	struct lns_device *dev = container_of(work, struct lns_device,
+					      remove_work);
+
+	lns_device_destroy(dev);
+}
+
+/**
+ * lns_device_is_ours() - whether a block device belongs to loopns
+ * @bdev: a block device (whole disk or partition)
+ *
+ * Return: true if @bdev is a loopns device or one of its partitions.
+ */
+bool lns_device_is_ours(struct block_device *bdev)
+{
+	return bdev->bd_disk->fops == &lns_device_fops;
+}
+
+/**
+ * lns_device_major() - the loopns block major
+ *
+ * Return: the dynamically allocated major number.
+ */
+int lns_device_major(void)
+{
+	return lns_major;
+}
+
+/**
+ * lns_device_count() - number of loopns devices in all instances
+ *
+ * Return: the count, including orphans not yet deleted.
+ */
+unsigned int lns_device_count(void)
+{
+	return atomic_read(&lns_nr_devices);
+}
+
+static int lns_device_charge(void)
+{
+	if (atomic_inc_return(&lns_nr_devices) > READ_ONCE(lns_max_devices)) {
+		atomic_dec(&lns_nr_devices);
+		pr_warn_ratelimited("global device limit reached (max_devices=%u)\n",
+				    READ_ONCE(lns_max_devices));
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+static int lns_device_init_tag_set(struct lns_device *dev)
+{
+	struct blk_mq_tag_set *set = &dev->tag_set;
+
+	set->ops = &lns_io_mq_ops;
+	set->nr_hw_queues = 1;
+	set->queue_depth = LNS_QUEUE_DEPTH;
+	set->numa_node = NUMA_NO_NODE;
+	set->cmd_size = lns_io_cmd_size();
+	set->flags = LNS_COMPAT_MQ_F_MERGE | BLK_MQ_F_STACKING |
+		     BLK_MQ_F_NO_SCHED_BY_DEFAULT;
+	set->driver_data = dev;
+	return blk_mq_alloc_tag_set(set);
+}
+
+static int lns_device_init_disk(struct lns_device *dev)
+{
+	struct lns_compat_limits lim = {
+		.logical_block_size = SECTOR_SIZE,
+		.max_hw_sectors = LNS_MAX_HW_SECTORS,
+	};
+	struct gendisk *disk;
+
+	disk = lns_compat_alloc_disk(&dev->tag_set, &lim, dev);
+	if (IS_ERR(disk))
+		return PTR_ERR(disk);
+
+	/* Partitions are scanned only when asked for (LO_FLAGS_PARTSCAN). */
+	set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
+	disk->major = lns_major;
+	disk->first_minor = dev->minor;
+	disk->minors = 1;
+	disk->fops = &lns_device_fops;
+	disk->private_data = dev;
+	disk->events = DISK_EVENT_MEDIA_CHANGE;
+	disk->event_flags = DISK_EVENT_FLAG_UEVENT;
+	snprintf(disk->disk_name, sizeof(disk->disk_name), LNS_NAME "%d",
+		 dev->minor);
+	dev->disk = disk;
+	return 0;
+}
+
+/**
+ * lns_device_create() - create an unbound device and register its gendisk
+ * @inst: owning instance (the device takes a reference)
+ * @index: per-instance index
+ *
+ * Return: the device, or an ERR_PTR(): -ENOSPC beyond the global limit.
+ */
+struct lns_device *lns_device_create(struct lns_instance *inst, int index)
+{
+	struct lns_device *dev;
+	int err;
+
+	err = lns_device_charge();
+	if (err)
+		return ERR_PTR(err);
+
+	err = -ENOMEM;
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL_ACCOUNT);
+	if (!dev)
+		goto out_uncharge;
+	mutex_init(&dev->lock);
+	spin_lock_init(&dev->backing_lock);
+	INIT_WORK(&dev->remove_work, lns_device_remove_workfn);
+	dev->state = LNS_UNBOUND;
+	dev->inst = inst;
+	dev->index = index;
+
+	err = ida_alloc_max(&lns_minor_ida, MINORMASK, GFP_KERNEL);
+	if (err < 0)
+		goto out_free_dev;
+	dev->minor = err;
+
+	err = lns_device_init_tag_set(dev);
+	if (err)
+		goto out_free_minor;
+	err = lns_device_init_disk(dev);
+	if (err)
+		goto out_free_tags;
+	err = add_disk(dev->disk);
+	if (err)
+		goto out_put_disk;
+
+	lns_instance_get(inst);
+	return dev;
+
+out_put_disk:
+	put_disk(dev->disk);
+out_free_tags:
+	blk_mq_free_tag_set(&dev->tag_set);
+out_free_minor:
+	ida_free(&lns_minor_ida, dev->minor);
+out_free_dev:
+	mutex_destroy(&dev->lock);
+	kfree(dev);
+out_uncharge:
+	atomic_dec(&lns_nr_devices);
+	return ERR_PTR(err);
+}
+
+/**
+ * lns_device_destroy() - unregister and release a device
+ * @dev: a device in state LNS_DELETING, unbound and not open
+ *
+ * The memory goes with the last reference to the gendisk.
+ */
+void lns_device_destroy(struct lns_device *dev)
+{
+	del_gendisk(dev->disk);
+	blk_mq_free_tag_set(&dev->tag_set);
+	lns_instance_forget(dev->inst, dev);
+	put_disk(dev->disk);
+}
+
+/**
+ * lns_device_orphan() - the instance of @dev is going away
+ * @dev: the device
+ *
+ * A device nobody has open is detached and deleted now. An open one keeps
+ * working; its last close detaches it and deletes it.
+ */
+void lns_device_orphan(struct lns_device *dev)
+{
+	bool detach = false;
+
+	mutex_lock(&dev->lock);
+	dev->orphan = true;
+	if (disk_openers(dev->disk) > 0 || dev->state == LNS_RUNDOWN) {
+		if (dev->state == LNS_BOUND)
+			dev->flags |= LO_FLAGS_AUTOCLEAR;
+		mutex_unlock(&dev->lock);
+		return;
+	}
+	if (dev->state == LNS_BOUND) {
+		dev->state = LNS_RUNDOWN;
+		detach = true;
+	}
+	mutex_unlock(&dev->lock);
+
+	if (detach)
+		lns_bind_detach(dev, false);
+
+	mutex_lock(&dev->lock);
+	dev->state = LNS_DELETING;
+	mutex_unlock(&dev->lock);
+	lns_device_destroy(dev);
+}
+
+/**
+ * lns_device_init() - register the block major
+ *
+ * Return: 0 or a negative errno.
+ */
+int lns_device_init(void)
+{
+	lns_remove_wq = alloc_workqueue("loopns_remove", WQ_UNBOUND, 0);
+	if (!lns_remove_wq)
+		return -ENOMEM;
+	lns_major = register_blkdev(0, LNS_NAME);
+	if (lns_major < 0) {
+		destroy_workqueue(lns_remove_wq);
+		return lns_major;
+	}
+	return 0;
+}
+
+/**
+ * lns_device_exit() - unregister the block major
+ *
+ * Every device is gone by now: instances and open devices pin the module.
+ */
+void lns_device_exit(void)
+{
+	destroy_workqueue(lns_remove_wq);
+	unregister_blkdev(lns_major, LNS_NAME);
+	ida_destroy(&lns_minor_ida);
+}

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * loopns instances: the per-superblock registry of loop devices.
+ *
+ * Every mount of the loopns filesystem owns one struct lns_instance. Its
+ * devices are numbered from a per-instance IDR, so every instance starts
+ * at loop0 and no instance can name another's devices. Control operations
+ * (add, remove, get-free, unlink) are serialized by the instance root
+ * directory's i_rwsem, held by the caller; lns_instance.lock protects the
+ * registry itself for readers that do not hold it.
+ */
+
+#include <linux/capability.h>
+#include <linux/slab.h>
+#include <linux/user_namespace.h>
+
+#include "loopns.h"
+
+/**
+ * lns_instance_create() - allocate an instance
+ * @user_ns: the user namespace that owns it (a reference is taken)
+ *
+ * Return: the instance with one reference, or NULL.
+ */
+struct lns_instance *lns_instance_create(struct user_namespace *user_ns)
+{
+	struct lns_instance *inst;
+
+	inst = kzalloc(sizeof(*inst), GFP_KERNEL_ACCOUNT);
+	if (!inst)
+		return NULL;
+	kref_init(&inst->kref);
+	mutex_init(&inst->lock);
+	idr_init(&inst->devices);
+	inst->max = LNS_DEFAULT_MAX;
+	inst->user_ns = get_user_ns(user_ns);
+	inst->uid = GLOBAL_ROOT_UID;
+	inst->gid = GLOBAL_ROOT_GID;
+	inst->mode = 0600;
+	return inst;
+}
+
+/**
+ * lns_instance_get() - take a reference on an instance
+ * @inst: the instance
+ */
+void lns_instance_get(struct lns_instance *inst)
+{
+	kref_get(&inst->kref);
+}
+
+static void lns_instance_release(struct kref *kref)
+{
+	struct lns_instance *inst = container_of(kref, struct lns_instance,
+						 kref);
+
+	WARN_ON_ONCE(!idr_is_empty(&inst->devices));
+	idr_destroy(&inst->devices);
+	put_user_ns(inst->user_ns);
+	mutex_destroy(&inst->lock);
+	kfree(inst);
+}
+
+/**
+ * lns_instance_put() - drop a reference on an instance
+ * @inst: the instance
+ */
+void lns_instance_put(struct lns_instance *inst)
+{
+	kref_put(&inst->kref, lns_instance_release);
+}
+
+/**
+ * lns_instance_capable() - capability check scoped to an instance
+ * @inst: the instance
+ * @cap: the capability
+ *
+ * Privileged loop operations are checked against the user namespace that
+ * owns the instance, not the initial one.
+ *
+ * Return: true if the caller has @cap over @inst.
+ */
+bool lns_instance_capable(struct lns_instance *inst, int cap)
+{
+	return ns_capable(inst->user_ns, cap);
+}
+
+static int lns_instance_reserve(struct lns_instance *inst, int index)
+{
+	int id;
+
+	mutex_lock(&inst->lock);
+	if (inst->dead) {
+		id = -ENODEV;
+	} else if (inst->nr_devices >= inst->max) {
+		id = -ENOSPC;
+	} else if (index >= 0) {
+		id = idr_alloc(&inst->devices, NULL, index, index + 1,
+			       GFP_KERNEL);
+		if (id == -ENOSPC)
+			id = -EEXIST;
+	} else {
+		id = idr_alloc(&inst->devices, NULL, 0, 0, GFP_KERNEL);
+	}
+	if (id >= 0)
+		inst->nr_devices++;
+	mutex_unlock(&inst->lock);
+	return id;
+}
+
+static void lns_instance_unreserve(struct lns_instance *inst, int index)
+{
+	mutex_lock(&inst->lock);
+	idr_remove(&inst->devices, index);
+	inst->nr_devices--;
+	mutex_unlock(&inst->lock);
+}
+
+/**
+ * lns_instance_forget() - drop a device from its instance's registry
+ * @inst: the instance
+ * @dev: the device, being destroyed
+ */
+void lns_instance_forget(struct lns_instance *inst, struct lns_device *dev)
+{
+	lns_instance_unreserve(inst, dev->index);
+}
+
+/**
+ * lns_instance_add() - create a device and its node
+ * @inst: the instance; the caller holds its root directory's i_rwsem
+ * @index: wanted index, or negative for the first free one
+ *
+ * Return: the new index, -EEXIST if @index is taken, -ENOSPC beyond the
+ * instance's max= or the global limit, or another negative errno.
+ */
+int lns_instance_add(struct lns_instance *inst, int index)
+{
+	struct lns_device *dev;
+	int err;
+
+	index = lns_instance_reserve(inst, index);
+	if (index < 0)
+		return index;
+
+	dev = lns_device_create(inst, index);
+	if (IS_ERR(dev)) {
+		lns_instance_unreserve(inst, index);
+		return PTR_ERR(dev);
+	}
+
+	err = lns_fs_create_node(dev);
+	if (err) {
+		dev->state = LNS_DELETING;
+		lns_device_destroy(dev);
+		return err;
+	}
+
+	mutex_lock(&inst->lock);
+	idr_replace(&inst->devices, dev, index);
+	mutex_unlock(&inst->lock);
+	return index;
+}
+
+static struct lns_device *lns_instance_find(struct lns_instance *inst,
+					    int index)
+{
+	struct lns_device *dev;
+
+	mutex_lock(&inst->lock);
+	dev = idr_find(&inst->devices, index);
+	mutex_unlock(&inst->lock);
+	return dev;
+}
+
+/* Mark an idle device as being deleted, or say why it cannot be. */
+static int lns_instance_claim_idle(struct lns_device *dev)
+{
+	int err;
+
+	err = mutex_lock_killable(&dev->lock);
+	if (err)
+		return err;
+	if (dev->state != LNS_UNBOUND || disk_openers(dev->disk) > 0)
+		err = -EBUSY;
+	else
+		dev->state = LNS_DELETING;
+	mutex_unlock(&dev->lock);
+	return err;
+}
+
+/**
+ * lns_instance_remove() - LOOP_CTL_REMOVE: delete an idle device
+ * @inst: the instance; the caller holds its root directory's i_rwsem
+ * @index: the device's index
+ *
+ * Return: 0, -EINVAL for a negative index, -ENODEV if there is no such
+ * device, -EBUSY if it is bound or open.
+ */
+int lns_instance_remove(struct lns_instance *inst, int index)
+{
+	struct lns_device *dev;
+	int err;
+
+	if (index < 0)
+		return -EINVAL;
+	dev = lns_instance_find(inst, index);
+	if (!dev)
+		return -ENODEV;
+	err = lns_instance_claim_idle(dev);
+	if (err)
+		return err;
+	lns_fs_remove_node(dev);
+	lns_device_destroy(dev);
+	return 0;
+}
+
+/**
+ * lns_instance_unlink() - unlink(2) of a device node: delete the device
+ * @inst: the instance; the caller (the VFS) holds the root's i_rwsem
+ * @dev: the device whose node is being unlinked
+ *
+ * Return: 0 if the device was deleted, -EBUSY if it is bound or open.
+ */
+int lns_instance_unlink(struct lns_instance *inst, struct lns_device *dev)
+{
+	int err;
+
+	err = lns_instance_claim_idle(dev);
+	if (err)
+		return err;
+	dev->dentry = NULL;
+	lns_device_destroy(dev);
+	return 0;
+}
+
+/**
+ * lns_instance_get_free() - LOOP_CTL_GET_FREE
+ * @inst: the instance; the caller holds its root directory's i_rwsem
+ *
+ * Two callers may be handed the same unbound device; the first to bind it
+ * wins and the other gets -EBUSY from LOOP_SET_FD/LOOP_CONFIGURE, as with
+ * the in-kernel loop driver.
+ *
+ * Return: the index of an unbound device, created if there is none.
+ */
+int lns_instance_get_free(struct lns_instance *inst)
+{
+	struct lns_device *dev;
+	int id, found = -1;
+
+	mutex_lock(&inst->lock);
+	idr_for_each_entry(&inst->devices, dev, id) {
+		if (READ_ONCE(dev->state) == LNS_UNBOUND) {
+			found = id;
+			break;
+		}
+	}
+	mutex_unlock(&inst->lock);
+	if (found >= 0)
+		return found;
+	return lns_instance_add(inst, -1);
+}
+
+/**
+ * lns_instance_shutdown() - tear an instance down (its superblock is dying)
+ * @inst: the instance
+ *
+ * Idle devices are deleted now, bound ones detached and deleted; devices
+ * still open keep working and are deleted at their last close.
+ */
+void lns_instance_shutdown(struct lns_instance *inst)
+{
+	struct lns_device *dev;
+	int id = 0;
+
+	mutex_lock(&inst->lock);
+	inst->dead = true;
+	mutex_unlock(&inst->lock);
+
+	for (;;) {
+		mutex_lock(&inst->lock);
+		dev = idr_get_next(&inst->devices, &id);
+		mutex_unlock(&inst->lock);
+		if (!dev)
+			break;
+		id++;
+		dev->dentry = NULL;
+		lns_device_orphan(dev);
+	}
+}

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * loopns - private loop device instances.
+ *
+ * Objects:
+ *   struct lns_instance - one mounted loopns filesystem (one superblock):
+ *                         its devices, numbered per instance.
+ *   struct lns_device   - one loop device: a gendisk on the loopns block
+ *                         major, bound to at most one backing file.
+ *
+ * Lock order (outermost first):
+ *   instance root directory i_rwsem      (node creation and removal)
+ *   lns_bind_mutex                      (bind/unbind chain validation)
+ *   lns_device.lock
+ *   lns_instance.lock
+ *   gendisk open_mutex is taken by the block layer around ->open and
+ *   ->release, which take lns_device.lock inside it.
+ */
+#ifndef _LOOPNS_H
+#define _LOOPNS_H
+
+#include <linux/blk-mq.h>
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/kref.h>
+#include <linux/loop.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+
+#define LNS_NAME		"loopns"
+#define LNS_CONTROL_NAME	"loop-control"
+#define LNS_DEFAULT_MAX		1024	/* devices per instance */
+
+/**
+ * struct lns_instance - a private set of loop devices (one superblock)
+ * @kref: the superblock and every device hold a reference
+ * @lock: protects @devices, @nr_devices, @max and @dead
+ * @devices: per-instance index -> struct lns_device
+ * @nr_devices: number of entries in @devices
+ * @max: most devices this instance may hold (mount option max=)
+ * @dead: set when the superblock goes away; no device can be added after
+ * @sb: the superblock; valid while !@dead
+ * @user_ns: user namespace owning the instance (capability checks)
+ * @uid: owner of the device nodes
+ * @gid: group of the device nodes
+ * @mode: permission bits of the device nodes
+ */
+struct lns_instance {
+	struct kref kref;
+	struct mutex lock;
+	struct idr devices;
+	int nr_devices;
+	int max;
+	bool dead;
+	struct super_block *sb;
+	struct user_namespace *user_ns;
+	kuid_t uid;
+	kgid_t gid;
+	umode_t mode;
+};
+
+enum lns_state {
+	LNS_UNBOUND,
+	LNS_BOUND,
+	LNS_RUNDOWN,
+	LNS_DELETING,
+};
+
+/**
+ * struct lns_device - one loop device
+ * @inst: owning instance (a counted reference)
+ * @index: number in the instance (the N of loopN)
+ * @minor: global minor on the loopns block major
+ * @lock: protects @state, @flags, @offset, @sizelimit, @file_name,
+ *	@use_dio, @orphan, @bdev and writes to @backing
+ * @backing_lock: protects @backing for readers that cannot sleep (sysfs)
+ * @state: enum lns_state
+ * @flags: LO_FLAGS_*
+ * @offset: start of the device in the backing file, in bytes
+ * @sizelimit: size limit in bytes, 0 for none
+ * @file_name: lo_file_name as set by userspace
+ * @backing: backing file while bound
+ * @old_gfp_mask: backing mapping's gfp mask before binding
+ * @bdev: the block device that was bound (whole disk)
+ * @use_dio: requests go to the backing file with IOCB_DIRECT
+ * @sysfs_inited: the loop/ attribute group exists
+ * @orphan: the instance is gone; delete the device at last close
+ * @dentry: node in the instance, NULL once removed
+ * @wq: request workqueue, allocated at first bind
+ * @tag_set: blk-mq tag set
+ * @disk: the gendisk
+ * @remove_work: deferred deletion of an orphan after its last close
+ */
+struct lns_device {
+	struct lns_instance *inst;
+	int index;
+	int minor;
+	struct mutex lock;
+	spinlock_t backing_lock;
+	enum lns_state state;
+	u32 flags;
+	loff_t offset;
+	loff_t sizelimit;
+	char file_name[LO_NAME_SIZE];
+	struct file *backing;
+	gfp_t old_gfp_mask;
+	struct block_device *bdev;
+	bool use_dio;
+	bool sysfs_inited;
+	bool orphan;
+	struct dentry *dentry;
+	struct workqueue_struct *wq;
+	struct blk_mq_tag_set tag_set;
+	struct gendisk *disk;
+	struct work_struct remove_work;
+};
+
+/* main.c */
+extern unsigned int lns_max_devices;
+
+/* instance.c */
+struct lns_instance *lns_instance_create(struct user_namespace *user_ns);
+void lns_instance_get(struct lns_instance *inst);
+void lns_instance_put(struct lns_instance *inst);
+int lns_instance_add(struct lns_instance *inst, int index);
+int lns_instance_remove(struct lns_instance *inst, int index);
+int lns_instance_get_free(struct lns_instance *inst);
+int lns_instance_unlink(struct lns_instance *inst, struct lns_device *dev);
+void lns_instance_shutdown(struct lns_instance *inst);
+void lns_instance_forget(struct lns_instance *inst, struct lns_device *dev);
+bool lns_instance_capable(struct lns_instance *inst, int cap);
+
+/* fs.c */
+int lns_fs_init(void);
+void lns_fs_exit(void);
+int lns_fs_create_node(struct lns_device *dev);
+void lns_fs_remove_node(struct lns_device *dev);
+
+/* control.c */
+int lns_control_init(void);
+void lns_control_exit(void);
+extern const struct file_operations lns_control_fops;
+dev_t lns_control_devt(void);
+
+/* device.c */
+int lns_device_init(void);
+void lns_device_exit(void);
+struct lns_device *lns_device_create(struct lns_instance *inst, int index);
+void lns_device_destroy(struct lns_device *dev);
+void lns_device_orphan(struct lns_device *dev);
+bool lns_device_is_ours(struct block_device *bdev);
+int lns_device_major(void);
+unsigned int lns_device_count(void);
+
+/* bind.c */
+int lns_bind_configure(struct lns_device *dev, blk_mode_t mode,
+		       struct block_device *bdev,
+		       const struct loop_config *config);
+int lns_bind_change_fd(struct lns_device *dev, struct block_device *bdev,
+		       unsigned int fd);
+int lns_bind_clear(struct lns_device *dev);
+void lns_bind_detach(struct lns_device *dev, bool in_release);
+int lns_bind_set_status(struct lns_device *dev, const struct loop_info64 *info);
+int lns_bind_get_status(struct lns_device *dev, struct loop_info64 *info);
+int lns_bind_set_capacity(struct lns_device *dev);
+int lns_bind_set_dio(struct lns_device *dev, unsigned long arg);
+int lns_bind_set_block_size(struct lns_device *dev, blk_mode_t mode,
+			    struct block_device *bdev, unsigned long arg);
+
+/* ioctl.c */
+int lns_ioctl(struct block_device *bdev, blk_mode_t mode, unsigned int cmd,
+	      unsigned long arg);
+int lns_ioctl_compat(struct block_device *bdev, blk_mode_t mode,
+		     unsigned int cmd, unsigned long arg);
+
+/* io.c */
+extern const struct blk_mq_ops lns_io_mq_ops;
+unsigned int lns_io_cmd_size(void);
+int lns_io_start(struct lns_device *dev);
+void lns_io_stop(struct lns_device *dev);
+
+/* sysfs.c */
+void lns_sysfs_add(struct lns_device *dev);
+void lns_sysfs_remove(struct lns_device *dev);
+
+#endif /* _LOOPNS_H */
