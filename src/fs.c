@@ -271,7 +271,9 @@ static int lns_fs_make_control(struct super_block *sb)
 	/* Opened through this node only: the dev_t has no cdev behind it. */
 	inode->i_fop = &lns_control_fops;
 
+	inode_lock(d_inode(sb->s_root));
 	dentry = lns_fs_add_node(sb, LNS_CONTROL_NAME, inode);
+	inode_unlock(d_inode(sb->s_root));
 	if (IS_ERR(dentry))
 		return PTR_ERR(dentry);
 	return 0;
