@@ -43,7 +43,7 @@ VM_TIMEOUT=${LOOPNS_VM_TIMEOUT:-1800}
 SELFTEST=${LOOPNS_SELFTEST:-1}
 
 # Words the console log must not contain.
-KERNEL_ISSUES='WARNING:|BUG:|Oops|possible circular locking|INFO: |lockdep|hung task|hung_task|blocked for more than|KASAN|UBSAN|Call Trace|Kernel panic|general protection fault|kernel BUG|refcount_t:|list_(add|del) corruption|stack-protector|kmemleak'
+KERNEL_ISSUES=$(harness_kernel_issues)
 
 # ---------------------------------------------------------------- inputs
 
@@ -80,57 +80,32 @@ mapfile -t KVER_LIST < <(harness_kvers)
 # ---------------------------------------------------------------- phases
 
 write_run_env() {
+	harness_run_env "$1" test
 	{
-		printf 'LOOPNS_MODE=test\n'
 		printf 'LOOPNS_BATS_FILES=%q\n' "${GUEST_BATS[*]}"
 		printf 'LOOPNS_FILTER=%q\n' "${FILTER:-}"
 		printf 'LOOPNS_TEST_TIMEOUT=%q\n' "${LOOPNS_TEST_TIMEOUT:-300}"
-		printf 'LOOPNS_DRIVER=%q\n' "${LOOPNS_DRIVER:-loopns}"
-		printf 'LOOPNS_GUEST_ENV=%q\n' "${LOOPNS_GUEST_ENV:-}"
-	} >"$1"
+	} >>"$1"
 }
 
 # Build module + initramfs for kernel $1. Leaves $VM_ROOT/$1/initrd.img.
 prepare_kernel() {
-	local k=$1 logs=$LOG_ROOT/$1 vm=$VM_ROOT/$1 base
+	local k=$1 logs=$LOG_ROOT/$1 vm=$VM_ROOT/$1
 	rm -rf "$logs" && mkdir -p "$logs" "$vm"
-	rm -f "$vm/initrd.img"
-	if ! harness_vmlinuz "$k" >/dev/null; then
-		echo "no vmlinuz for $k" >"$logs/prepare.err"
-		return 1
-	fi
-	if ! harness_build_module "$k" "$logs/build.log"; then
-		echo "module build failed (see $logs/build.log)" >"$logs/prepare.err"
-		return 1
-	fi
 	write_run_env "$vm/run.env"
-	if ! base=$("$HARNESS_DIR/mkinitramfs.sh" base "$k") ||
-		! "$HARNESS_DIR/mkinitramfs.sh" payload "$k" "$vm/payload.cpio" "$vm/run.env" \
-			"$(harness_module_path "$k")"; then
-		echo "initramfs build failed" >"$logs/prepare.err"
-		return 1
-	fi
-	cat "$base/base.cpio" "$vm/payload.cpio" >"$vm/initrd.img"
-	harness_scratch_disk "$vm/scratch.img"
+	harness_prepare "$k" "$vm" "$logs" "$vm/run.env"
 }
 
 # Boot kernel $1; console and TAP land in build/logs/<kver>/.
 boot_kernel() {
-	local k=$1 logs=$LOG_ROOT/$1 vm=$VM_ROOT/$1 t0 rc
-	local -a accel
-	mapfile -t accel < <(harness_accel_args)
+	local k=$1 logs=$LOG_ROOT/$1 vm=$VM_ROOT/$1 t0 rc ms
 	t0=$(date +%s%N)
-	timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 \
-		-name "loopns-$k" -machine pc "${accel[@]}" \
-		-m "${LOOPNS_MEM:-1024}" -smp "${LOOPNS_SMP:-2}" \
-		-nographic -monitor none -no-reboot -nic none \
-		-kernel "$(harness_vmlinuz "$k")" -initrd "$vm/initrd.img" \
-		-append "$HARNESS_CMDLINE" \
-		-drive "file=$vm/scratch.img,if=virtio,format=raw,cache=unsafe,discard=unmap" \
+	timeout -k 10 "$VM_TIMEOUT" bash -c '. "$1"; shift; harness_qemu "$@"' _ "$HARNESS_DIR/lib.sh" "$k" "$vm" \
+		-nographic -monitor none \
 		-serial "file:$logs/console.log" -serial "file:$logs/tap.raw" \
 		</dev/null >"$logs/qemu.log" 2>&1
 	rc=$?
-	local ms=$((($(date +%s%N) - t0) / 1000000))
+	ms=$((($(date +%s%N) - t0) / 1000000))
 	printf '%s %d.%01d\n' "$rc" $((ms / 1000)) $((ms % 1000 / 100)) >"$logs/vm.status"
 	tr -d '\r' <"$logs/tap.raw" >"$logs/tap.txt"
 	rm -f "$vm/scratch.img"
@@ -184,7 +159,7 @@ evaluate_kernel() {
 	if [[ -f $logs/console.log ]]; then
 		issues=$(tr -d '\r' <"$logs/console.log" | grep -nE "$KERNEL_ISSUES")
 		if [[ -n $issues ]]; then
-			health+=("kernel log has warnings ($(wc -l <<<"$issues") lines):")
+			health+=("kernel log has $(wc -l <<<"$issues") suspicious line(s), listed above")
 			echo "  console log ($logs/console.log) contains:"
 			head -n 60 <<<"$issues" | sed 's/^/    /'
 		fi

@@ -103,10 +103,77 @@ harness_accel_args() {
 # (WARNING:, lockdep, hung task) reaches the console log we scan.
 HARNESS_CMDLINE="console=ttyS0,115200 loglevel=6 panic=-1 mitigations=off rdinit=/init"
 
+# Extended regex of console-log lines that fail a run: kernel warnings,
+# BUGs, oopses, lockdep reports, hung tasks, KASAN/UBSAN, panics.
+harness_kernel_issues() {
+	printf '%s\n' 'WARNING:|BUG:|Oops|possible circular locking|INFO: |lockdep|hung task|hung_task|blocked for more than|KASAN|UBSAN|Call Trace|Kernel panic|general protection fault|kernel BUG|refcount_t:|list_(add|del) corruption|stack-protector|kmemleak'
+}
+
 # Create a fresh sparse ext4 scratch disk image.
 harness_scratch_disk() {
 	local img=$1
 	rm -f "$img"
 	truncate -s "${LOOPNS_SCRATCH_SIZE:-2G}" "$img"
 	mkfs.ext4 -q -F -L scratch -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$img"
+}
+
+# harness_prepare KVER VMDIR LOGDIR RUN_ENV
+# Build loopns.ko, the initramfs (cached base + payload) and a fresh scratch
+# disk for one boot. Leaves VMDIR/initrd.img and VMDIR/scratch.img. On
+# failure writes the reason to LOGDIR/prepare.err and returns 1. With
+# LOOPNS_ALLOW_NO_MODULE=1 a failed module build still yields a bootable
+# image (without loopns.ko) for debugging.
+harness_prepare() {
+	local k=$1 vm=$2 logs=$3 env=$4 base ko
+	mkdir -p "$vm" "$logs"
+	rm -f "$vm/initrd.img" "$logs/prepare.err"
+	if ! harness_vmlinuz "$k" >/dev/null; then
+		echo "no vmlinuz for $k" >"$logs/prepare.err"
+		return 1
+	fi
+	ko=$(harness_module_path "$k")
+	if ! harness_build_module "$k" "$logs/build.log"; then
+		if [[ ${LOOPNS_ALLOW_NO_MODULE:-0} == 1 ]]; then
+			warn "booting without loopns.ko"
+			ko=
+		else
+			echo "module build failed (see $logs/build.log)" >"$logs/prepare.err"
+			return 1
+		fi
+	fi
+	if ! base=$("$HARNESS_DIR/mkinitramfs.sh" base "$k") ||
+		! "$HARNESS_DIR/mkinitramfs.sh" payload "$k" "$vm/payload.cpio" "$env" $ko; then
+		echo "initramfs build failed" >"$logs/prepare.err"
+		return 1
+	fi
+	cat "$base/base.cpio" "$vm/payload.cpio" >"$vm/initrd.img"
+	harness_scratch_disk "$vm/scratch.img"
+}
+
+# harness_qemu KVER VMDIR QEMU-ARGS...
+# Run qemu on VMDIR/initrd.img with the scratch disk; the caller adds the
+# serial ports (first = console, second = results) and any -display.
+harness_qemu() {
+	local k=$1 vm=$2
+	shift 2
+	local -a accel
+	mapfile -t accel < <(harness_accel_args)
+	qemu-system-x86_64 \
+		-name "loopns-$k" -machine pc "${accel[@]}" \
+		-m "${LOOPNS_MEM:-1024}" -smp "${LOOPNS_SMP:-2}" \
+		-no-reboot -nic none \
+		-kernel "$(harness_vmlinuz "$k")" -initrd "$vm/initrd.img" \
+		-append "$HARNESS_CMDLINE ${LOOPNS_CMDLINE:-}" \
+		-drive "file=$vm/scratch.img,if=virtio,format=raw,cache=unsafe,discard=unmap" \
+		"$@"
+}
+
+# harness_run_env FILE MODE: write the guest's /etc/loopns/run.env with
+# LOOPNS_MODE=MODE and the variables passed through to the guest.
+harness_run_env() {
+	{
+		printf 'LOOPNS_MODE=%q\n' "$2"
+		printf 'LOOPNS_DRIVER=%q\n' "${LOOPNS_DRIVER:-loopns}"
+		printf 'LOOPNS_GUEST_ENV=%q\n' "${LOOPNS_GUEST_ENV:-}"
+	} >"$1"
 }

@@ -22,8 +22,8 @@ PACKAGES=(coreutils util-linux mount fdisk util-linux-extra e2fsprogs fuse2fs
 	findutils diffutils grep sed gawk kmod procps psmisc bsdextrautils
 	xxd tar gzip xz-utils zstd cpio strace fio libc-bin)
 # Single programs (if installed).
-PROGRAMS=(bash busybox udevadm capsh setcap getcap dmsetup fusermount
-	fusermount3 hexdump getent ldd)
+PROGRAMS=(bash busybox udevadm capsh setcap getcap
+	hexdump getent ldd)
 # Kernel modules the guest may load; built-in or absent ones are skipped.
 MODULES=(loop fuse virtio_pci virtio_blk virtio_console crc32c_intel
 	null_blk brd overlay squashfs ${LOOPNS_EXTRA_MODULES:-})

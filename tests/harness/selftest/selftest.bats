@@ -22,3 +22,33 @@
 	modprobe loop
 	echo "ok" >"$LOOPNS_SCRATCH/probe" && rm "$LOOPNS_SCRATCH/probe"
 }
+
+@test "selftest: lns-enter points unmodified losetup at an instance directory" {
+	# A stand-in instance: a directory holding loop-control and loopN nodes
+	# of the in-kernel loop driver, as a loopns instance holds its own.
+	modprobe loop
+	inst=$(mktemp -d)
+	mount -t tmpfs lnsfake "$inst"
+	mknod "$inst/loop-control" c 10 237
+	for n in 0 1 2 3 4 5 6 7; do mknod "$inst/loop$n" b 7 "$n"; done
+	truncate -s 16M "$LOOPNS_SCRATCH/lns-enter.img"
+	run "$TESTS_DIR/guest/lns-enter" "$inst" losetup -f --show "$LOOPNS_SCRATCH/lns-enter.img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == /dev/loop[0-9]* ]]
+	dev=$inst/${output#/dev/}
+	mkfs.ext4 -q -F "$dev"
+	"$TESTS_DIR/guest/lns-enter" "$inst" losetup "$output" | grep -q lns-enter.img
+	"$TESTS_DIR/guest/lns-enter" "$inst" losetup -d "$output"
+	umount "$inst"
+	rm -f "$LOOPNS_SCRATCH/lns-enter.img"
+}
+
+@test "selftest: helpers.bash lns_mount works in loop parity mode" {
+	load ../../bats/helpers
+	LOOPNS_DRIVER=loop
+	lns_mount "$BATS_TEST_TMPDIR/inst"
+	[ -c "$BATS_TEST_TMPDIR/inst/loop-control" ]
+	lns_umount "$BATS_TEST_TMPDIR/inst"
+	[ ! -e "$BATS_TEST_TMPDIR/inst/loop-control" ]
+}
