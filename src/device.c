@@ -112,6 +112,29 @@ bool lns_device_is_ours(struct block_device *bdev)
 }
 
 /**
+ * lns_device_next_part() - find a partition of a device
+ * @dev: the device
+ * @partno: in: first partition number to consider (>= 1); out: the one found
+ * @devt: out: its dev_t
+ *
+ * Return: true if a partition numbered @partno or higher exists.
+ */
+bool lns_device_next_part(struct lns_device *dev, unsigned long *partno,
+			  dev_t *devt)
+{
+	struct block_device *part;
+
+	if (!*partno)
+		*partno = 1;
+	rcu_read_lock();
+	part = xa_find(&dev->disk->part_tbl, partno, ULONG_MAX, XA_PRESENT);
+	if (part)
+		*devt = part->bd_dev;
+	rcu_read_unlock();
+	return part;
+}
+
+/**
  * lns_device_major() - the loopns block major
  *
  * Return: the dynamically allocated major number.

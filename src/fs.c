@@ -24,7 +24,7 @@
 #define LNS_MAX_LIMIT		(1 << 20)
 #define LNS_ROOT_INO		1
 #define LNS_CONTROL_INO		2
-#define LNS_DEVICE_INO_BASE	16
+#define LNS_NODE_INO_BASE	16	/* + device index << 16 | partition */
 
 enum lns_fs_param {
 	LNS_OPT_MAX,
@@ -165,7 +165,8 @@ int lns_fs_create_node(struct lns_device *dev)
 	struct inode *inode;
 	char name[24];
 
-	inode = lns_fs_new_inode(sb, LNS_DEVICE_INO_BASE + dev->index,
+	inode = lns_fs_new_inode(sb, LNS_NODE_INO_BASE +
+				 ((unsigned long)dev->index << 16),
 				 S_IFBLK | inst->mode);
 	if (!inode)
 		return -ENOMEM;
@@ -217,6 +218,115 @@ static int lns_fs_unlink(struct inode *dir, struct dentry *dentry)
 	return simple_unlink(dir, dentry);
 }
 
+/*
+ * Parse "loop<N>p<M>" (no leading zeros, M >= 1).
+ * Return: true and the numbers if @name is a partition node name.
+ */
+static bool lns_fs_parse_part(const char *name, int *index,
+			      unsigned int *partno)
+{
+	char buf[32];
+	char *p;
+
+	if (strlen(name) >= sizeof(buf) || strncmp(name, "loop", 4))
+		return false;
+	strscpy(buf, name + 4, sizeof(buf));
+	p = strchr(buf, 'p');
+	if (!p)
+		return false;
+	*p++ = 0;
+	if ((buf[0] == '0' && buf[1]) || (p[0] == '0'))
+		return false;
+	return !kstrtoint(buf, 10, index) && *index >= 0 &&
+	       !kstrtouint(p, 10, partno) && *partno >= 1;
+}
+
+/*
+ * Partition nodes are not pinned like device nodes: lookup creates them
+ * from the disk's current partition table, readdir lists them, and
+ * revalidation drops a node whose partition is gone or was renumbered.
+ */
+static struct dentry *lns_fs_lookup(struct inode *dir, struct dentry *dentry,
+				    unsigned int flags)
+{
+	struct super_block *sb = dir->i_sb;
+	struct lns_instance *inst = sb->s_fs_info;
+	struct inode *inode = NULL;
+	unsigned int partno;
+	dev_t devt;
+	int index;
+
+	if (dentry->d_name.len > NAME_MAX)
+		return ERR_PTR(-ENAMETOOLONG);
+	if (lns_fs_parse_part(dentry->d_name.name, &index, &partno) &&
+	    lns_instance_find_part(inst, index, partno, &devt)) {
+		inode = lns_fs_new_inode(sb, LNS_NODE_INO_BASE +
+					 (((unsigned long)index << 16) | partno),
+					 S_IFBLK | inst->mode);
+		if (!inode)
+			return ERR_PTR(-ENOMEM);
+		init_special_inode(inode, inode->i_mode, devt);
+	}
+	return d_splice_alias(inode, dentry);
+}
+
+static int lns_fs_revalidate(struct dentry *dentry, unsigned int flags)
+{
+	struct inode *inode = d_inode_rcu(dentry);
+	struct lns_instance *inst = dentry->d_sb->s_fs_info;
+	unsigned int partno;
+	dev_t devt;
+	int index;
+
+	/* Only partition nodes can go stale behind loopns' back. */
+	if (!inode || !S_ISBLK(inode->i_mode) || inode->i_private)
+		return 1;
+	if (flags & LOOKUP_RCU)
+		return -ECHILD;
+	if (!lns_fs_parse_part(dentry->d_name.name, &index, &partno))
+		return 0;
+	return lns_instance_find_part(inst, index, partno, &devt) &&
+	       devt == inode->i_rdev;
+}
+
+LNS_COMPAT_DEFINE_D_REVALIDATE_TRAMPOLINE(lns_fs_revalidate)
+
+static const struct dentry_operations lns_fs_dentry_ops = {
+	.d_revalidate	= LNS_COMPAT_D_REVALIDATE(lns_fs_revalidate),
+	.d_delete	= always_delete_dentry,
+};
+
+static int lns_fs_iterate(struct file *file, struct dir_context *ctx)
+{
+	struct lns_instance *inst = file_inode(file)->i_sb->s_fs_info;
+	struct lns_instance_node node;
+
+	if (!dir_emit_dots(file, ctx))
+		return 0;
+	if (ctx->pos == 2) {
+		if (!dir_emit(ctx, LNS_CONTROL_NAME, strlen(LNS_CONTROL_NAME),
+			      LNS_CONTROL_INO, DT_CHR))
+			return 0;
+		ctx->pos = 3;
+	}
+	node.key = ctx->pos - 3;
+	while (lns_instance_next_node(inst, &node)) {
+		if (!dir_emit(ctx, node.name, strlen(node.name),
+			      LNS_NODE_INO_BASE + node.key, DT_BLK))
+			return 0;
+		node.key++;
+		ctx->pos = 3 + node.key;
+	}
+	return 0;
+}
+
+static const struct file_operations lns_fs_dir_fops = {
+	.llseek		= generic_file_llseek,
+	.read		= generic_read_dir,
+	.iterate_shared	= lns_fs_iterate,
+	.fsync		= noop_fsync,
+};
+
 /* Nothing but loop-control creates nodes in an instance. */
 static int lns_fs_create(lns_compat_idmap_t *idmap, struct inode *dir,
 			 struct dentry *dentry, umode_t mode, bool excl)
@@ -229,7 +339,7 @@ static int lns_fs_create(lns_compat_idmap_t *idmap, struct inode *dir,
  * EPERM for each of them.
  */
 static const struct inode_operations lns_fs_dir_iops = {
-	.lookup		= simple_lookup,
+	.lookup		= lns_fs_lookup,
 	.create		= lns_fs_create,
 	.unlink		= lns_fs_unlink,
 };
@@ -290,6 +400,7 @@ static int lns_fs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_magic = LNS_SUPER_MAGIC;
 	sb->s_op = &lns_fs_super_ops;
 	sb->s_time_gran = 1;
+	sb->s_d_op = &lns_fs_dentry_ops;
 
 	/*
 	 * The VFS sets SB_I_NODEV for every superblock owned by a user
@@ -329,7 +440,7 @@ static int lns_fs_fill_super(struct super_block *sb, struct fs_context *fc)
 	if (!gid_valid(root->i_gid))
 		root->i_gid = GLOBAL_ROOT_GID;
 	root->i_op = &lns_fs_dir_iops;
-	root->i_fop = &simple_dir_operations;
+	root->i_fop = &lns_fs_dir_fops;
 	set_nlink(root, 2);
 	sb->s_root = d_make_root(root);
 	if (!sb->s_root)

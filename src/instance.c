@@ -289,3 +289,66 @@ void lns_instance_shutdown(struct lns_instance *inst)
 		lns_device_orphan(dev);
 	}
 }
+
+/**
+ * lns_instance_next_node() - next device or partition node, in index order
+ * @inst: the instance
+ * @node: in: @node->key is the first position to consider; out: the node
+ *
+ * Return: true if a node at position @node->key or later exists.
+ */
+bool lns_instance_next_node(struct lns_instance *inst,
+			    struct lns_instance_node *node)
+{
+	unsigned long partno = node->key & 0xffff;
+	int index = node->key >> 16;
+	struct lns_device *dev;
+	bool found = false;
+
+	mutex_lock(&inst->lock);
+	while (!found && (dev = idr_get_next(&inst->devices, &index))) {
+		if (!partno) {
+			snprintf(node->name, sizeof(node->name), "loop%d",
+				 index);
+			node->devt = disk_devt(dev->disk);
+			found = true;
+		} else if (partno <= 0xffff &&
+			   lns_device_next_part(dev, &partno, &node->devt) &&
+			   partno <= 0xffff) {
+			snprintf(node->name, sizeof(node->name), "loop%dp%lu",
+				 index, partno);
+			found = true;
+		} else {
+			index++;
+			partno = 0;
+			continue;
+		}
+		node->key = ((u64)index << 16) | partno;
+	}
+	mutex_unlock(&inst->lock);
+	return found;
+}
+
+/**
+ * lns_instance_find_part() - dev_t of partition @partno of device @index
+ * @inst: the instance
+ * @index: device index
+ * @partno: partition number (>= 1)
+ * @devt: out: the partition's dev_t
+ *
+ * Return: true if that partition exists.
+ */
+bool lns_instance_find_part(struct lns_instance *inst, int index,
+			    unsigned int partno, dev_t *devt)
+{
+	unsigned long found = partno;
+	struct lns_device *dev;
+	bool ret = false;
+
+	mutex_lock(&inst->lock);
+	dev = idr_find(&inst->devices, index);
+	if (dev && lns_device_next_part(dev, &found, devt))
+		ret = found == partno;
+	mutex_unlock(&inst->lock);
+	return ret;
+}

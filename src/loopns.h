@@ -131,6 +131,23 @@ void lns_instance_shutdown(struct lns_instance *inst);
 void lns_instance_forget(struct lns_instance *inst, struct lns_device *dev);
 bool lns_instance_capable(struct lns_instance *inst, int cap);
 
+/**
+ * struct lns_instance_node - one entry of an instance directory listing
+ * @key: position: device index << 16 | partition number (0: the disk)
+ * @name: "loopN" or "loopNpM"
+ * @devt: the node's dev_t
+ */
+struct lns_instance_node {
+	u64 key;
+	char name[32];
+	dev_t devt;
+};
+
+bool lns_instance_next_node(struct lns_instance *inst,
+			    struct lns_instance_node *node);
+bool lns_instance_find_part(struct lns_instance *inst, int index,
+			    unsigned int partno, dev_t *devt);
+
 /* fs.c */
 int lns_fs_init(void);
 void lns_fs_exit(void);
@@ -150,6 +167,8 @@ struct lns_device *lns_device_create(struct lns_instance *inst, int index);
 void lns_device_destroy(struct lns_device *dev);
 void lns_device_orphan(struct lns_device *dev);
 bool lns_device_is_ours(struct block_device *bdev);
+bool lns_device_next_part(struct lns_device *dev, unsigned long *partno,
+			  dev_t *devt);
 int lns_device_major(void);
 unsigned int lns_device_count(void);
 

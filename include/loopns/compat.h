@@ -306,4 +306,21 @@ static inline struct dentry *lns_compat_lookup(struct dentry *dir,
 #endif
 }
 
+/*
+ * 6.14: ->d_revalidate gets the parent inode and the name. The driver
+ * implements fn(struct dentry *, unsigned int).
+ */
+#ifdef HAVE_D_REVALIDATE_NAME
+#define LNS_COMPAT_D_REVALIDATE(fn)	(fn##_trampoline)
+#define LNS_COMPAT_DEFINE_D_REVALIDATE_TRAMPOLINE(fn)			\
+static int fn##_trampoline(struct inode *dir, const struct qstr *name,	\
+			   struct dentry *dentry, unsigned int flags)	\
+{									\
+	return fn(dentry, flags);					\
+}
+#else
+#define LNS_COMPAT_D_REVALIDATE(fn)	(fn)
+#define LNS_COMPAT_DEFINE_D_REVALIDATE_TRAMPOLINE(fn)
+#endif
+
 #endif /* _LOOPNS_COMPAT_H */
