@@ -20,7 +20,6 @@
 
 static int lns_major;
 static DEFINE_IDA(lns_minor_ida);
-static atomic_t lns_nr_devices = ATOMIC_INIT(0);
 
 /* Deletes orphaned devices after their last close (del_gendisk cannot run
  * under the disk's open_mutex). Flushed by destroy_workqueue() at unload.
@@ -73,7 +72,7 @@ static void lns_device_free_disk(struct gendisk *disk)
 
 	lns_io_stop(dev);
 	ida_free(&lns_minor_ida, dev->minor);
-	atomic_dec(&lns_nr_devices);
+	lns_quota_uncharge(dev->inst->owner);
 	lns_instance_put(dev->inst);
 	mutex_destroy(&dev->lock);
 	kfree(dev);
@@ -144,27 +143,6 @@ int lns_device_major(void)
 	return lns_major;
 }
 
-/**
- * lns_device_count() - number of loopns devices in all instances
- *
- * Return: the count, including orphans not yet deleted.
- */
-unsigned int lns_device_count(void)
-{
-	return atomic_read(&lns_nr_devices);
-}
-
-static int lns_device_charge(void)
-{
-	if (atomic_inc_return(&lns_nr_devices) > READ_ONCE(lns_max_devices)) {
-		atomic_dec(&lns_nr_devices);
-		pr_warn_ratelimited("global device limit reached (max_devices=%u)\n",
-				    READ_ONCE(lns_max_devices));
-		return -ENOSPC;
-	}
-	return 0;
-}
-
 static int lns_device_init_tag_set(struct lns_device *dev)
 {
 	struct blk_mq_tag_set *set = &dev->tag_set;
@@ -219,7 +197,7 @@ struct lns_device *lns_device_create(struct lns_instance *inst, int index)
 	struct lns_device *dev;
 	int err;
 
-	err = lns_device_charge();
+	err = lns_quota_charge(inst->owner);
 	if (err)
 		return ERR_PTR(err);
 
@@ -262,7 +240,7 @@ out_free_dev:
 	mutex_destroy(&dev->lock);
 	kfree(dev);
 out_uncharge:
-	atomic_dec(&lns_nr_devices);
+	lns_quota_uncharge(inst->owner);
 	return ERR_PTR(err);
 }
 

@@ -34,6 +34,7 @@ struct lns_instance *lns_instance_create(struct user_namespace *user_ns)
 	idr_init(&inst->devices);
 	inst->max = LNS_DEFAULT_MAX;
 	inst->user_ns = get_user_ns(user_ns);
+	inst->owner = lns_quota_owner(user_ns);
 	inst->uid = GLOBAL_ROOT_UID;
 	inst->gid = GLOBAL_ROOT_GID;
 	inst->mode = 0600;

@@ -42,6 +42,7 @@
  * @dead: set when the superblock goes away; no device can be added after
  * @sb: the superblock; valid while !@dead
  * @user_ns: user namespace owning the instance (capability checks)
+ * @owner: host user the instance's devices are charged to (quota.c)
  * @uid: owner of the device nodes
  * @gid: group of the device nodes
  * @mode: permission bits of the device nodes
@@ -55,6 +56,7 @@ struct lns_instance {
 	bool dead;
 	struct super_block *sb;
 	struct user_namespace *user_ns;
+	kuid_t owner;
 	kuid_t uid;
 	kgid_t gid;
 	umode_t mode;
@@ -116,8 +118,11 @@ struct lns_device {
 	struct work_struct remove_work;
 };
 
-/* main.c */
-extern unsigned int lns_max_devices;
+/* quota.c */
+kuid_t lns_quota_owner(struct user_namespace *user_ns);
+int lns_quota_charge(kuid_t uid);
+void lns_quota_uncharge(kuid_t uid);
+unsigned int lns_quota_total_devices(void);
 
 /* instance.c */
 struct lns_instance *lns_instance_create(struct user_namespace *user_ns);
@@ -170,7 +175,6 @@ bool lns_device_is_ours(struct block_device *bdev);
 bool lns_device_next_part(struct lns_device *dev, unsigned long *partno,
 			  dev_t *devt);
 int lns_device_major(void);
-unsigned int lns_device_count(void);
 
 /* bind.c */
 int lns_bind_configure(struct lns_device *dev, blk_mode_t mode,

@@ -9,15 +9,6 @@
 
 #include "loopns.h"
 
-/*
- * Global bound on loopns devices across all instances. Anyone may create a
- * user namespace and mount instances, so max= alone bounds nothing.
- */
-unsigned int lns_max_devices = 4096;
-module_param_named(max_devices, lns_max_devices, uint, 0644);
-MODULE_PARM_DESC(max_devices,
-		 "Maximum number of loopns devices in all instances (default 4096)");
-
 static int __init loopns_init(void)
 {
 	int err;

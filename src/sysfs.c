@@ -3,17 +3,36 @@
  * /sys/block/loopnsM/loop/: backing_file, offset, sizelimit, autoclear,
  * partscan and dio, present exactly while the device is bound (util-linux
  * takes a readable loop/offset to mean "in use").
+ *
+ * sysfs is global, and backing_file names a path in the filesystem of the
+ * container that attached the image. It is readable only from the user
+ * namespace that owns the device's instance and its ancestors (the host);
+ * anyone else gets EACCES. The other attributes reveal nothing about
+ * other containers and stay readable, so that "used" stays visible.
  */
 
 #include <linux/blkdev.h>
 #include <linux/device.h>
 #include <linux/sysfs.h>
+#include <linux/user_namespace.h>
 
 #include "loopns.h"
 
 static struct lns_device *lns_sysfs_dev(struct device *d)
 {
 	return dev_to_disk(d)->private_data;
+}
+
+/* Whether the reader's user namespace is @owner or one of its ancestors. */
+static bool lns_sysfs_may_see(struct user_namespace *owner)
+{
+	struct user_namespace *reader = current_user_ns();
+	struct user_namespace *ns;
+
+	for (ns = owner; ns != reader; ns = ns->parent)
+		if (ns == &init_user_ns)
+			return false;
+	return true;
 }
 
 static ssize_t backing_file_show(struct device *d,
@@ -23,6 +42,8 @@ static ssize_t backing_file_show(struct device *d,
 	char *p = NULL;
 	ssize_t len;
 
+	if (!lns_sysfs_may_see(dev->inst->user_ns))
+		return -EACCES;
 	spin_lock_irq(&dev->backing_lock);
 	if (dev->backing)
 		p = file_path(dev->backing, buf, PAGE_SIZE - 1);
