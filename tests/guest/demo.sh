@@ -18,7 +18,12 @@ step() {
 	local what=$1
 	shift
 	n=$((n + 1))
-	printf '\n--- step %d: %s\n$ %s\n' "$n" "$what" "$*"
+	printf '\n--- step %d: %s\n$' "$n" "$what"
+	local a
+	for a in "$@"; do
+		if [[ $a =~ ^[[:alnum:]_./:=+,@-]+$ ]]; then printf ' %s' "$a"; else printf " '%s'" "$a"; fi
+	done
+	printf '\n'
 	"$@"
 	local rc=$?
 	((rc == 0)) && return 0
@@ -36,7 +41,7 @@ step "mount a private instance at $LNS" mount -t loopns loopns "$LNS"
 step "the instance holds its own loop-control" ls -l "$LNS"
 step "create a 64 MiB image file" truncate -s 64M "$IMG"
 dev=
-attach() {
+losetup_attach() {
 	local out
 	out=$("$ENTER" "$LNS" losetup -f --show "$IMG") || return
 	echo "losetup -f --show printed: $out"
@@ -44,7 +49,7 @@ attach() {
 	[[ -b $dev ]] || { echo "$dev is not a block device"; return 1; }
 	echo "instance device: $dev"
 }
-step "attach it with unmodified losetup through the instance's loop-control" attach
+step "attach it with unmodified losetup through the instance's loop-control" losetup_attach
 step "the device shows the backing file" "$ENTER" "$LNS" losetup "/dev/${dev##*/}"
 step "mkfs.ext4 on the instance's device" mkfs.ext4 -q -F "$dev"
 step "create a mount point for the filesystem" mkdir -p "$MNT"
@@ -54,17 +59,17 @@ step "read it back" grep -q 'hello from a private loop device' "$MNT/hello.txt"
 step "unmount the filesystem" umount "$MNT"
 step "fsck the filesystem" e2fsck -fn "$dev"
 step "detach the device" "$ENTER" "$LNS" losetup -d "/dev/${dev##*/}"
-unbound() {
+check_unbound() {
 	local sys
 	sys=/sys/dev/block/$(stat -L -c '%Hr:%Lr' "$dev")
 	# The loop/ sysfs group exists only while a device is bound.
 	[[ ! -e $sys/loop/backing_file ]]
 }
-step "the device is unbound" unbound
+step "the device is unbound" check_unbound
 step "unmount the instance" umount "$LNS"
 step "its nodes are gone with it" test ! -e "$dev"
-global_untouched() {
+check_global_loop_unused() {
 	((loop_was_loaded)) || ! grep -q '^loop ' /proc/modules
 }
-step "the global loop driver was never loaded" global_untouched
+step "the global loop driver was never loaded" check_global_loop_unused
 printf '\nall %d steps passed\n' "$n"

@@ -185,6 +185,15 @@ run_selftest() {
 
 # ---------------------------------------------------------------- main
 
+# One run at a time per log directory: runs sharing a work tree would
+# overwrite each other's logs, initramfs and scratch disks.
+mkdir -p "$LOG_ROOT"
+exec 8>"$LOG_ROOT/.lock"
+if ! flock -n 8; then
+	log "another check.sh run uses $LOG_ROOT; waiting for it"
+	flock 8
+fi
+
 T0=$(date +%s)
 log "kernels: ${KVER_LIST[*]}"
 log "bats: ${BATS_FILES[*]#"$REPO_ROOT"/} (${EXPECTED} tests${FILTER:+, filter $FILTER})"

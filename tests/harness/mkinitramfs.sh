@@ -96,6 +96,9 @@ build_base() {
 	local cache out tmp p pkg f
 	cache=$LOOPNS_CACHE/initramfs
 	out=$cache/$KV-$(base_key)
+	mkdir -p "$cache"
+	exec 9>"$cache/.lock-$KV"
+	flock 9
 	if [[ -f $out/base.cpio ]]; then
 		printf '%s\n' "$out"
 		return
@@ -178,7 +181,7 @@ GR
 
 	(cd "$ROOT" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$tmp/base.cpio"
 	rm -rf "$out"
-	mv "$tmp" "$out"
+	mv -T "$tmp" "$out"
 	# Keep only the newest two base archives per kernel.
 	ls -1dt "$cache/$KV"-* 2>/dev/null | tail -n +3 | xargs -r rm -rf
 	log "base initramfs $KV: $(du -h "$out/base.cpio" | cut -f1)"
