@@ -114,7 +114,7 @@ boot_kernel() {
 # Judge kernel $1: prints a report, writes "passed failed skipped" to result.
 evaluate_kernel() {
 	local k=$1 logs=$LOG_ROOT/$1 pass=0 fail=0 skip=0 plan= done_marker= bats_rc=
-	local vm_rc=- vm_time=- missing expected line health=() issues
+	local vm_rc=- vm_time=- missing expected line health=() issues=
 	if [[ -f $logs/vm.status ]]; then
 		read -r vm_rc vm_time <"$logs/vm.status"
 	fi
@@ -164,6 +164,10 @@ evaluate_kernel() {
 			head -n 60 <<<"$issues" | sed 's/^/    /'
 		fi
 		[[ ${LOOPNS_VERBOSE:-0} == 1 ]] && sed 's/^/  | /' "$logs/console.log"
+	fi
+	if ((${#health[@]})) && [[ -z ${issues:-} && -s $logs/console.log && ${LOOPNS_VERBOSE:-0} != 1 ]]; then
+		echo "  last lines of $logs/console.log:"
+		tr -d '\r' <"$logs/console.log" | tail -n 25 | sed 's/^/  | /'
 	fi
 	if ((${#health[@]})); then
 		fail=$((fail + 1))

@@ -28,6 +28,17 @@ die()  { printf '[harness] error: %s\n' "$*" >&2; exit 2; }
 harness_kvers() {
 	local d k
 	if [[ -n ${KVER:-} ]]; then
+		# An exact release, or a unique prefix of one ("6.12").
+		if [[ ! -d /lib/modules/$KVER ]]; then
+			local -a m=()
+			for d in /lib/modules/"$KVER"*-cloud-amd64/build; do
+				[[ -e $d ]] && m+=("$(basename "$(dirname "$d")")")
+			done
+			if ((${#m[@]} == 1)); then
+				printf '%s\n' "${m[0]}"
+				return
+			fi
+		fi
 		printf '%s\n' "$KVER"
 		return
 	fi
