@@ -113,7 +113,7 @@ boot_kernel() {
 
 # Judge kernel $1: prints a report, writes "passed failed skipped" to result.
 evaluate_kernel() {
-	local k=$1 logs=$LOG_ROOT/$1 pass=0 fail=0 skip=0 plan= done_marker= bats_rc=
+	local k=$1 logs=$LOG_ROOT/$1 pass=0 fail=0 skip=0 plan='' done_marker='' bats_rc=''
 	local vm_rc=- vm_time=- missing expected line health=() issues=
 	if [[ -f $logs/vm.status ]]; then
 		read -r vm_rc vm_time <"$logs/vm.status"

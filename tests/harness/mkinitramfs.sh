@@ -172,8 +172,8 @@ GR
 	done
 	while read -r f; do
 		[[ -n $f ]] || continue
-		p=${f#/lib/modules/$KV/}
-		p=${p#/usr/lib/modules/$KV/}
+		p=${f#/lib/modules/"$KV"/}
+		p=${p#/usr/lib/modules/"$KV"/}
 		mkdir -p "$ROOT/usr/lib/modules/$KV/$(dirname "$p")"
 		cp "$f" "$ROOT/usr/lib/modules/$KV/$p"
 	done < <(modules_for)
