@@ -78,8 +78,12 @@ base_key() {
 	{
 		cat "${BASH_SOURCE[0]}"
 		echo "$KV ${MODULES[*]}"
-		dpkg-query -W -f '${Package} ${Version} ${db:Status-Status}\n'
-		stat -L -c '%n %s %Y' "/lib/modules/$KV/modules.dep" "/boot/config-$KV" 2>/dev/null || true
+		# Installed packages (not the project's own, e.g. a loopns-dkms
+		# being tried out), the kernel modules we take, the config.
+		dpkg-query -W -f '${db:Status-Status} ${Package} ${Version}\n' |
+			awk '$1 == "installed" && $2 !~ /^loopns/'
+		modules_for | xargs -r stat -L -c '%n %s %Y'
+		stat -L -c '%n %s %Y' "/boot/config-$KV" 2>/dev/null || true
 	} | sha256sum | cut -c1-16
 }
 
