@@ -85,17 +85,22 @@ harness_build_module() {
 	fi
 }
 
-# Compile tests/helpers/*.c into build/helpers/ (once per run).
+# Compile tests/helpers/*.c into build/helpers/ (once per run):
+#   cc -O2 -Wall -o build/helpers/<name> tests/helpers/<name>.c [LIBS]
+# where LIBS come from an optional line "// helper-ldlibs: -lkmod" in the
+# source.
 harness_build_helpers() {
-	local src out rc=0
+	local src out rc=0 libs
 	[[ -d $REPO_ROOT/tests/helpers ]] || return 0
 	mkdir -p "$BUILD_DIR/helpers"
 	for src in "$REPO_ROOT"/tests/helpers/*.c; do
 		[[ -e $src ]] || continue
 		out=$BUILD_DIR/helpers/$(basename "$src" .c)
 		if [[ ! -x $out || $src -nt $out ]]; then
-			log "cc ${src#"$REPO_ROOT"/}"
-			cc -O2 -Wall -o "$out" "$src" || { warn "helper $src failed to compile"; rc=1; }
+			libs=$(sed -n 's|^// *helper-ldlibs: *||p' "$src" | head -n 1)
+			log "cc ${src#"$REPO_ROOT"/}${libs:+ $libs}"
+			# shellcheck disable=SC2086
+			cc -O2 -Wall -o "$out" "$src" $libs || { warn "helper $src failed to compile"; rc=1; }
 		fi
 	done
 	return $rc

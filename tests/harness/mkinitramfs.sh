@@ -210,6 +210,20 @@ build_payload() {
 	if [[ -d $BUILD_DIR/helpers ]]; then
 		mkdir -p "$stage/usr/local/bin"
 		cp -a "$BUILD_DIR/helpers/." "$stage/usr/local/bin/"
+		# Shared libraries of the helpers that the base lacks (soname link
+		# and real file, in their canonical directory).
+		local lib real dir
+		for f in "$BUILD_DIR"/helpers/*; do
+			[[ -f $f && -x $f ]] || continue
+			while read -r lib; do
+				real=$(realpath -e "$lib") || continue
+				dir=$(dirname "$real")
+				lib=$dir/$(basename "$lib")
+				[[ -e $base/root$lib ]] && continue
+				install -D -m 0644 "$real" "$stage$real"
+				[[ $lib == "$real" ]] || ln -sfn "$(basename "$real")" "$stage$lib"
+			done < <(ldd "$f" 2>/dev/null | awk '/=> \//{print $3}')
+		done
 	fi
 	# Module index with loopns.ko in updates/.
 	md=$stage/usr/lib/modules/$KV
