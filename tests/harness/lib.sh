@@ -31,7 +31,7 @@ harness_kvers() {
 		# An exact release, or a unique prefix of one ("6.12").
 		if [[ ! -d /lib/modules/$KVER ]]; then
 			local -a m=()
-			for d in /lib/modules/"$KVER"*-cloud-amd64/build; do
+			for d in /lib/modules/"$KVER"[.+-]*-cloud-amd64/build; do
 				[[ -e $d ]] && m+=("$(basename "$(dirname "$d")")")
 			done
 			if ((${#m[@]} == 1)); then
