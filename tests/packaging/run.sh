@@ -6,6 +6,8 @@
 #                               with headers, as the VM harness picks them)
 #     PKG_SKIP_VM=1             no VM boots
 #     PKG_SKIP_DEB=1 PKG_SKIP_RPM=1
+#     PKG_RPM_SCRIPTLETS=1      also run the RPM %post/%preun scriptlets
+#                               (rpm2cpio into /, two more DKMS builds)
 #     LOOPNS_VM_TIMEOUT=s       per-VM limit (default 300)
 #
 # Runs as root and changes machine state while it runs (DKMS tree,
@@ -90,6 +92,8 @@ phase() { log "packaging: $* ($(($(date +%s) - T_START))s)"; }
 
 # ------------------------------------------------------------------ helpers
 
+first() { [[ -e $1 ]] && printf '%s\n' "$1"; }
+
 mods_of() { # kernel -> installed loopns module files
 	find "/lib/modules/$1" -path '*/updates/*' -name "$NAME.ko*" 2>/dev/null
 }
@@ -139,8 +143,9 @@ cleanup_state() {
 		fi
 	done
 	if [[ -d /var/lib/dkms/$NAME ]]; then
-		for v in $(ls /var/lib/dkms/$NAME); do
-			[[ -d /var/lib/dkms/$NAME/$v && $v != original_module ]] || continue
+		for v in "/var/lib/dkms/$NAME"/*/; do
+			v=$(basename "$v")
+			[[ $v != original_module && $v != kernel-* ]] || continue
 			dkms remove -m "$NAME" -v "$v" --all || true
 		done
 		rm -rf "/var/lib/dkms/$NAME"
@@ -161,13 +166,13 @@ check "version: VERSION ($VERSION) = dkms.conf = debian/changelog = rpm/loopns.s
 dkms_conf_directives() {
 	local known used bad=
 	known=$(sed -n '/^readonly dkms_conf_variables="/,/"/p' /usr/sbin/dkms | tr -d '"' |
-		sed 's/^readonly dkms_conf_variables=//' | tr -s ' \t' '\n\n')
+		sed 's/^readonly dkms_conf_variables=//' | tr -s '[:space:]' '\n')
 	[[ -n $known ]] || { echo "cannot read dkms_conf_variables from /usr/sbin/dkms"; return 1; }
 	used=$(sed -n 's/^\([A-Z_]*\)\(\[[0-9]*\]\)\{0,1\}=.*/\1/p' dkms.conf | sort -u)
 	for d in $used; do
 		grep -qx "$d" <<<"$known" || bad+=" $d"
 	done
-	echo "dkms $(dkms --version): directives used: $(echo $used)"
+	echo "dkms $(dkms --version): directives used: ${used//$'\n'/ }"
 	[[ -z $bad ]] || { echo "unknown to this dkms:$bad"; return 1; }
 }
 check "dkms.conf: every directive is known to $(dkms --version 2>/dev/null)" dkms_conf_directives
@@ -219,12 +224,24 @@ modinfo_version() { # kernel
 	echo "modinfo -k $1: version '$v' (filename $(modinfo -k "$1" -F filename "$NAME"))"
 	[[ $v == "$VERSION" ]]
 }
+# DKMS signs with its MOK (/var/lib/dkms/mok.key, created by the first
+# build): the signature's key serial is the certificate's serial number.
+mok_signed() { # kernel
+	local f serial key
+	f=$(mods_of "$1")
+	serial=$(openssl x509 -inform DER -in /var/lib/dkms/mok.pub -noout -serial) || return 1
+	serial=${serial#serial=}
+	key=$(modinfo -F sig_key "$f" | tr -d ':')
+	echo "$f: signer '$(modinfo -F signer "$f")', sig_key $key; mok.pub serial $serial"
+	[[ -n $key && ${key^^} == "${serial^^}" ]]
+}
 for k in "${KVER_LIST[@]}"; do
 	check "dkms: $k: module at /lib/modules/$k/updates/dkms/$NAME.ko*" module_installed "$k"
 	check "dkms: $k: modinfo -k shows version $VERSION" modinfo_version "$k"
+	check "dkms: $k: module signed with DKMS's key /var/lib/dkms/mok.key" mok_signed "$k"
 	# Keep what DKMS built for the VM boots.
 	mkdir -p "$WORK/mod/$k"
-	cp -p $(mods_of "$k") "$WORK/mod/$k/" 2>/dev/null
+	mods_of "$k" | xargs -r cp -p -t "$WORK/mod/$k/"
 done
 
 dkms_remove_clean() {
@@ -264,6 +281,7 @@ vm_prepare() {
 
 vm_boot() {
 	local k=$1 vm=$OUT/vm/$1 l=$LOGS/vm-$1 rc
+	# shellcheck disable=SC2016 # expanded by the inner bash
 	timeout -k 10 "$VM_TIMEOUT" bash -c '. "$1"; shift; harness_qemu "$@"' _ "$HARNESS_DIR/lib.sh" "$k" "$vm" \
 		-nographic -monitor none \
 		-serial "file:$l/console.log" -serial "file:$l/tap.raw" \
@@ -276,7 +294,7 @@ vm_boot() {
 
 # Relay the guest's TAP as our own tests, then one health test per VM.
 vm_report() {
-	local k=$1 l=$LOGS/vm-$1 line seen=0 done_rc= rc issues name buf= state=
+	local k=$1 l=$LOGS/vm-$1 line seen=0 done_rc='' rc issues name='' buf='' state='' 
 	flush() {
 		[[ $state == skip ]] || name=$(sed -E 's/ in [0-9]+ms$//' <<<"$name")
 		case $state in
@@ -284,7 +302,7 @@ vm_report() {
 		skip) ok "vm $k: $name" ;;
 		fail) not_ok "vm $k: $name"; printf '%s' "$buf" | diag ;;
 		esac
-		state= buf=
+		state='' buf='' 
 	}
 	while IFS= read -r line; do
 		case $line in
@@ -345,9 +363,9 @@ if [[ ${PKG_SKIP_DEB:-0} != 1 ]]; then
 	phase "Debian packages"
 	check "make deb: dpkg-buildpackage -us -uc -b builds loopns-dkms and loopns-tools" \
 		"${PKGMAKE[@]}" deb
-	DKMS_DEB=$(ls "$BUILD_DIR"/deb/loopns-dkms_"$VERSION"-*_all.deb 2>/dev/null | head -n 1)
-	TOOLS_DEB=$(ls "$BUILD_DIR"/deb/loopns-tools_"$VERSION"-*_*.deb 2>/dev/null | head -n 1)
-	CHANGES=$(ls "$BUILD_DIR"/deb/loopns_"$VERSION"-*.changes 2>/dev/null | head -n 1)
+	DKMS_DEB=$(first "$BUILD_DIR"/deb/loopns-dkms_"$VERSION"-*_all.deb)
+	TOOLS_DEB=$(first "$BUILD_DIR"/deb/loopns-tools_"$VERSION"-*_*.deb)
+	CHANGES=$(first "$BUILD_DIR"/deb/loopns_"$VERSION"-*.changes)
 
 	lintian_clean() {
 		[[ -n $CHANGES ]] || { echo "no .changes file"; return 1; }
@@ -359,8 +377,11 @@ if [[ ${PKG_SKIP_DEB:-0} != 1 ]]; then
 	deb_contents() {
 		local c
 		c=$(dpkg-deb -c "$DKMS_DEB") || return 1
-		grep -q " ./usr/src/$NAME-$VERSION/dkms.conf$" <<<"$c" &&
-			grep -q " ./usr/src/$NAME-$VERSION/Kbuild$" <<<"$c" || { echo "$c"; return 1; }
+		if ! grep -q " ./usr/src/$NAME-$VERSION/dkms.conf$" <<<"$c" ||
+			! grep -q " ./usr/src/$NAME-$VERSION/Kbuild$" <<<"$c"; then
+			echo "$c"
+			return 1
+		fi
 		dpkg-deb -f "$DKMS_DEB" Architecture Depends | tee /dev/stderr | grep -q '^Architecture: all' &&
 			dpkg-deb -f "$DKMS_DEB" Depends | grep -q dkms || return 1
 		c=$(dpkg-deb -c "$TOOLS_DEB") || return 1
@@ -397,12 +418,39 @@ if [[ ${PKG_SKIP_RPM:-0} != 1 ]]; then
 			grep -qx /usr/lib/udev/rules.d/60-loopns.rules <<<"$tl" || return 1
 		rpm -qp --scripts "$d" >"$WORK/scripts" || return 1
 		cat "$WORK/scripts"
+		sed -n '/^preuninstall/,$p' "$WORK/scripts" >"$WORK/preun"
 		grep -q "dkms add -m $NAME" "$WORK/scripts" &&
 			grep -q "dkms install -m $NAME" "$WORK/scripts" &&
-			sed -n '/^preuninstall/,$p' "$WORK/scripts" | grep '"$1" -eq 0' >/dev/null &&
-			sed -n '/^preuninstall/,$p' "$WORK/scripts" | grep "dkms remove -m $NAME" >/dev/null
+			grep -qF "\"\$1\" -eq 0" "$WORK/preun" &&
+			grep -q "dkms remove -m $NAME" "$WORK/preun"
 	}
 	check "rpm: noarch loopns-dkms with DKMS tree and %post/%preun (erase only), tools with udev rule" rpm_contents
+
+	# Run the scriptlets as rpm would (opt-in: two more DKMS builds).
+	rpm_scriptlets() {
+		local d k
+		d=$(first "$BUILD_DIR"/rpm/RPMS/noarch/loopns-dkms-"$VERSION"-*.noarch.rpm) || return 1
+		rpm -qp --qf '%{POSTIN}' "$d" >"$WORK/post.sh" &&
+			rpm -qp --qf '%{PREUN}' "$d" >"$WORK/preun.sh" || return 1
+		(cd / && rpm2cpio "$d" | cpio -idm --quiet) || return 1
+		sh -e "$WORK/post.sh" 1 || return 1
+		for k in "${KVER_LIST[@]}"; do
+			module_installed "$k" && modinfo_version "$k" || return 1
+		done
+		echo "--- %preun 1 (upgrade): keeps the module"
+		sh -e "$WORK/preun.sh" 1 || return 1
+		module_installed "${KVER_LIST[0]}" || return 1
+		echo "--- %preun 0 (erase): removes it"
+		sh -e "$WORK/preun.sh" 0 || return 1
+		rm -rf "/usr/src/$NAME-$VERSION" # what rpm -e does next
+		nothing_left
+	}
+	if [[ ${PKG_RPM_SCRIPTLETS:-0} == 1 ]]; then
+		save_modules_dep
+		check "rpm scriptlets: %post builds for every kernel, %preun removes on erase only" rpm_scriptlets
+		cleanup_state >/dev/null 2>&1
+		restore_modules_dep
+	fi
 fi
 
 echo "1..$N"
