@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static const char *errname(int e)
@@ -62,6 +63,24 @@ static int open_backing(const char *path)
 	}
 	if (!strncmp(path, "fd:", 3))
 		return (int)num(path + 3);
+	if (!strncmp(path, "path:", 5)) {	/* an O_PATH fd */
+		fd = open(path + 5, O_PATH | O_CLOEXEC);
+		if (fd < 0) {
+			fprintf(stderr, "loopioctl: open %s: %s\n", path + 5, strerror(errno));
+			exit(2);
+		}
+		return fd;
+	}
+	if (!strcmp(path, "pipe:") || !strcmp(path, "socket:")) {
+		int fds[2];
+
+		if ((path[0] == 'p' ? pipe(fds) :
+		     socketpair(AF_UNIX, SOCK_STREAM, 0, fds)) < 0) {
+			fprintf(stderr, "loopioctl: %s %s\n", path, strerror(errno));
+			exit(2);
+		}
+		return fds[0];
+	}
 	fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0 && errno == EISDIR)
 		fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -95,7 +114,8 @@ static int usage(void)
 		"  set-block-size N | get-status64 | get-status | get-status-null\n"
 		"  get-status64-null | set-status64 FLAGS [OFFSET [SIZELIMIT [ENCRYPT]]]\n"
 		"  set-status FLAGS [OFFSET] | raw CMD ARG\n"
-		"FILE may be ro:PATH (O_RDONLY) or fd:N (an inherited fd).\n"
+		"FILE may be ro:PATH (O_RDONLY), fd:N (an inherited fd), path:PATH\n"
+		"(O_PATH), pipe: or socket: (one end of a new pipe/socketpair).\n"
 		"Open NODE read-only with LOOPIOCTL_RDONLY=1.\n");
 	return 2;
 }
