@@ -95,7 +95,7 @@ phase() { log "packaging: $* ($(($(date +%s) - T_START))s)"; }
 first() { [[ -e $1 ]] && printf '%s\n' "$1"; }
 
 mods_of() { # kernel -> installed loopns module files
-	find "/lib/modules/$1" -path '*/updates/*' -name "$NAME.ko*" 2>/dev/null
+	find "/lib/modules/$1" -path '*/updates/dkms/*' -name "$NAME.ko*" 2>/dev/null
 }
 
 # Nothing of loopns left in DKMS, /usr/src or any module tree.
@@ -103,11 +103,11 @@ nothing_left() {
 	local left
 	left=$(
 		ls -d /var/lib/dkms/$NAME /usr/src/$NAME-* 2>/dev/null
-		find /lib/modules -name "$NAME.ko*" 2>/dev/null
+		find /lib/modules -path '*/dkms/*' -name "$NAME.ko*" 2>/dev/null
 		ls -d /lib/udev/rules.d/60-loopns.rules /usr/lib/udev/rules.d/60-loopns.rules \
 			/usr/share/doc/loopns-dkms /usr/share/doc/loopns-tools 2>/dev/null
 		dpkg-query -W -f '${Package} ${db:Status-Status}\n' loopns-dkms loopns-tools 2>/dev/null | grep -v ' not-installed$'
-		for k in "${KVER_LIST[@]}"; do modinfo -k "$k" -F filename "$NAME" 2>/dev/null; done
+		for k in "${KVER_LIST[@]}"; do modinfo -k "$k" -F filename "$NAME" 2>/dev/null | grep /dkms/; done
 	)
 	[[ -z $left ]] && return 0
 	echo "left behind:"
@@ -151,6 +151,12 @@ cleanup_state() {
 		rm -rf "/var/lib/dkms/$NAME"
 	fi
 	rm -rf /usr/src/$NAME-*
+	# Module files DKMS could not remove (e.g. its source tree was gone).
+	for k in "${KVER_LIST[@]}"; do
+		[[ -n $(mods_of "$k") ]] || continue
+		mods_of "$k" | xargs rm -f
+		depmod "$k"
+	done
 }
 
 # An interrupted run undoes what it installed.
