@@ -119,3 +119,32 @@ make_image() {
 kmsg_mark() {
 	echo "loopns-test: $*" >/dev/kmsg 2>/dev/null || true
 }
+
+# lns_disk NODE: global gendisk name (loopnsM) of an instance's device node,
+# found through its dev_t: stat -> /sys/dev/block/MAJ:MIN -> block/<name>.
+lns_disk() {
+	local mm target
+	mm=$(stat -c '%t:%T' "$1") || return
+	target=$(readlink "/sys/dev/block/$((16#${mm%:*})):$((16#${mm#*:}))") || return
+	echo "${target##*/}"
+}
+
+# lns_disk_count: number of loopns gendisks in /sys/block.
+lns_disk_count() {
+	local d n=0
+	for d in /sys/block/loopns*; do
+		[[ -e $d ]] && ((n++))
+	done
+	echo "$n"
+}
+
+# wait_for SECONDS CMD...: retry CMD every 0.1 s until it succeeds; fails
+# when SECONDS have passed.
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		((SECONDS < end)) || return 1
+		sleep 0.1
+	done
+}
