@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * loop-control of a loopns instance: LOOP_CTL_ADD, LOOP_CTL_REMOVE and
- * LOOP_CTL_GET_FREE, scoped to the instance the node belongs to.
+ * LOOP_CTL_GET_FREE, scoped to the instance the node belongs to, and
+ * LOOPNS_CTL_ATTACH (see <linux/loopns.h>).
  *
  * The node's dev_t comes from a one-minor char region with no cdev behind
  * it: loop-control works only through the inode loopns created, never
  * through a node made elsewhere with the same numbers.
  */
 
+#include <linux/blkdev.h>
+#include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/loopns.h>
 #include <linux/module.h>
 
 #include "loopns.h"
@@ -25,6 +29,108 @@ dev_t lns_control_devt(void)
 	return lns_control_dev;
 }
 
+/* Open the node of @dev through the instance @ctl belongs to. */
+static struct file *lns_control_open_node(struct file *ctl,
+					  struct lns_device *dev, bool rw)
+{
+	struct path root = {
+		.mnt = ctl->f_path.mnt,
+		.dentry = ctl->f_path.mnt->mnt_root,
+	};
+	char name[24];
+
+	snprintf(name, sizeof(name), "loop%d", dev->index);
+	return file_open_root(&root, name, (rw ? O_RDWR : O_RDONLY) |
+			      O_LARGEFILE, 0);
+}
+
+/* Create an ephemeral device; the caller holds the root's i_rwsem. */
+static int lns_control_new_ephemeral(struct file *ctl,
+				     struct lns_device **devp)
+{
+	struct super_block *sb = file_inode(ctl)->i_sb;
+	int index;
+
+	index = lns_instance_add(sb->s_fs_info, -1, devp);
+	if (index < 0)
+		return index;
+	/* Our caller's open file keeps the superblock active. */
+	atomic_inc(&sb->s_active);
+	(*devp)->ephemeral_sb = sb;
+	return index;
+}
+
+static bool lns_control_attach_rw(const struct loop_config *config)
+{
+	struct file *backing;
+	bool rw;
+
+	if (config->info.lo_flags & LO_FLAGS_READ_ONLY)
+		return false;
+	backing = fget(config->fd);
+	if (!backing)
+		return true;	/* LOOP_CONFIGURE reports EBADF */
+	rw = backing->f_mode & FMODE_WRITE;
+	fput(backing);
+	return rw;
+}
+
+static long lns_control_attach(struct file *ctl,
+			       struct loopns_attach __user *uarg)
+{
+	struct inode *dir = d_inode(file_inode(ctl)->i_sb->s_root);
+	struct loopns_attach arg;
+	struct lns_device *dev;
+	struct file *file;
+	bool rw;
+	int fd, err;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if ((arg.flags & ~LOOPNS_ATTACH_FLAGS) || arg.reserved[0] ||
+	    arg.reserved[1] || arg.reserved[2] || arg.reserved[3])
+		return -EINVAL;
+	rw = lns_control_attach_rw(&arg.config);
+
+	err = down_write_killable(&dir->i_rwsem);
+	if (err)
+		return err;
+	arg.index = lns_control_new_ephemeral(ctl, &dev);
+	inode_unlock(dir);
+	if (arg.index < 0)
+		return arg.index;
+
+	/* From here, closing @file deletes the device. */
+	file = lns_control_open_node(ctl, dev, rw);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	err = lns_bind_configure(dev, BLK_OPEN_READ | (rw ? BLK_OPEN_WRITE : 0),
+				 I_BDEV(file->f_mapping->host), &arg.config);
+	if (err)
+		goto out_fput;
+	mutex_lock(&dev->lock);
+	dev->flags |= LO_FLAGS_AUTOCLEAR;
+	mutex_unlock(&dev->lock);
+
+	fd = get_unused_fd_flags((arg.flags & LOOPNS_ATTACH_CLOEXEC) ?
+				 O_CLOEXEC : 0);
+	if (fd < 0) {
+		err = fd;
+		goto out_fput;
+	}
+	if (copy_to_user(&uarg->index, &arg.index, sizeof(arg.index))) {
+		put_unused_fd(fd);
+		err = -EFAULT;
+		goto out_fput;
+	}
+	fd_install(fd, file);
+	return fd;
+
+out_fput:
+	fput(file);
+	return err;
+}
+
 static long lns_control_ioctl(struct file *file, unsigned int cmd,
 			      unsigned long parm)
 {
@@ -38,6 +144,8 @@ static long lns_control_ioctl(struct file *file, unsigned int cmd,
 	case LOOP_CTL_REMOVE:
 	case LOOP_CTL_GET_FREE:
 		break;
+	case LOOPNS_CTL_ATTACH:
+		return lns_control_attach(file, (void __user *)parm);
 	default:
 		return -ENOSYS;
 	}
@@ -47,7 +155,7 @@ static long lns_control_ioctl(struct file *file, unsigned int cmd,
 		return ret;
 	switch (cmd) {
 	case LOOP_CTL_ADD:
-		ret = lns_instance_add(inst, (int)parm);
+		ret = lns_instance_add(inst, (int)parm, NULL);
 		break;
 	case LOOP_CTL_REMOVE:
 		ret = lns_instance_remove(inst, (int)parm);

@@ -58,8 +58,9 @@ static void lns_device_release(struct gendisk *disk)
 	if (detach)
 		lns_bind_detach(dev, true);
 
+	/* Orphans and ephemeral devices go away at their last close. */
 	mutex_lock(&dev->lock);
-	if (dev->orphan && dev->state == LNS_UNBOUND) {
+	if ((dev->orphan || dev->ephemeral_sb) && dev->state == LNS_UNBOUND) {
 		dev->state = LNS_DELETING;
 		queue_work(lns_remove_wq, &dev->remove_work);
 	}
@@ -96,7 +97,10 @@ static void lns_device_remove_workfn(struct work_struct *work)
 	struct lns_device *dev = container_of(work, struct lns_device,
 					      remove_work);
 
-	lns_device_destroy(dev);
+	if (dev->ephemeral_sb)
+		lns_instance_reap(dev);
+	else
+		lns_device_destroy(dev);
 }
 
 /**

@@ -131,11 +131,13 @@ void lns_instance_forget(struct lns_instance *inst, struct lns_device *dev)
  * lns_instance_add() - create a device and its node
  * @inst: the instance; the caller holds its root directory's i_rwsem
  * @index: wanted index, or negative for the first free one
+ * @devp: if not NULL, set to the new device
  *
  * Return: the new index, -EEXIST if @index is taken, -ENOSPC beyond the
  * instance's max= or the global limit, or another negative errno.
  */
-int lns_instance_add(struct lns_instance *inst, int index)
+int lns_instance_add(struct lns_instance *inst, int index,
+		     struct lns_device **devp)
 {
 	struct lns_device *dev;
 	int err;
@@ -160,6 +162,8 @@ int lns_instance_add(struct lns_instance *inst, int index)
 	mutex_lock(&inst->lock);
 	idr_replace(&inst->devices, dev, index);
 	mutex_unlock(&inst->lock);
+	if (devp)
+		*devp = dev;
 	return index;
 }
 
@@ -236,6 +240,25 @@ int lns_instance_unlink(struct lns_instance *inst, struct lns_device *dev)
 }
 
 /**
+ * lns_instance_reap() - delete an ephemeral device after its last close
+ * @dev: the device, in state LNS_DELETING, made by LOOPNS_CTL_ATTACH
+ *
+ * Removes the node and the device, then drops the device's active
+ * reference on the superblock (which may tear the instance down).
+ */
+void lns_instance_reap(struct lns_device *dev)
+{
+	struct super_block *sb = dev->ephemeral_sb;
+	struct inode *dir = d_inode(sb->s_root);
+
+	inode_lock(dir);
+	lns_fs_remove_node(dev);
+	lns_device_destroy(dev);
+	inode_unlock(dir);
+	deactivate_super(sb);
+}
+
+/**
  * lns_instance_get_free() - LOOP_CTL_GET_FREE
  * @inst: the instance; the caller holds its root directory's i_rwsem
  *
@@ -260,7 +283,7 @@ int lns_instance_get_free(struct lns_instance *inst)
 	mutex_unlock(&inst->lock);
 	if (found >= 0)
 		return found;
-	return lns_instance_add(inst, -1);
+	return lns_instance_add(inst, -1, NULL);
 }
 
 /**

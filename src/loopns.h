@@ -88,6 +88,9 @@ enum lns_state {
  * @use_dio: requests go to the backing file with IOCB_DIRECT
  * @sysfs_inited: the loop/ attribute group exists
  * @orphan: the instance is gone; delete the device at last close
+ * @ephemeral_sb: set for devices made by LOOPNS_CTL_ATTACH, which are
+ *	deleted at their last close; holds an active reference on the
+ *	instance's superblock until then
  * @dentry: node in the instance, NULL once removed
  * @wq: request workqueue, allocated at first bind
  * @tag_set: blk-mq tag set
@@ -111,6 +114,7 @@ struct lns_device {
 	bool use_dio;
 	bool sysfs_inited;
 	bool orphan;
+	struct super_block *ephemeral_sb;
 	struct dentry *dentry;
 	struct workqueue_struct *wq;
 	struct blk_mq_tag_set tag_set;
@@ -128,7 +132,9 @@ unsigned int lns_quota_total_devices(void);
 struct lns_instance *lns_instance_create(struct user_namespace *user_ns);
 void lns_instance_get(struct lns_instance *inst);
 void lns_instance_put(struct lns_instance *inst);
-int lns_instance_add(struct lns_instance *inst, int index);
+int lns_instance_add(struct lns_instance *inst, int index,
+		     struct lns_device **devp);
+void lns_instance_reap(struct lns_device *dev);
 int lns_instance_remove(struct lns_instance *inst, int index);
 int lns_instance_get_free(struct lns_instance *inst);
 int lns_instance_unlink(struct lns_instance *inst, struct lns_device *dev);
