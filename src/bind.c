@@ -13,6 +13,7 @@
 #include <linux/module.h>
 #include <linux/namei.h>
 #include <linux/pagemap.h>
+#include <linux/slab.h>
 #include <linux/statfs.h>
 
 #include "loopns.h"
@@ -83,42 +84,91 @@ static int lns_bind_check_file(struct file *file)
 	return 0;
 }
 
-static bool lns_bind_file_is_loopns(struct file *file)
+/*
+ * Where a device of the in-kernel loop driver (major 7) is bound: its
+ * struct is private to that driver, so read its sysfs backing_file, which
+ * is exactly what it shows userspace, and look the path up.
+ * Return: 0 and the backing inode's mode and rdev, -ENXIO if it is not
+ * bound, or another negative errno if the path cannot be followed.
+ */
+static int lns_bind_loop_backing(dev_t devt, umode_t *mode, dev_t *rdev)
 {
-	struct inode *inode = file->f_mapping->host;
+	struct file *attr;
+	struct path path;
+	char *buf;
+	loff_t pos = 0;
+	ssize_t len;
+	int err;
 
-	return S_ISBLK(inode->i_mode) && lns_device_is_ours(I_BDEV(inode));
+	buf = kmalloc(PATH_MAX, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	snprintf(buf, PATH_MAX, "/sys/dev/block/%u:%u/loop/backing_file",
+		 MAJOR(devt), MINOR(devt));
+	attr = filp_open(buf, O_RDONLY, 0);
+	if (IS_ERR(attr)) {
+		err = PTR_ERR(attr) == -ENOENT ? -ENXIO : PTR_ERR(attr);
+		goto out;
+	}
+	len = kernel_read(attr, buf, PATH_MAX - 1, &pos);
+	fput(attr);
+	err = len < 0 ? len : -EINVAL;
+	if (len <= 1)
+		goto out;
+	buf[len - 1] = 0;	/* the newline */
+	err = kern_path(buf, LOOKUP_FOLLOW, &path);
+	if (err)
+		goto out;
+	*mode = d_inode(path.dentry)->i_mode;
+	*rdev = d_inode(path.dentry)->i_rdev;
+	path_put(&path);
+out:
+	kfree(buf);
+	return err;
 }
 
 /*
- * Follow @file down through stacked loopns devices. Binding @bdev to it
- * must not make @bdev its own backing store: that gives EBADF, and a
- * loopns device in the chain that is not bound gives EINVAL, as in loop.
- * Devices of the in-kernel loop driver (major 7) check their own chains
- * when they are bound; their backing files are not visible to loopns.
- * Called with lns_bind_mutex held.
+ * Follow @file down through stacked loop and loopns devices by dev_t.
+ * Binding @bdev to it must not make @bdev its own backing store: that
+ * gives EBADF, and an unbound device in the chain gives EINVAL, as in
+ * loop. Called with lns_bind_mutex held, which keeps bound loopns devices
+ * bound.
  */
 static int lns_bind_validate(struct file *file, struct block_device *bdev)
 {
 	struct inode *inode = file->f_mapping->host;
-	struct file *f = file;
+	umode_t mode = inode->i_mode;
+	dev_t devt = inode->i_rdev;
 	int depth;
 
 	lockdep_assert_held(&lns_bind_mutex);
-	for (depth = 0; lns_bind_file_is_loopns(f); depth++) {
-		struct block_device *b = I_BDEV(f->f_mapping->host);
-		struct lns_device *lower = b->bd_disk->private_data;
+	if (!S_ISREG(mode) && !S_ISBLK(mode))
+		return -EINVAL;
+	for (depth = 0; S_ISBLK(mode); depth++) {
+		struct lns_device *lower;
 
-		if (b->bd_disk == bdev->bd_disk)
+		if (devt == bdev->bd_dev)
 			return -EBADF;
-		if (READ_ONCE(lower->state) != LNS_BOUND || !lower->backing)
-			return -EINVAL;
 		if (depth >= LNS_BIND_MAX_DEPTH)
 			return -EINVAL;
-		f = lower->backing;
+		if (MAJOR(devt) == LOOP_MAJOR) {
+			int err = lns_bind_loop_backing(devt, &mode, &devt);
+
+			if (err == -ENXIO)
+				return -EINVAL;
+			if (err)
+				return 0;	/* cannot be followed */
+			continue;
+		}
+		if (MAJOR(devt) != lns_device_major())
+			return 0;
+		lower = lns_device_find_bound(devt);
+		if (!lower)
+			return -EINVAL;
+		inode = lower->backing->f_mapping->host;
+		mode = inode->i_mode;
+		devt = inode->i_rdev;
 	}
-	if (!S_ISREG(inode->i_mode) && !S_ISBLK(inode->i_mode))
-		return -EINVAL;
 	return 0;
 }
 

@@ -21,6 +21,13 @@
 static int lns_major;
 static DEFINE_IDA(lns_minor_ida);
 
+/*
+ * Registered devices by minor, for following chains of stacked devices by
+ * dev_t (bind.c). Entries are added after add_disk() and erased before
+ * del_gendisk(); the xarray's own lock serializes updates.
+ */
+static DEFINE_XARRAY(lns_devices_by_minor);
+
 /* Deletes orphaned devices after their last close (del_gendisk cannot run
  * under the disk's open_mutex). Flushed by destroy_workqueue() at unload.
  */
@@ -138,6 +145,29 @@ bool lns_device_next_part(struct lns_device *dev, unsigned long *partno,
 }
 
 /**
+ * lns_device_find_bound() - the bound loopns device with a given dev_t
+ * @devt: a dev_t on the loopns major
+ *
+ * A bound device cannot be unbound, hence not freed, while the caller
+ * holds the bind mutex of bind.c, which must be held.
+ *
+ * Return: the device if it exists and is bound, else NULL.
+ */
+struct lns_device *lns_device_find_bound(dev_t devt)
+{
+	struct lns_device *dev;
+
+	if (MAJOR(devt) != lns_major)
+		return NULL;
+	rcu_read_lock();
+	dev = xa_load(&lns_devices_by_minor, MINOR(devt));
+	if (dev && READ_ONCE(dev->state) != LNS_BOUND)
+		dev = NULL;
+	rcu_read_unlock();
+	return dev;
+}
+
+/**
  * lns_device_major() - the loopns block major
  *
  * Return: the dynamically allocated major number.
@@ -232,6 +262,7 @@ struct lns_device *lns_device_create(struct lns_instance *inst, int index)
 		goto out_put_disk;
 
 	lns_instance_get(inst);
+	xa_store(&lns_devices_by_minor, dev->minor, dev, GFP_KERNEL);
 	return dev;
 
 out_put_disk:
@@ -256,6 +287,7 @@ out_uncharge:
  */
 void lns_device_destroy(struct lns_device *dev)
 {
+	xa_erase(&lns_devices_by_minor, dev->minor);
 	del_gendisk(dev->disk);
 	blk_mq_free_tag_set(&dev->tag_set);
 	lns_instance_forget(dev->inst, dev);

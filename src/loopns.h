@@ -178,6 +178,7 @@ struct lns_device *lns_device_create(struct lns_instance *inst, int index);
 void lns_device_destroy(struct lns_device *dev);
 void lns_device_orphan(struct lns_device *dev);
 bool lns_device_is_ours(struct block_device *bdev);
+struct lns_device *lns_device_find_bound(dev_t devt);
 bool lns_device_next_part(struct lns_device *dev, unsigned long *partno,
 			  dev_t *devt);
 int lns_device_major(void);
