@@ -21,7 +21,7 @@
 #include "loopns.h"
 
 #define LNS_SUPER_MAGIC		0x6c6e7373	/* "lnss" */
-#define LNS_MAX_LIMIT		(1 << 20)
+#define LNS_MAX_LIMIT		1048576
 #define LNS_ROOT_INO		1
 #define LNS_CONTROL_INO		2
 #define LNS_NODE_INO_BASE	16	/* + device index << 16 | partition */
@@ -94,7 +94,7 @@ static int lns_fs_parse_param(struct fs_context *fc, struct fs_parameter *param)
 		ctx->mode = result.uint_32;
 		break;
 	}
-	ctx->set |= 1U << opt;
+	ctx->set |= BIT(opt);
 	return 0;
 }
 
@@ -102,13 +102,13 @@ static void lns_fs_apply_options(struct lns_instance *inst,
 				 const struct lns_fs_context *ctx)
 {
 	mutex_lock(&inst->lock);
-	if (ctx->set & (1U << LNS_OPT_MAX))
+	if (ctx->set & BIT(LNS_OPT_MAX))
 		inst->max = ctx->max;
-	if (ctx->set & (1U << LNS_OPT_UID))
+	if (ctx->set & BIT(LNS_OPT_UID))
 		inst->uid = ctx->uid;
-	if (ctx->set & (1U << LNS_OPT_GID))
+	if (ctx->set & BIT(LNS_OPT_GID))
 		inst->gid = ctx->gid;
-	if (ctx->set & (1U << LNS_OPT_MODE))
+	if (ctx->set & BIT(LNS_OPT_MODE))
 		inst->mode = ctx->mode;
 	mutex_unlock(&inst->lock);
 }

@@ -132,9 +132,9 @@ static int lns_io_init_iter(struct lns_io_cmd *cmd, struct iov_iter *iter,
 	cmd->bvec = kmalloc_array(nr, sizeof(*bvec), GFP_NOIO);
 	if (!cmd->bvec)
 		return -EIO;
-	bvec = cmd->bvec;
+	nr = 0;
 	rq_for_each_bvec(bv, rq, rq_iter)
-		*bvec++ = bv;
+		cmd->bvec[nr++] = bv;
 	iov_iter_bvec(iter, direction, cmd->bvec, nr, blk_rq_bytes(rq));
 	return 0;
 }

@@ -49,7 +49,7 @@
  */
 struct lns_instance {
 	struct kref kref;
-	struct mutex lock;
+	struct mutex lock;		/* see above */
 	struct idr devices;
 	int nr_devices;
 	int max;
@@ -101,8 +101,8 @@ struct lns_device {
 	struct lns_instance *inst;
 	int index;
 	int minor;
-	struct mutex lock;
-	spinlock_t backing_lock;
+	struct mutex lock;		/* see above */
+	spinlock_t backing_lock;	/* see above */
 	enum lns_state state;
 	u32 flags;
 	loff_t offset;

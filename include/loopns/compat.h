@@ -265,7 +265,10 @@ static inline void lns_compat_inode_init_ts(struct inode *inode)
 #ifdef HAVE_SIMPLE_INODE_INIT_TS
 	simple_inode_init_ts(inode);
 #else
-	inode->i_atime = inode->i_mtime = inode_set_ctime_current(inode);
+	struct timespec64 now = inode_set_ctime_current(inode);
+
+	inode->i_atime = now;
+	inode->i_mtime = now;
 #endif
 }
 
