@@ -142,3 +142,4 @@ help:
 	@sed -n '3,16p' Makefile
 
 include $(SRCTREE)/mk/packaging.mk
+-include $(SRCTREE)/mk/tool.mk
