@@ -272,14 +272,71 @@ static inline void lns_compat_inode_init_ts(struct inode *inode)
 #endif
 }
 
-static inline void lns_compat_kill_super(struct super_block *sb)
+/**
+ * lns_compat_d_instantiate_pinned() - make a new node's dentry positive
+ * @dentry: negative dentry from lns_compat_lookup(); the caller's reference
+ *          becomes the pin that keeps the node in the dcache
+ * @inode: the node's inode
+ *
+ * The dentry stays until simple_unlink() or unmount. 6.19 marks such
+ * dentries DCACHE_PERSISTENT (simple_unlink() then warns about any other
+ * kind); older kernels keep the reference, which kill_litter_super() drops.
+ */
+static inline void lns_compat_d_instantiate_pinned(struct dentry *dentry,
+						   struct inode *inode)
 {
-#ifdef HAVE_KILL_LITTER_SUPER
-	kill_litter_super(sb);
+#ifdef HAVE_D_MAKE_PERSISTENT
+	d_make_persistent(dentry, inode);
+	dput(dentry);
 #else
-	kill_anon_super(sb);
+	d_instantiate(dentry, inode);
 #endif
 }
+
+/* Unmount drops the pins taken by lns_compat_d_instantiate_pinned(). */
+static inline void lns_compat_kill_super(struct super_block *sb)
+{
+#ifdef HAVE_D_MAKE_PERSISTENT
+	kill_anon_super(sb);
+#else
+	kill_litter_super(sb);
+#endif
+}
+
+/* 6.18: generic_delete_inode() is renamed; for ->drop_inode. */
+#ifdef HAVE_INODE_JUST_DROP
+#define lns_compat_inode_just_drop	inode_just_drop
+#else
+#define lns_compat_inode_just_drop	generic_delete_inode
+#endif
+
+/* 6.17: the default dentry_operations are set with set_default_d_op(). */
+static inline void lns_compat_set_default_d_op(struct super_block *sb,
+					       const struct dentry_operations *ops)
+{
+#ifdef HAVE_SET_DEFAULT_D_OP
+	set_default_d_op(sb, ops);
+#else
+	sb->s_d_op = ops;
+#endif
+}
+
+/* 7.x: bdev_nonrot() gives way to bdev_rot(). */
+static inline bool lns_compat_bdev_rot(struct block_device *bdev)
+{
+#ifdef HAVE_BDEV_ROT
+	return bdev_rot(bdev);
+#else
+	return !bdev_nonrot(bdev);
+#endif
+}
+
+/* 7.x: the NUMA node argument of blk_mq_ops->init_request is signed. */
+#ifdef HAVE_INIT_REQUEST_INT_NUMA_NODE
+typedef int lns_compat_numa_node_t;
+#else
+typedef unsigned int lns_compat_numa_node_t;
+#endif
 
 static inline u8 lns_compat_bdev_partno(const struct block_device *bdev)
 {

@@ -13,6 +13,9 @@
 #   LOOPNS_KVM=1     use KVM instead of TCG (hangs on this project's machines)
 #   LOOPNS_SMP, LOOPNS_MEM  guest CPUs (default 2) and memory in MiB (1024)
 #   LOOPNS_SCRATCH_SIZE     scratch disk size (default 2G)
+#   LOOPNS_SID=1     also test the Debian sid kernel that
+#                    tests/harness/sid-kernel.sh prepared (it has no
+#                    /lib/modules/<kver>/build: loopns.ko is built in a chroot)
 
 HARNESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$HARNESS_DIR/../.." && pwd)
@@ -34,6 +37,7 @@ harness_kvers() {
 			for d in /lib/modules/"$KVER"[.+-]*-cloud-amd64/build; do
 				[[ -e $d ]] && m+=("$(basename "$(dirname "$d")")")
 			done
+			d=$(harness_sid_kver) && [[ $d == "$KVER"[.+-]* ]] && m+=("$d")
 			if ((${#m[@]} == 1)); then
 				printf '%s\n' "${m[0]}"
 				return
@@ -56,6 +60,16 @@ harness_kvers() {
 		[[ $k == *-cloud-amd64 ]] || continue
 		printf '%s\n' "$k"
 	done | sort -V
+	if [[ ${LOOPNS_SID:-0} == 1 ]]; then
+		harness_sid_kver || warn "LOOPNS_SID=1 but no sid kernel: run tests/harness/sid-kernel.sh prepare"
+	fi
+}
+
+# The sid kernel tests/harness/sid-kernel.sh prepared, if any.
+harness_sid_kver() {
+	local k
+	k=$("$HARNESS_DIR/sid-kernel.sh" kver 2>/dev/null) && "$HARNESS_DIR/sid-kernel.sh" has "$k" &&
+		printf '%s\n' "$k"
 }
 
 harness_vmlinuz() {
@@ -73,8 +87,15 @@ harness_module_path() {
 # Build loopns.ko for one kernel through the project's Makefile.
 harness_build_module() {
 	local k=$1 logf=$2
-	log "building loopns.ko for $k"
-	if ! make -C "$LOOPNS_MAKE_DIR" modules KVER="$k" >"$logf" 2>&1; then
+	local -a mk=(make -C "$LOOPNS_MAKE_DIR")
+	local where=
+	# Kernels without host headers (sid's need sid's gcc): the sid chroot.
+	if [[ ! -e /lib/modules/$k/build ]] && "$HARNESS_DIR/sid-kernel.sh" has "$k"; then
+		mk=("$HARNESS_DIR/sid-kernel.sh" make "$LOOPNS_MAKE_DIR")
+		where=" (in the sid chroot)"
+	fi
+	log "building loopns.ko for $k$where"
+	if ! "${mk[@]}" modules KVER="$k" >"$logf" 2>&1; then
 		tail -n 40 "$logf" >&2
 		warn "module build failed for $k (full log: $logf)"
 		return 1
