@@ -18,8 +18,9 @@ PACKAGES=(
 	linux-image-6.12-cloud-amd64 linux-headers-6.12-cloud-amd64
 	# lint: sparse, checkpatch.pl (inside linux-source-6.12)
 	sparse linux-source-6.12
-	# libkmod for the tests' helper programs
-	libkmod-dev
+	# libkmod for the tests' helper programs and loopnsctl (make tool);
+	# groff for its man pages (make tool-lint)
+	libkmod-dev pkgconf groff-base
 	# VM harness: qemu, initramfs tools, bats
 	qemu-system-x86 busybox-static cpio xz-utils zstd bats
 	# programs copied into the guest

@@ -1,0 +1,1403 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * loopnsctl: the commands.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libkmod.h>
+#include <limits.h>
+#include <pwd.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <linux/fs.h>
+
+#include "../../include/uapi/linux/loopns.h"
+#include "loopnsctl.h"
+#include "sys.h"
+
+#define CMD_ATTACH_RETRIES	100
+
+/* ------------------------------------------------------------ libkmod */
+
+static struct kmod_ctx *cmd_kmod_ctx(void)
+{
+	struct kmod_ctx *ctx = kmod_new(NULL, NULL);
+	struct utsname uts;
+
+	if (!ctx) {
+		uname(&uts);
+		lns_err("libkmod: cannot initialise (is /lib/modules/%s there?)",
+			uts.release);
+	}
+	return ctx;
+}
+
+/* The module as modprobe would find it (alias resolution, modules.dep). */
+static struct kmod_module *cmd_kmod_lookup(struct kmod_ctx *ctx)
+{
+	struct kmod_list *list = NULL;
+	struct kmod_module *mod = NULL;
+
+	if (kmod_module_new_from_lookup(ctx, LNS_MODNAME, &list) >= 0 && list) {
+		mod = kmod_module_get_module(list);
+		kmod_module_unref_list(list);
+	}
+	return mod;
+}
+
+static const char *cmd_kmod_info(struct kmod_module *mod, const char *key,
+				 char *buf, size_t len)
+{
+	struct kmod_list *info = NULL, *l;
+
+	buf[0] = 0;
+	if (kmod_module_get_info(mod, &info) < 0)
+		return NULL;
+	kmod_list_foreach(l, info) {
+		if (!strcmp(kmod_module_info_get_key(l), key)) {
+			snprintf(buf, len, "%s", kmod_module_info_get_value(l));
+			break;
+		}
+	}
+	kmod_module_info_free_list(info);
+	return buf[0] ? buf : NULL;
+}
+
+/* ------------------------------------------------------------ status */
+
+int lns_cmd_status(const struct lns_args *a)
+{
+	struct lns_instance_info *insts = NULL;
+	struct kmod_module *mod = NULL, *inst_mod = NULL;
+	struct kmod_ctx *ctx;
+	struct utsname uts;
+	char version[128] = "", path[PATH_MAX] = "", inst_version[128] = "";
+	char rule[64], prule[64];
+	const char *state = "not loaded";
+	bool loaded = false, json = lns_has(a, LNS_O_JSON);
+	int major, ninst, ndev, nbound, st, i;
+	struct {
+		char name[64];
+		char value[64];
+	} params[16];
+	int nparams = 0;
+	DIR *d;
+
+	uname(&uts);
+	ctx = cmd_kmod_ctx();
+	if (ctx) {
+		if (kmod_module_new_from_name(ctx, LNS_MODNAME, &mod) >= 0) {
+			st = kmod_module_get_initstate(mod);
+			switch (st) {
+			case KMOD_MODULE_LIVE:
+				state = "loaded";
+				loaded = true;
+				break;
+			case KMOD_MODULE_COMING:
+				state = "loading";
+				break;
+			case KMOD_MODULE_GOING:
+				state = "unloading";
+				break;
+			case KMOD_MODULE_BUILTIN:
+				state = "built in";
+				loaded = true;
+				break;
+			default:
+				break;
+			}
+		}
+		inst_mod = cmd_kmod_lookup(ctx);
+		if (inst_mod) {
+			const char *p = kmod_module_get_path(inst_mod);
+
+			if (p)
+				snprintf(path, sizeof(path), "%s", p);
+			cmd_kmod_info(inst_mod, "version", inst_version,
+				      sizeof(inst_version));
+		}
+	}
+	if (lns_read_file("/sys/module/loopns/version", version, sizeof(version)) > 0)
+		version[strcspn(version, "\n")] = 0;
+	else if (!loaded)
+		snprintf(version, sizeof(version), "%s", inst_version);
+	major = lns_block_major();
+	if (!loaded && major >= 0) {
+		/* libkmod could not tell (e.g. no /sys/module); the kernel can */
+		state = "loaded";
+		loaded = true;
+	}
+	d = loaded ? opendir("/sys/module/loopns/parameters") : NULL;
+	if (d) {
+		struct dirent *de;
+
+		while ((de = readdir(d)) && nparams < 16) {
+			char p[PATH_MAX];
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof(p), "/sys/module/loopns/parameters/%s",
+				 de->d_name);
+			if (lns_read_file(p, params[nparams].value,
+					  sizeof(params[nparams].value)) < 0)
+				continue;
+			params[nparams].value[strcspn(params[nparams].value, "\n")] = 0;
+			snprintf(params[nparams].name, sizeof(params[nparams].name),
+				 "%s", de->d_name);
+			nparams++;
+		}
+		closedir(d);
+	}
+	ninst = lns_instances(&insts);
+	if (ninst < 0)
+		ninst = 0;
+	ndev = lns_sys_disk_count(&nbound);
+	lns_fmt_cgroup_rule(major, rule, sizeof(rule));
+	lns_fmt_cgroup_rule(LNS_BLKEXT_MAJOR, prule, sizeof(prule));
+
+	if (json) {
+		struct lns_json j;
+
+		lns_json_init(&j, stdout, true);
+		lns_json_begin_object(&j);
+		lns_json_key(&j, "module");
+		lns_json_string(&j, state);
+		lns_json_key(&j, "loaded");
+		lns_json_bool(&j, loaded);
+		lns_json_key(&j, "version");
+		if (version[0])
+			lns_json_string(&j, version);
+		else
+			lns_json_null(&j);
+		lns_json_key(&j, "path");
+		if (path[0])
+			lns_json_string(&j, path);
+		else
+			lns_json_null(&j);
+		lns_json_key(&j, "kernel");
+		lns_json_string(&j, uts.release);
+		lns_json_key(&j, "major");
+		if (major >= 0)
+			lns_json_i64(&j, major);
+		else
+			lns_json_null(&j);
+		lns_json_key(&j, "parameters");
+		lns_json_begin_object(&j);
+		for (i = 0; i < nparams; i++) {
+			uint64_t v;
+
+			lns_json_key(&j, params[i].name);
+			if (!lns_parse_u64(params[i].value, &v))
+				lns_json_u64(&j, v);
+			else
+				lns_json_string(&j, params[i].value);
+		}
+		lns_json_end_object(&j);
+		lns_json_key(&j, "instances");
+		lns_json_begin_array(&j);
+		for (i = 0; i < ninst; i++) {
+			lns_json_begin_object(&j);
+			lns_json_key(&j, "path");
+			lns_json_string(&j, insts[i].path);
+			lns_json_key(&j, "max");
+			lns_json_i64(&j, insts[i].max);
+			lns_json_key(&j, "devices");
+			lns_json_i64(&j, lns_count_nodes(insts[i].path));
+			lns_json_end_object(&j);
+		}
+		lns_json_end_array(&j);
+		lns_json_key(&j, "devices");
+		lns_json_i64(&j, ndev);
+		lns_json_key(&j, "bound");
+		lns_json_i64(&j, nbound);
+		lns_json_key(&j, "device_cgroup_rules");
+		lns_json_begin_array(&j);
+		if (major >= 0) {
+			lns_json_string(&j, rule);
+			lns_json_string(&j, prule);
+		}
+		lns_json_end_array(&j);
+		lns_json_end_object(&j);
+	} else {
+		printf("module:        %s\n", state);
+		printf("version:       %s\n", version[0] ? version : "-");
+		printf("path:          %s\n", path[0] ? path : "(not installed for this kernel)");
+		printf("kernel:        %s\n", uts.release);
+		if (major >= 0)
+			printf("block major:   %d (dynamic)\n", major);
+		else
+			printf("block major:   -\n");
+		for (i = 0; i < nparams; i++)
+			printf("%-14s %s\n", params[i].name, params[i].value);
+		printf("instances:     %d (mounted in this mount namespace)\n", ninst);
+		for (i = 0; i < ninst; i++)
+			printf("  %s max=%d devices=%d\n", insts[i].path, insts[i].max,
+			       lns_count_nodes(insts[i].path));
+		printf("devices:       %d (%d bound; all instances of the system)\n",
+		       ndev, nbound);
+		if (major >= 0) {
+			printf("device cgroup: %s\n", rule);
+			printf("               %s (partitions: the extended block major, shared with other drivers)\n",
+			       prule);
+		} else {
+			printf("device cgroup: - (load the module to learn the major)\n");
+		}
+	}
+	free(insts);
+	if (mod)
+		kmod_module_unref(mod);
+	if (inst_mod)
+		kmod_module_unref(inst_mod);
+	if (ctx)
+		kmod_unref(ctx);
+	if (!loaded && !json)
+		fprintf(stderr, "%s: module loopns is not loaded: run modprobe loopns or loopnsctl load\n",
+			LNS_PROG);
+	return loaded ? LNS_EXIT_OK : LNS_EXIT_NOMODULE;
+}
+
+/* ------------------------------------------------------------ load */
+
+static int cmd_set_param(const char *assign)
+{
+	const char *eq = strchr(assign, '=');
+	char path[PATH_MAX];
+	int fd, e;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/sys/module/loopns/parameters/%.*s",
+		 (int)(eq - assign), assign);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		if (e == ENOENT)
+			lns_err("load: loopns has no parameter '%.*s'",
+				(int)(eq - assign), assign);
+		else if (e == EACCES || e == EPERM)
+			lns_err("load: parameter '%.*s' cannot be changed at run time%s",
+				(int)(eq - assign), assign,
+				geteuid() ? " (run as root)" :
+				": unload the module and load it with the parameter");
+		else
+			lns_err("load: %s: %s", path, strerror(e));
+		return e == ENOENT ? LNS_EXIT_USAGE : lns_errno_exit(e);
+	}
+	n = strlen(eq + 1);
+	if (write(fd, eq + 1, n) != (ssize_t)n) {
+		e = errno;
+		close(fd);
+		lns_err("load: %s: invalid value '%s' (%s)", assign, eq + 1,
+			strerror(e));
+		return LNS_EXIT_FAIL;
+	}
+	close(fd);
+	return LNS_EXIT_OK;
+}
+
+int lns_cmd_load(const struct lns_args *a)
+{
+	struct kmod_ctx *ctx = cmd_kmod_ctx();
+	struct kmod_module *mod;
+	char opts[4096] = "", ver[128];
+	size_t used = 0;
+	int i, err, rc = LNS_EXIT_OK;
+
+	if (!ctx)
+		return LNS_EXIT_FAIL;
+	mod = cmd_kmod_lookup(ctx);
+	if (!mod) {
+		struct utsname uts;
+
+		uname(&uts);
+		lns_err("module loopns is not installed for kernel %s (install loopns-dkms)",
+			uts.release);
+		kmod_unref(ctx);
+		return LNS_EXIT_NOTFOUND;
+	}
+	if (kmod_module_get_initstate(mod) == KMOD_MODULE_LIVE) {
+		for (i = 0; i < a->npos && rc == LNS_EXIT_OK; i++)
+			rc = cmd_set_param(a->pos[i]);
+		if (!a->npos)
+			printf("loopns is already loaded\n");
+		kmod_module_unref(mod);
+		kmod_unref(ctx);
+		return rc;
+	}
+	for (i = 0; i < a->npos; i++)
+		used += (size_t)snprintf(opts + used,
+					 used < sizeof(opts) ? sizeof(opts) - used : 0,
+					 "%s%s", i ? " " : "", a->pos[i]);
+	err = kmod_module_probe_insert_module(mod, 0, a->npos ? opts : NULL,
+					      NULL, NULL, NULL);
+	if (err < 0) {
+		err = -err;
+		if (err == EPERM || err == EACCES)
+			lns_err("load: permission denied: loading a module needs root (CAP_SYS_MODULE)");
+		else if (err == EINVAL || err == ENOENT)
+			lns_err("load: the kernel refused loopns (%s): see dmesg (bad parameter, or built for another kernel?)",
+				strerror(err));
+		else
+			lns_err("load: %s", strerror(err));
+		rc = lns_errno_exit(err);
+		if (rc == LNS_EXIT_NOTFOUND)
+			rc = LNS_EXIT_FAIL;
+	} else if (err > 0) {
+		lns_err("load: loopns is blacklisted or has an install command that failed");
+		rc = LNS_EXIT_FAIL;
+	} else {
+		printf("loaded loopns %s, block major %d\n",
+		       cmd_kmod_info(mod, "version", ver, sizeof(ver)) ?: "",
+		       lns_block_major());
+	}
+	kmod_module_unref(mod);
+	kmod_unref(ctx);
+	return rc;
+}
+
+int lns_cmd_unload(const struct lns_args *a)
+{
+	struct kmod_ctx *ctx = cmd_kmod_ctx();
+	struct kmod_module *mod = NULL;
+	int err, rc = LNS_EXIT_OK;
+
+	(void)a;
+	if (!ctx)
+		return LNS_EXIT_FAIL;
+	if (kmod_module_new_from_name(ctx, LNS_MODNAME, &mod) < 0 ||
+	    kmod_module_get_initstate(mod) < 0) {
+		lns_err("unload: module loopns is not loaded");
+		rc = LNS_EXIT_NOMODULE;
+		goto out;
+	}
+	err = kmod_module_remove_module(mod, 0);
+	if (err < 0) {
+		err = -err;
+		if (err == EBUSY || err == EAGAIN)
+			lns_err("unload: module loopns is in use (%d devices on the system; unmount every instance first)",
+				lns_sys_disk_count(NULL));
+		else if (err == EPERM)
+			lns_err("unload: permission denied (needs root)");
+		else
+			lns_err("unload: %s", strerror(err));
+		rc = lns_errno_exit(err);
+	}
+out:
+	if (mod)
+		kmod_module_unref(mod);
+	kmod_unref(ctx);
+	return rc;
+}
+
+/* ------------------------------------------------------------ mount */
+
+static int cmd_resolve_id(const char *s, bool group, uint32_t *out)
+{
+	uint64_t v;
+
+	if (!lns_parse_u64(s, &v) && v < UINT32_MAX) {
+		*out = (uint32_t)v;
+		return 0;
+	}
+	if (group) {
+		struct group *g = getgrnam(s);
+
+		if (g) {
+			*out = g->gr_gid;
+			return 0;
+		}
+		lns_err("--gid %s: no such group", s);
+	} else {
+		struct passwd *p = getpwnam(s);
+
+		if (p) {
+			*out = p->pw_uid;
+			return 0;
+		}
+		lns_err("--uid %s: no such user", s);
+	}
+	return -1;
+}
+
+/* "max=..,uid=..,gid=..,mode=.." from the options; -1 on a bad name */
+static int cmd_mount_data(const struct lns_args *a, char *buf, size_t len)
+{
+	uint32_t uid = 0, gid = 0;
+
+	if (a->uid && cmd_resolve_id(a->uid, false, &uid))
+		return -1;
+	if (a->gid && cmd_resolve_id(a->gid, true, &gid))
+		return -1;
+	lns_fmt_mount_opts(a, uid, a->uid, gid, a->gid, buf, len);
+	return 0;
+}
+
+static void cmd_mount_error(const char *dir, int e)
+{
+	switch (e) {
+	case ENODEV:
+		lns_not_loaded_msg();
+		break;
+	case EPERM:
+		lns_err("%s: permission denied: mounting an instance needs CAP_SYS_ADMIN (root, or root of a user namespace owning the mount namespace)",
+			dir);
+		break;
+	case EINVAL:
+		lns_err("%s: the kernel rejected the mount options", dir);
+		break;
+	default:
+		lns_err("%s: %s", dir, strerror(e));
+	}
+}
+
+static int cmd_mount_exit(int e)
+{
+	return e == ENODEV ? LNS_EXIT_NOMODULE : lns_errno_exit(e);
+}
+
+/* Mount a new instance at @dir with @data. Prints the cause on failure. */
+static int cmd_do_mount(const char *dir, const char *data)
+{
+	if (mount(LNS_FSTYPE, dir, LNS_FSTYPE, MS_NOSUID, data) < 0) {
+		int e = errno;
+
+		cmd_mount_error(dir, e);
+		return cmd_mount_exit(e);
+	}
+	return LNS_EXIT_OK;
+}
+
+/* MS_REMOUNT keeping the mount's own flags (nosuid, noexec, ...). */
+static int cmd_do_remount(const char *dir, const char *data)
+{
+	static const struct { unsigned long st, ms; } map[] = {
+		{ ST_RDONLY, MS_RDONLY }, { ST_NOSUID, MS_NOSUID },
+		{ ST_NODEV, MS_NODEV }, { ST_NOEXEC, MS_NOEXEC },
+		{ ST_NOATIME, MS_NOATIME }, { ST_NODIRATIME, MS_NODIRATIME },
+		{ ST_RELATIME, MS_RELATIME },
+	};
+	unsigned long flags = MS_REMOUNT;
+	struct statvfs sv;
+	size_t i;
+	int r = lns_is_instance_root(dir);
+
+	if (r <= 0) {
+		lns_err("%s: %s", dir, r < 0 ? strerror(-r) :
+			"not a loopns instance");
+		return LNS_EXIT_NOTFOUND;
+	}
+	if (statvfs(dir, &sv) == 0)
+		for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+			if (sv.f_flag & map[i].st)
+				flags |= map[i].ms;
+	if (mount(NULL, dir, NULL, flags, data) < 0) {
+		int e = errno;
+
+		cmd_mount_error(dir, e);
+		return cmd_mount_exit(e);
+	}
+	return LNS_EXIT_OK;
+}
+
+int lns_cmd_mount(const struct lns_args *a)
+{
+	const char *dir = a->pos[0];
+	char data[256];
+	struct stat st;
+
+	if (cmd_mount_data(a, data, sizeof(data)))
+		return LNS_EXIT_USAGE;
+	if (lns_has(a, LNS_O_REMOUNT))
+		return cmd_do_remount(dir, data);
+	if (stat(dir, &st) < 0) {
+		if (errno != ENOENT || mkdir(dir, 0755) < 0) {
+			lns_err("%s: %s", dir, strerror(errno));
+			return lns_errno_exit(errno);
+		}
+	} else if (!S_ISDIR(st.st_mode)) {
+		lns_err("%s: not a directory", dir);
+		return LNS_EXIT_USAGE;
+	}
+	return cmd_do_mount(dir, data);
+}
+
+int lns_cmd_umount(const struct lns_args *a)
+{
+	const char *dir = a->pos[0];
+	int r = lns_is_instance_root(dir);
+
+	if (r < 0) {
+		lns_err("%s: %s", dir, strerror(-r));
+		return lns_errno_exit(-r);
+	}
+	if (!r) {
+		lns_err("%s: not a loopns instance", dir);
+		return LNS_EXIT_NOTFOUND;
+	}
+	if (umount2(dir, lns_has(a, LNS_O_LAZY) ? MNT_DETACH : 0) < 0) {
+		int e = errno;
+
+		if (e == EBUSY)
+			lns_err("%s: busy (a device or loop-control of the instance is open here, or a mount is on top); try --lazy",
+				dir);
+		else if (e == EINVAL)
+			lns_err("%s: not a mount point (the instance is mounted elsewhere)",
+				dir);
+		else
+			lns_err("%s: %s", dir, strerror(e));
+		return lns_errno_exit(e);
+	}
+	return LNS_EXIT_OK;
+}
+
+/* ------------------------------------------------------------ attach */
+
+/* Open IMAGE; may downgrade to read-only like losetup. */
+static int cmd_open_image(const char *image, bool *ro)
+{
+	int fd = open(image, (*ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+
+	if (fd < 0 && !*ro && (errno == EROFS || errno == EACCES || errno == EPERM)) {
+		fd = open(image, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			fprintf(stderr, "%s: %s: write access denied, attaching read-only\n",
+				LNS_PROG, image);
+			*ro = true;
+		}
+	}
+	if (fd < 0) {
+		int e = errno;
+
+		lns_err("%s: %s", image, strerror(e));
+		return -e;
+	}
+	return fd;
+}
+
+static void cmd_fill_config(const struct lns_args *a, const char *image,
+			    int imgfd, bool ro, struct loop_config *cfg)
+{
+	char real[PATH_MAX];
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->fd = (uint32_t)imgfd;
+	cfg->block_size = a->block_size;
+	cfg->info.lo_offset = a->offset;
+	cfg->info.lo_sizelimit = a->sizelimit;
+	if (ro)
+		cfg->info.lo_flags |= LO_FLAGS_READ_ONLY;
+	if (lns_has(a, LNS_O_PARTSCAN))
+		cfg->info.lo_flags |= LO_FLAGS_PARTSCAN;
+	if (lns_has(a, LNS_O_DIRECT_IO))
+		cfg->info.lo_flags |= LO_FLAGS_DIRECT_IO;
+	if (!realpath(image, real))
+		snprintf(real, sizeof(real), "%s", image);
+	snprintf((char *)cfg->info.lo_file_name, LO_NAME_SIZE, "%s", real);
+}
+
+static int cmd_configure_error(const char *image, const struct lns_args *a,
+			       int e)
+{
+	switch (e) {
+	case EINVAL:
+		if (a->block_size)
+			lns_err("%s: invalid settings (block size %u must suit the backing file and page size; offset %llu must be a multiple of it)",
+				image, a->block_size, (unsigned long long)a->offset);
+		else if (lns_has(a, LNS_O_DIRECT_IO))
+			lns_err("%s: invalid settings (direct I/O needs an offset aligned to the backing file's block size)",
+				image);
+		else
+			lns_err("%s: the kernel refused it as backing file (loop cycle, or a file it cannot do I/O on)",
+				image);
+		break;
+	case EBADF:
+		lns_err("%s: not usable as backing file (EBADF: a loop device cycle, or not a regular file or block device)",
+			image);
+		break;
+	case EFBIG:
+		lns_err("%s: offset or size limit beyond the backing file", image);
+		break;
+	default:
+		lns_err("%s: %s", image, strerror(e));
+	}
+	return lns_errno_exit(e);
+}
+
+static int cmd_open_control(const char *inst)
+{
+	char ctl[PATH_MAX];
+	int fd;
+
+	snprintf(ctl, sizeof(ctl), "%s/loop-control", inst);
+	fd = open(ctl, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == EACCES)
+			lns_err("%s: permission denied (see the instance's uid=, gid=, mode= options)",
+				ctl);
+		else
+			lns_err("%s: %s", ctl, strerror(e));
+		return -e;
+	}
+	return fd;
+}
+
+static int cmd_attach_ephemeral(const struct lns_args *a, const char *inst,
+				int ctl, struct loop_config *cfg)
+{
+	struct loopns_attach at;
+	char node[PATH_MAX], buf[32];
+	int fd, e;
+
+	memset(&at, 0, sizeof(at));
+	at.config = *cfg;
+	at.flags = LOOPNS_ATTACH_CLOEXEC;
+	fd = ioctl(ctl, LOOPNS_CTL_ATTACH, &at);
+	if (fd < 0) {
+		e = errno;
+		if (e == ENOSPC)
+			lns_explain_enospc(inst);
+		else if (e == ENOSYS || e == ENOTTY)
+			lns_err("%s: this loopns module has no LOOPNS_CTL_ATTACH (too old?)",
+				inst);
+		else
+			return cmd_configure_error(a->pos[0], a, e);
+		return lns_errno_exit(e);
+	}
+	close(ctl);
+	close((int)cfg->fd);
+	if (fd != a->fd) {
+		if (dup2(fd, a->fd) < 0) {
+			lns_err("dup2: %s", strerror(errno));
+			return LNS_EXIT_CANNOT_RUN;
+		}
+		close(fd);
+	} else {
+		fcntl(fd, F_SETFD, 0);
+	}
+	snprintf(node, sizeof(node), "%s/loop%d", inst, at.index);
+	setenv("LOOPNS_DEVICE", node, 1);
+	snprintf(buf, sizeof(buf), "%d", at.index);
+	setenv("LOOPNS_INDEX", buf, 1);
+	snprintf(buf, sizeof(buf), "%d", a->fd);
+	setenv("LOOPNS_FD", buf, 1);
+	setenv("LOOPNS_DIR", inst, 1);
+	fflush(NULL);
+	execvp(a->argv[0], a->argv);
+	e = errno;
+	lns_err("%s: %s", a->argv[0], strerror(e));
+	return e == ENOENT ? LNS_EXIT_NOCMD : LNS_EXIT_NOEXEC;
+}
+
+int lns_cmd_attach(const struct lns_args *a)
+{
+	const char *image = a->pos[0];
+	char inst[PATH_MAX], node[PATH_MAX + 32];
+	struct loop_config cfg;
+	bool ro = lns_has(a, LNS_O_READ_ONLY);
+	long page = sysconf(_SC_PAGESIZE);
+	int rc, img, ctl, attempt, e;
+
+	if (!lns_valid_block_size(a->block_size, (uint64_t)page)) {
+		lns_err("attach: --block-size %u: must be a power of two from 512 to %ld",
+			a->block_size, page);
+		return LNS_EXIT_USAGE;
+	}
+	rc = lns_resolve_instance(a->instance, inst, sizeof(inst));
+	if (rc)
+		return rc;
+	img = cmd_open_image(image, &ro);
+	if (img < 0)
+		return lns_errno_exit(-img);
+	ctl = cmd_open_control(inst);
+	if (ctl < 0) {
+		close(img);
+		return lns_errno_exit(-ctl);
+	}
+	cmd_fill_config(a, image, img, ro, &cfg);
+	if (lns_has(a, LNS_O_EPHEMERAL)) {
+		rc = cmd_attach_ephemeral(a, inst, ctl, &cfg);
+		close(ctl);
+		close(img);
+		return rc == LNS_EXIT_OK ? LNS_EXIT_CANNOT_RUN :
+		       rc >= LNS_EXIT_CANNOT_RUN ? rc : LNS_EXIT_CANNOT_RUN;
+	}
+
+	/*
+	 * GET_FREE then LOOP_CONFIGURE. Another process may take the device
+	 * in between (EBUSY from CONFIGURE) or delete it (ENOENT/ENXIO when
+	 * opening the node): ask for another free device.
+	 */
+	for (attempt = 0; attempt < CMD_ATTACH_RETRIES; attempt++) {
+		int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+		int dev;
+
+		if (n < 0) {
+			e = errno;
+			if (e == ENOSPC)
+				lns_explain_enospc(inst);
+			else
+				lns_err("%s/loop-control: LOOP_CTL_GET_FREE: %s", inst,
+					strerror(e));
+			rc = lns_errno_exit(e);
+			goto out;
+		}
+		snprintf(node, sizeof(node), "%s/loop%d", inst, n);
+		dev = open(node, O_RDWR | O_CLOEXEC);
+		if (dev < 0 && (errno == EACCES || errno == EROFS) && ro)
+			dev = open(node, O_RDONLY | O_CLOEXEC);
+		if (dev < 0) {
+			e = errno;
+			if (e == ENOENT || e == ENXIO)
+				continue;
+			lns_err("%s: %s", node, strerror(e));
+			rc = lns_errno_exit(e);
+			goto out;
+		}
+		if (ioctl(dev, LOOP_CONFIGURE, &cfg) < 0) {
+			e = errno;
+			close(dev);
+			if (e == EBUSY || e == ENXIO)
+				continue;
+			rc = cmd_configure_error(image, a, e);
+			goto out;
+		}
+		close(dev);
+		printf("%s\n", node);
+		rc = LNS_EXIT_OK;
+		goto out;
+	}
+	lns_err("%s: gave up after %d attempts: other processes kept taking the free device",
+		inst, CMD_ATTACH_RETRIES);
+	rc = LNS_EXIT_BUSY;
+out:
+	close(ctl);
+	close(img);
+	return rc;
+}
+
+/* ------------------------------------------------------------ detach, resize */
+
+static int cmd_detach_fd(const char *node, int fd)
+{
+	if (ioctl(fd, LOOP_CLR_FD, 0) < 0) {
+		int e = errno;
+
+		if (e == ENXIO)
+			lns_err("%s: not attached", node);
+		else if (e == EBUSY)
+			lns_err("%s: busy (still open elsewhere)", node);
+		else
+			lns_err("%s: LOOP_CLR_FD: %s", node, strerror(e));
+		return lns_errno_exit(e);
+	}
+	return LNS_EXIT_OK;
+}
+
+int lns_cmd_detach(const struct lns_args *a)
+{
+	struct lns_devinfo *devs;
+	char inst[PATH_MAX];
+	int i, n, fd, rc = LNS_EXIT_OK, r;
+
+	if (!lns_has(a, LNS_O_ALL)) {
+		for (i = 0; i < a->npos; i++) {
+			r = lns_check_node(a->pos[i], O_RDONLY, &fd);
+			if (!r) {
+				r = cmd_detach_fd(a->pos[i], fd);
+				close(fd);
+			}
+			if (r && !rc)
+				rc = r;
+		}
+		return rc;
+	}
+	rc = lns_resolve_instance(a->instance, inst, sizeof(inst));
+	if (rc)
+		return rc;
+	n = lns_instance_devices(inst, &devs);
+	if (n < 0) {
+		lns_err("%s: %s", inst, strerror(-n));
+		return lns_errno_exit(-n);
+	}
+	for (i = 0; i < n; i++) {
+		if (!devs[i].bound)
+			continue;
+		fd = open(devs[i].node, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT || errno == ENXIO)
+				continue;	/* deleted meanwhile */
+			lns_err("%s: %s", devs[i].node, strerror(errno));
+			r = lns_errno_exit(errno);
+		} else {
+			r = cmd_detach_fd(devs[i].node, fd);
+			close(fd);
+			if (r == LNS_EXIT_FAIL && errno == ENXIO)
+				r = LNS_EXIT_OK;	/* detached meanwhile */
+		}
+		if (r && !rc)
+			rc = r;
+	}
+	free(devs);
+	return rc;
+}
+
+int lns_cmd_resize(const struct lns_args *a)
+{
+	const char *node = a->pos[0];
+	uint64_t size = 0;
+	int fd, rc;
+
+	rc = lns_check_node(node, O_RDONLY, &fd);
+	if (rc)
+		return rc;
+	if (ioctl(fd, LOOP_SET_CAPACITY, 0) < 0) {
+		int e = errno;
+
+		if (e == ENXIO)
+			lns_err("%s: not attached", node);
+		else
+			lns_err("%s: LOOP_SET_CAPACITY: %s", node, strerror(e));
+		close(fd);
+		return lns_errno_exit(e);
+	}
+	if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
+		lns_err("%s: BLKGETSIZE64: %s", node, strerror(errno));
+		close(fd);
+		return LNS_EXIT_FAIL;
+	}
+	close(fd);
+	printf("%llu\n", (unsigned long long)size);
+	return LNS_EXIT_OK;
+}
+
+/* ------------------------------------------------------------ list */
+
+int lns_cmd_list(const struct lns_args *a)
+{
+	struct lns_instance_info *insts = NULL, one;
+	struct lns_json j;
+	bool json = lns_has(a, LNS_O_JSON), all = lns_has(a, LNS_O_ALL);
+	int ninst, i, k, rc = LNS_EXIT_OK;
+	bool header = false;
+
+	if (a->instance) {
+		char inst[PATH_MAX];
+
+		rc = lns_resolve_instance(a->instance, inst, sizeof(inst));
+		if (rc)
+			return rc;
+		memset(&one, 0, sizeof(one));
+		snprintf(one.path, sizeof(one.path), "%s", inst);
+		insts = &one;
+		ninst = 1;
+	} else {
+		ninst = lns_instances(&insts);
+		if (ninst < 0) {
+			lns_err("/proc/self/mountinfo: %s", strerror(-ninst));
+			return LNS_EXIT_FAIL;
+		}
+		if (!ninst && lns_block_major() < 0) {
+			lns_not_loaded_msg();
+			return LNS_EXIT_NOMODULE;
+		}
+	}
+	if (json) {
+		lns_json_init(&j, stdout, true);
+		lns_json_begin_object(&j);
+		lns_json_key(&j, "devices");
+		lns_json_begin_array(&j);
+	}
+	for (i = 0; i < ninst; i++) {
+		struct lns_devinfo *devs;
+		int n = lns_instance_devices(insts[i].path, &devs);
+
+		if (n < 0) {
+			lns_err("%s: %s", insts[i].path, strerror(-n));
+			rc = LNS_EXIT_FAIL;
+			continue;
+		}
+		for (k = 0; k < n; k++) {
+			if (!all && !devs[k].bound)
+				continue;
+			if (json) {
+				lns_json_devinfo(&j, &devs[k]);
+				continue;
+			}
+			if (!header)
+				lns_print_list_header(stdout);
+			header = true;
+			lns_print_list_row(stdout, &devs[k]);
+		}
+		free(devs);
+	}
+	if (json) {
+		lns_json_end_array(&j);
+		lns_json_end_object(&j);
+	}
+	if (insts != &one)
+		free(insts);
+	return rc;
+}
+
+/* ------------------------------------------------------------ setup-dev */
+
+/**
+ * struct cmd_devdir - what setup-dev builds
+ * @dir: the /dev directory
+ * @max: links loop0..loop(max-1)
+ * @parts: links loopNp1..loopNp(parts)
+ * @force: replace foreign entries
+ */
+struct cmd_devdir {
+	const char *dir;
+	uint32_t max;
+	uint32_t parts;
+	bool force;
+};
+
+/* Whether @name in @dfd is a link to @target: 1 yes, 0 absent, -1 foreign */
+static int cmd_link_state(int dfd, const char *name, const char *target)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlinkat(dfd, name, buf, sizeof(buf) - 1);
+
+	if (n >= 0) {
+		buf[n] = 0;
+		return strcmp(buf, target) ? -1 : 1;
+	}
+	if (errno == ENOENT)
+		return 0;
+	return -1;
+}
+
+/*
+ * For each link setup-dev wants, call @fn(dfd, name, target, arg); stop at
+ * the first non-zero return.
+ */
+static int cmd_for_each_link(const struct cmd_devdir *dd, int dfd,
+			     int (*fn)(int, const char *, const char *, void *),
+			     void *arg)
+{
+	char name[64], target[96];
+	uint32_t n, m;
+	int r;
+
+	r = fn(dfd, "loop-control", LNS_DEVDIR_NAME "/loop-control", arg);
+	for (n = 0; !r && n < dd->max; n++) {
+		snprintf(name, sizeof(name), "loop%u", n);
+		snprintf(target, sizeof(target), LNS_DEVDIR_NAME "/loop%u", n);
+		r = fn(dfd, name, target, arg);
+		for (m = 1; !r && m <= dd->parts; m++) {
+			snprintf(name, sizeof(name), "loop%up%u", n, m);
+			snprintf(target, sizeof(target), LNS_DEVDIR_NAME "/loop%up%u",
+				 n, m);
+			r = fn(dfd, name, target, arg);
+		}
+	}
+	return r;
+}
+
+static int cmd_check_link(int dfd, const char *name, const char *target,
+			  void *arg)
+{
+	const struct cmd_devdir *dd = arg;
+	struct stat st;
+
+	if (cmd_link_state(dfd, name, target) >= 0)
+		return 0;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode)) {
+		lns_err("%s/%s is a directory; remove it first", dd->dir, name);
+		return LNS_EXIT_BUSY;
+	}
+	if (dd->force)
+		return 0;
+	lns_err("%s/%s exists and is not a loopns link (use --force to replace it)",
+		dd->dir, name);
+	return LNS_EXIT_BUSY;
+}
+
+static int cmd_make_link(int dfd, const char *name, const char *target,
+			 void *arg)
+{
+	const struct cmd_devdir *dd = arg;
+	int st = cmd_link_state(dfd, name, target);
+
+	if (st == 1)
+		return 0;
+	if (st < 0 && unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
+		lns_err("%s/%s: %s", dd->dir, name, strerror(errno));
+		return lns_errno_exit(errno);
+	}
+	if (symlinkat(target, dfd, name) < 0) {
+		int e = errno;
+
+		lns_err("%s/%s: %s%s", dd->dir, name, strerror(e),
+			e == ENOSPC ? " (the tmpfs is full: give it more inodes, or a smaller --max or --partitions)" : "");
+		return lns_errno_exit(e);
+	}
+	return 0;
+}
+
+/* Remove every link into loopns/ (whatever --max made them). */
+static int cmd_setup_dev_remove(const char *dir)
+{
+	char inst[PATH_MAX], buf[PATH_MAX];
+	struct dirent *de;
+	int dfd, r, rc = LNS_EXIT_OK;
+	DIR *d;
+
+	snprintf(inst, sizeof(inst), "%s/" LNS_DEVDIR_NAME, dir);
+	d = opendir(dir);
+	if (!d) {
+		lns_err("%s: %s", dir, strerror(errno));
+		return lns_errno_exit(errno);
+	}
+	dfd = dirfd(d);
+	while ((de = readdir(d))) {
+		ssize_t n;
+
+		if (de->d_type != DT_LNK && de->d_type != DT_UNKNOWN)
+			continue;
+		n = readlinkat(dfd, de->d_name, buf, sizeof(buf) - 1);
+		if (n < 0)
+			continue;
+		buf[n] = 0;
+		if (!strncmp(buf, LNS_DEVDIR_NAME "/", strlen(LNS_DEVDIR_NAME) + 1) &&
+		    (!strcmp(de->d_name, "loop-control") ||
+		     !strncmp(de->d_name, "loop", 4)))
+			unlinkat(dfd, de->d_name, 0);
+	}
+	closedir(d);
+	r = lns_is_instance_root(inst);
+	if (r > 0 && umount2(inst, MNT_DETACH) < 0) {
+		lns_err("%s: %s", inst, strerror(errno));
+		rc = lns_errno_exit(errno);
+	}
+	if (r >= 0 && rmdir(inst) < 0 && errno != ENOENT && errno != EBUSY) {
+		lns_err("%s: %s", inst, strerror(errno));
+		rc = lns_errno_exit(errno);
+	}
+	return rc;
+}
+
+/**
+ * cmd_setup_dev() - prepare a /dev for unmodified util-linux
+ * @a: options (--max, --partitions, --instance, --uid, --gid, --mode,
+ *     --force)
+ * @dir: the /dev directory
+ *
+ * Return: an exit status.
+ */
+static int cmd_setup_dev(const struct lns_args *a, const char *dir)
+{
+	struct cmd_devdir dd = {
+		.dir = dir,
+		.max = lns_has(a, LNS_O_MAX) ? a->max : LNS_SETUP_DEV_MAX,
+		.parts = lns_has(a, LNS_O_PARTITIONS) ? a->partitions :
+			 LNS_SETUP_DEV_PARTS,
+		.force = lns_has(a, LNS_O_FORCE),
+	};
+	struct lns_instance_info info;
+	char inst[PATH_MAX], data[256];
+	struct lns_args ma = *a;
+	struct stat st;
+	int dfd, r, rc;
+
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		lns_err("%s: %s", dir, errno ? strerror(errno) : "not a directory");
+		return LNS_EXIT_NOTFOUND;
+	}
+	snprintf(inst, sizeof(inst), "%s/" LNS_DEVDIR_NAME, dir);
+	dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (dfd < 0) {
+		lns_err("%s: %s", dir, strerror(errno));
+		return lns_errno_exit(errno);
+	}
+
+	r = lns_is_instance_root(inst);
+	if (r > 0 && !lns_has(a, LNS_O_MAX) && !lns_instance_info_of(inst, &info))
+		dd.max = (uint32_t)info.max;	/* keep what is there */
+	if (a->instance) {
+		int s = lns_is_instance_root(a->instance);
+
+		if (s <= 0) {
+			lns_err("--instance %s: %s", a->instance,
+				s < 0 ? strerror(-s) : "not a loopns instance");
+			rc = s < 0 ? lns_errno_exit(-s) : LNS_EXIT_NOTFOUND;
+			goto out;
+		}
+		if (!lns_instance_info_of(a->instance, &info))
+			dd.max = (uint32_t)info.max;
+	}
+
+	/* Check every entry before changing anything. */
+	rc = cmd_for_each_link(&dd, dfd, cmd_check_link, &dd);
+	if (rc)
+		goto out;
+
+	if (r <= 0) {
+		if (mkdirat(dfd, LNS_DEVDIR_NAME, 0755) < 0 && errno != EEXIST) {
+			lns_err("%s: %s", inst, strerror(errno));
+			rc = lns_errno_exit(errno);
+			goto out;
+		}
+		if (a->instance) {
+			if (mount(a->instance, inst, NULL, MS_BIND, NULL) < 0) {
+				lns_err("%s: bind mount of %s: %s", inst, a->instance,
+					strerror(errno));
+				rc = lns_errno_exit(errno);
+				goto out;
+			}
+		} else {
+			ma.max = dd.max;
+			ma.set |= 1u << LNS_O_MAX;
+			if (cmd_mount_data(&ma, data, sizeof(data))) {
+				rc = LNS_EXIT_USAGE;
+				goto out;
+			}
+			rc = cmd_do_mount(inst, data);
+			if (rc)
+				goto out;
+		}
+	} else if (lns_has(a, LNS_O_MAX) && !a->instance) {
+		/* an existing instance: make its max= match the links */
+		ma.set &= ~((1u << LNS_O_UID) | (1u << LNS_O_GID) | (1u << LNS_O_MODE));
+		ma.uid = ma.gid = NULL;
+		ma.set |= 1u << LNS_O_MAX;
+		if (cmd_mount_data(&ma, data, sizeof(data)) == 0) {
+			rc = cmd_do_remount(inst, data);
+			if (rc)
+				goto out;
+		}
+	}
+	rc = cmd_for_each_link(&dd, dfd, cmd_make_link, &dd);
+out:
+	close(dfd);
+	return rc;
+}
+
+int lns_cmd_setup_dev(const struct lns_args *a)
+{
+	if (lns_has(a, LNS_O_REMOVE))
+		return cmd_setup_dev_remove(a->pos[0]);
+	return cmd_setup_dev(a, a->pos[0]);
+}
+
+/* ------------------------------------------------------------ run */
+
+static int cmd_write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	if (n < 0) {
+		n = -errno;
+		close(fd);
+		return (int)n;
+	}
+	close(fd);
+	return 0;
+}
+
+static int cmd_enter_userns(void)
+{
+	char map[64];
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	int e;
+
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
+		e = errno;
+		lns_err("run: cannot create a user namespace: %s%s", strerror(e),
+			e == EPERM || e == ENOSPC ?
+			" (unprivileged user namespaces disabled? see user.max_user_namespaces)" : "");
+		return -1;
+	}
+	cmd_write_file("/proc/self/setgroups", "deny");
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned int)uid);
+	if ((e = cmd_write_file("/proc/self/uid_map", map))) {
+		lns_err("run: uid_map: %s", strerror(-e));
+		return -1;
+	}
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned int)gid);
+	if ((e = cmd_write_file("/proc/self/gid_map", map))) {
+		lns_err("run: gid_map: %s", strerror(-e));
+		return -1;
+	}
+	return 0;
+}
+
+/* Bind /dev/<name> of the old /dev (open as @old) into the new one. */
+static void cmd_bind_old_dev(int old, const char *name, bool dir)
+{
+	char src[PATH_MAX], dst[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (fstatat(old, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	snprintf(dst, sizeof(dst), "/dev/%s", name);
+	if (S_ISLNK(st.st_mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlinkat(old, name, target, sizeof(target) - 1);
+
+		if (n > 0) {
+			target[n] = 0;
+			if (symlink(target, dst) < 0)
+				return;
+		}
+		return;
+	}
+	if (dir != S_ISDIR(st.st_mode))
+		return;
+	if (dir) {
+		if (mkdir(dst, 0755) < 0)
+			return;
+	} else {
+		fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return;
+		close(fd);
+	}
+	snprintf(src, sizeof(src), "/proc/self/fd/%d/%s", old, name);
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0) {
+		if (dir)
+			rmdir(dst);
+		else
+			unlink(dst);
+	}
+}
+
+/* A private /dev: a tmpfs with the usual nodes and the instance. */
+static int cmd_private_dev(const struct lns_args *a)
+{
+	static const char *const nodes[] = {
+		"null", "zero", "full", "random", "urandom", "tty", "ptmx",
+		"console", "fuse", "kmsg", "net", "kvm",
+	};
+	static const char *const dirs[] = { "pts", "shm", "mqueue", "hugepages" };
+	static const char *const links[][2] = {
+		{ "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
+		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+		{ "core", "/proc/kcore" },
+	};
+	struct lns_args sa = *a;
+	size_t i;
+	int old, rc;
+
+	old = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (old < 0) {
+		lns_err("run: /dev: %s", strerror(errno));
+		return LNS_EXIT_CANNOT_RUN;
+	}
+	if (mount("loopnsdev", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
+		  "mode=0755") < 0) {
+		lns_err("run: tmpfs on /dev: %s", strerror(errno));
+		close(old);
+		return LNS_EXIT_CANNOT_RUN;
+	}
+	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
+		cmd_bind_old_dev(old, nodes[i], !strcmp(nodes[i], "net"));
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		cmd_bind_old_dev(old, dirs[i], true);
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		char dst[64];
+
+		snprintf(dst, sizeof(dst), "/dev/%s", links[i][0]);
+		if (symlink(links[i][1], dst) < 0 && errno != EEXIST)
+			lns_err("run: %s: %s", dst, strerror(errno));
+	}
+	close(old);
+	sa.instance = NULL;
+	sa.set &= ~((1u << LNS_O_INSTANCE) | (1u << LNS_O_FORCE));
+	rc = cmd_setup_dev(&sa, "/dev");
+	if (rc)
+		return LNS_EXIT_CANNOT_RUN;
+	setenv("LOOPNS_DIR", "/dev/" LNS_DEVDIR_NAME, 1);
+	return LNS_EXIT_OK;
+}
+
+int lns_cmd_run(const struct lns_args *a)
+{
+	const char *dir = a->dir;
+	char *shell_argv[2];
+	char *const *argv = a->argv;
+	bool userns = lns_has(a, LNS_O_USERNS) || geteuid() != 0;
+	int rc, e;
+
+	if (!dir) {
+		dir = getenv("LOOPNS_DIR");
+		if (dir && !*dir)
+			dir = NULL;
+	}
+	if (!argv) {
+		const char *sh = getenv("SHELL");
+
+		shell_argv[0] = (char *)(sh && *sh ? sh : "/bin/sh");
+		shell_argv[1] = NULL;
+		argv = shell_argv;
+	}
+	if (!lns_fs_registered() && lns_block_major() < 0) {
+		/* the mount would autoload it only for root */
+		if (userns) {
+			lns_not_loaded_msg();
+			return LNS_EXIT_CANNOT_RUN;
+		}
+	}
+	if (userns) {
+		if (cmd_enter_userns())
+			return LNS_EXIT_CANNOT_RUN;
+	} else if (unshare(CLONE_NEWNS) < 0) {
+		e = errno;
+		lns_err("run: cannot create a mount namespace: %s%s", strerror(e),
+			e == EPERM ? " (needs root, or try --userns)" : "");
+		return LNS_EXIT_CANNOT_RUN;
+	}
+	/* Nothing mounted from here on propagates out. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		lns_err("run: making mounts private: %s", strerror(errno));
+		return LNS_EXIT_CANNOT_RUN;
+	}
+	if (dir) {
+		struct lns_args ma = *a;
+		char data[256];
+		struct stat st;
+
+		if (stat(dir, &st) < 0 && (errno != ENOENT || mkdir(dir, 0755) < 0)) {
+			lns_err("run: %s: %s", dir, strerror(errno));
+			return LNS_EXIT_CANNOT_RUN;
+		}
+		ma.max = lns_has(a, LNS_O_MAX) ? a->max : LNS_SETUP_DEV_MAX;
+		ma.set |= 1u << LNS_O_MAX;
+		lns_fmt_mount_opts(&ma, 0, false, 0, false, data, sizeof(data));
+		rc = cmd_do_mount(dir, data);
+		if (rc)
+			return LNS_EXIT_CANNOT_RUN;
+		setenv("LOOPNS_DIR", dir, 1);
+	} else {
+		rc = cmd_private_dev(a);
+		if (rc)
+			return rc;
+	}
+	fflush(NULL);
+	execvp(argv[0], argv);
+	e = errno;
+	lns_err("run: %s: %s", argv[0], strerror(e));
+	return e == ENOENT ? LNS_EXIT_NOCMD : LNS_EXIT_NOEXEC;
+}

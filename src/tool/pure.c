@@ -1,0 +1,1336 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * loopnsctl: the parts without system calls - command line parsing,
+ * number parsing, /proc/self/mountinfo and /proc/devices parsing, output
+ * formatting and a small JSON writer. Unit-tested on the host by
+ * tests/unit/ (make unit-test).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <linux/loop.h>
+
+#include "loopnsctl.h"
+
+
+/* ------------------------------------------------------------ commands */
+
+static const char *const lns_cmd_names[LNS_CMD__COUNT] = {
+	[LNS_CMD_HELP] = "help",
+	[LNS_CMD_VERSION] = "version",
+	[LNS_CMD_STATUS] = "status",
+	[LNS_CMD_LOAD] = "load",
+	[LNS_CMD_UNLOAD] = "unload",
+	[LNS_CMD_MOUNT] = "mount",
+	[LNS_CMD_UMOUNT] = "umount",
+	[LNS_CMD_ATTACH] = "attach",
+	[LNS_CMD_DETACH] = "detach",
+	[LNS_CMD_LIST] = "list",
+	[LNS_CMD_RESIZE] = "resize",
+	[LNS_CMD_SETUP_DEV] = "setup-dev",
+	[LNS_CMD_RUN] = "run",
+};
+
+static const char *const lns_cmd_usages[LNS_CMD__COUNT] = {
+	[LNS_CMD_NONE] =
+"Usage: loopnsctl COMMAND [OPTIONS] [ARGS]\n"
+"\n"
+"Private loop device instances (the loopns filesystem) for containers.\n"
+"\n"
+"Commands:\n"
+"  status [--json]             module, major, limits, instances, devices,\n"
+"                              and the device cgroup rule for containers\n"
+"  load [PARAM=VALUE...]       load the loopns module (libkmod)\n"
+"  unload                      unload the loopns module\n"
+"  mount DIR [OPTIONS]         mount a new instance at DIR\n"
+"  umount DIR                  unmount an instance (its devices go away)\n"
+"  attach [OPTIONS] IMAGE      bind IMAGE to a free device, print its node\n"
+"  attach --ephemeral IMAGE -- CMD...\n"
+"                              run CMD with a device deleted at last close\n"
+"  detach NODE...|--all        detach devices\n"
+"  list [--json] [--all]       devices of the visible instances\n"
+"  resize NODE                 reread the backing file's size\n"
+"  setup-dev DIR [OPTIONS]     make losetup and mount -o loop work in DIR\n"
+"                              (a container's /dev)\n"
+"  run [OPTIONS] [--] CMD...   run CMD with a private instance that goes\n"
+"                              away when CMD and its children exit\n"
+"  help [COMMAND]              this text, or a command's\n"
+"  version                     print the version\n"
+"\n"
+"Every command takes --help. See loopnsctl(8) and loopns(7).\n",
+	[LNS_CMD_HELP] =
+"Usage: loopnsctl help [COMMAND]\n"
+"\n"
+"Show the usage of loopnsctl or of one COMMAND.\n",
+	[LNS_CMD_VERSION] =
+"Usage: loopnsctl version\n"
+"\n"
+"Print loopnsctl's version.\n",
+	[LNS_CMD_STATUS] =
+"Usage: loopnsctl status [--json]\n"
+"\n"
+"Show whether the loopns module is loaded (via libkmod), its version, its\n"
+"block major, its limits (module parameters), the number of instances\n"
+"mounted in this mount namespace and of loopns devices on the system,\n"
+"and the device cgroup rule a container needs (b MAJOR:* rwm).\n"
+"\n"
+"Options:\n"
+"      --json      machine-readable output\n"
+"  -h, --help      this text\n"
+"\n"
+"Exit status: 0 when the module is loaded, 3 when it is not.\n",
+	[LNS_CMD_LOAD] =
+"Usage: loopnsctl load [PARAM=VALUE...]\n"
+"\n"
+"Load the loopns module through libkmod, with the options of modprobe.d\n"
+"plus the given parameters (e.g. max_devices=64). If it is already\n"
+"loaded, set the given parameters at run time instead (writable ones:\n"
+"max_devices, max_devices_per_user).\n"
+"\n"
+"Options:\n"
+"  -h, --help      this text\n",
+	[LNS_CMD_UNLOAD] =
+"Usage: loopnsctl unload\n"
+"\n"
+"Unload the loopns module (fails while instances exist).\n"
+"\n"
+"Options:\n"
+"  -h, --help      this text\n",
+	[LNS_CMD_MOUNT] =
+"Usage: loopnsctl mount DIR [OPTIONS]\n"
+"\n"
+"Mount a new private loopns instance at DIR (created if missing). With\n"
+"--remount, change the options of the instance mounted at DIR.\n"
+"\n"
+"Options:\n"
+"      --max N         at most N devices in the instance (1..1048576,\n"
+"                      default 1024)\n"
+"      --uid USER      owner of the device nodes (name or number)\n"
+"      --gid GROUP     group of the device nodes (name or number)\n"
+"      --mode MODE     permissions of the nodes, octal, within 0666\n"
+"                      (default 0600)\n"
+"      --remount       change the options of an existing instance\n"
+"  -h, --help          this text\n",
+	[LNS_CMD_UMOUNT] =
+"Usage: loopnsctl umount DIR [--lazy]\n"
+"\n"
+"Unmount the instance at DIR. Once no mount of it is left, its devices are\n"
+"detached and deleted.\n"
+"\n"
+"Options:\n"
+"  -l, --lazy      detach the mount now, clean up when no longer busy\n"
+"  -h, --help      this text\n",
+	[LNS_CMD_ATTACH] =
+"Usage: loopnsctl attach [OPTIONS] IMAGE\n"
+"       loopnsctl attach --ephemeral [OPTIONS] IMAGE -- CMD [ARGS...]\n"
+"\n"
+"Bind IMAGE to a free device of an instance in one step (LOOP_CTL_GET_FREE\n"
+"then LOOP_CONFIGURE, retried when another process takes the device first)\n"
+"and print the device node's path.\n"
+"\n"
+"With --ephemeral, create a device that exists only while it is open\n"
+"(LOOPNS_CTL_ATTACH): CMD runs with the device open as file descriptor 3\n"
+"(see --fd) and its node's path in $LOOPNS_DEVICE; the device and its node\n"
+"are deleted when the last descriptor is closed, whoever holds it.\n"
+"\n"
+"The instance is --instance DIR, else $LOOPNS_DIR, else the only loopns\n"
+"instance mounted in this mount namespace.\n"
+"\n"
+"Options:\n"
+"  -i, --instance DIR      the instance (its mount point)\n"
+"  -r, --read-only         read-only device\n"
+"  -P, --partscan          scan the partition table (nodes loopNpM)\n"
+"      --direct-io         direct I/O to the backing file\n"
+"  -o, --offset N          start at byte N of IMAGE\n"
+"      --sizelimit N       at most N bytes of IMAGE\n"
+"  -b, --block-size N      logical block size (512..page size, power of 2)\n"
+"  -e, --ephemeral         see above; needs -- CMD\n"
+"      --fd N              descriptor number for CMD (default 3)\n"
+"  -h, --help              this text\n"
+"Sizes take the suffixes K, M, G, T (powers of 1024).\n",
+	[LNS_CMD_DETACH] =
+"Usage: loopnsctl detach NODE...\n"
+"       loopnsctl detach --all [--instance DIR]\n"
+"\n"
+"Detach devices from their backing files (LOOP_CLR_FD). A device still\n"
+"open is detached at its last close. With --all, every bound device of the\n"
+"instance (--instance DIR, $LOOPNS_DIR or the only visible one).\n"
+"\n"
+"Options:\n"
+"  -a, --all               every bound device of the instance\n"
+"  -i, --instance DIR      the instance for --all\n"
+"  -h, --help              this text\n",
+	[LNS_CMD_LIST] =
+"Usage: loopnsctl list [--json] [--all] [--instance DIR]\n"
+"\n"
+"List the bound devices of the loopns instances mounted in this mount\n"
+"namespace: node, global name (loopnsM), size, offset, size limit, flags\n"
+"and backing file.\n"
+"\n"
+"Options:\n"
+"  -a, --all               include unbound devices\n"
+"  -i, --instance DIR      only this instance\n"
+"      --json              machine-readable output\n"
+"  -h, --help              this text\n",
+	[LNS_CMD_RESIZE] =
+"Usage: loopnsctl resize NODE\n"
+"\n"
+"Make a device follow its backing file's new size (LOOP_SET_CAPACITY) and\n"
+"print the new size in bytes.\n"
+"\n"
+"Options:\n"
+"  -h, --help      this text\n",
+	[LNS_CMD_SETUP_DEV] =
+"Usage: loopnsctl setup-dev DIR [OPTIONS]\n"
+"       loopnsctl setup-dev --remove DIR\n"
+"\n"
+"Prepare DIR, a container's /dev (a tmpfs without udev), so that unmodified\n"
+"losetup, mount -o loop and losetup -P use a private instance:\n"
+"  DIR/loopns          the instance (a new mount, or --instance bound)\n"
+"  DIR/loop-control    -> loopns/loop-control\n"
+"  DIR/loopN           -> loopns/loopN for N < max\n"
+"  DIR/loopNpM         -> loopns/loopNpM for M <= --partitions\n"
+"The links dangle until the device exists; the instance's max= is set to\n"
+"the number of links so that every device it can create has one. Running\n"
+"it again adds missing links (e.g. after a larger --max).\n"
+"\n"
+"Options:\n"
+"      --max N             devices and links (default 256)\n"
+"      --partitions M      partition links per device (default 15, 0..255)\n"
+"  -i, --instance SRC      bind the instance mounted at SRC instead of\n"
+"                          mounting a new one\n"
+"      --uid USER, --gid GROUP, --mode MODE\n"
+"                          node ownership and permissions (see mount)\n"
+"      --force             replace existing loop* entries in DIR\n"
+"      --remove            undo: unmount DIR/loopns, remove the links\n"
+"  -h, --help              this text\n",
+	[LNS_CMD_RUN] =
+"Usage: loopnsctl run [OPTIONS] [--] [CMD [ARGS...]]\n"
+"\n"
+"Run CMD (default: $SHELL) in a new mount namespace with a private loopns\n"
+"instance that no other process can see. By default /dev is replaced by a\n"
+"private tmpfs holding the usual nodes plus the instance prepared as by\n"
+"setup-dev, so unmodified losetup and mount -o loop use it. With --dir DIR\n"
+"(or $LOOPNS_DIR set), the instance is mounted at DIR and /dev is left\n"
+"alone. CMD gets LOOPNS_DIR set to the instance.\n"
+"\n"
+"loopnsctl replaces itself with CMD: the instance lives in CMD's mount\n"
+"namespace only, so it and all its devices go away when CMD and its\n"
+"children exit, even when they are killed.\n"
+"\n"
+"As a user other than root (or with --userns), CMD runs as root of a new\n"
+"user namespace mapped to the caller.\n"
+"\n"
+"Options:\n"
+"      --max N             devices in the instance (default 256)\n"
+"      --partitions M      partition links per device (default 15)\n"
+"  -d, --dir DIR           mount the instance at DIR, keep /dev\n"
+"  -U, --userns            also create a user namespace\n"
+"  -h, --help              this text\n"
+"\n"
+"Exit status: CMD's; 125 if loopnsctl failed, 126 if CMD could not be\n"
+"run, 127 if CMD was not found.\n",
+};
+
+/**
+ * lns_cmd_name() - a command's name
+ * @cmd: the command
+ *
+ * Return: its name, or "" for LNS_CMD_NONE.
+ */
+const char *lns_cmd_name(enum lns_cmd cmd)
+{
+	if (cmd <= LNS_CMD_NONE || cmd >= LNS_CMD__COUNT)
+		return "";
+	return lns_cmd_names[cmd];
+}
+
+/**
+ * lns_cmd_lookup() - a command by name
+ * @name: its name
+ *
+ * Return: the command, or LNS_CMD_NONE if there is none of that name.
+ */
+enum lns_cmd lns_cmd_lookup(const char *name)
+{
+	int i;
+
+	for (i = LNS_CMD_NONE + 1; i < LNS_CMD__COUNT; i++)
+		if (!strcmp(name, lns_cmd_names[i]))
+			return i;
+	return LNS_CMD_NONE;
+}
+
+/**
+ * lns_cmd_usage() - help text of a command
+ * @cmd: the command, LNS_CMD_NONE for the overview
+ *
+ * Return: the text.
+ */
+const char *lns_cmd_usage(enum lns_cmd cmd)
+{
+	if (cmd < LNS_CMD_NONE || cmd >= LNS_CMD__COUNT || !lns_cmd_usages[cmd])
+		return lns_cmd_usages[LNS_CMD_NONE];
+	return lns_cmd_usages[cmd];
+}
+
+/* ------------------------------------------------------------ numbers */
+
+/**
+ * lns_parse_u64() - parse a decimal (or 0x hexadecimal) number
+ * @s: the text; no sign, no spaces
+ * @out: the value
+ *
+ * Return: 0, or -EINVAL / -ERANGE.
+ */
+int lns_parse_u64(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/**
+ * lns_parse_size() - parse a byte count with an optional binary suffix
+ * @s: "4096", "1M", "2GiB", "512k", "0x1000"
+ * @out: bytes
+ *
+ * Suffixes K, M, G, T, P (optionally followed by "iB" or "B") are powers
+ * of 1024, case-insensitive.
+ *
+ * Return: 0, or -EINVAL / -ERANGE.
+ */
+int lns_parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGTP";
+	unsigned long long v;
+	const char *u;
+	char *end;
+	int shift = 0;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (errno)
+		return -EINVAL;
+	if (*end) {
+		u = strchr(units, toupper((unsigned char)*end));
+		if (!u)
+			return -EINVAL;
+		shift = 10 * (int)(u - units + 1);
+		end++;
+		if (!strcasecmp(end, "iB") || !strcasecmp(end, "B"))
+			end += strlen(end);
+		if (*end)
+			return -EINVAL;
+		if (v > (UINT64_MAX >> shift))
+			return -ERANGE;
+		v <<= shift;
+	}
+	*out = v;
+	return 0;
+}
+
+/**
+ * lns_parse_u32_range() - parse a number within [min, max]
+ * @s: the text
+ * @min: smallest allowed
+ * @max: largest allowed
+ * @out: the value
+ *
+ * Return: 0, -EINVAL, or -ERANGE when out of range.
+ */
+int lns_parse_u32_range(const char *s, uint32_t min, uint32_t max,
+			uint32_t *out)
+{
+	uint64_t v;
+	int err = lns_parse_u64(s, &v);
+
+	if (err)
+		return err;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/**
+ * lns_parse_mode() - parse node permissions: octal, a subset of 0666
+ * @s: "0660", "666", "600"
+ * @out: the mode
+ *
+ * Return: 0, -EINVAL (not octal) or -ERANGE (bits outside 0666).
+ */
+int lns_parse_mode(const char *s, uint32_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || !*s || strspn(s, "01234567") != strlen(s) || strlen(s) > 6)
+		return -EINVAL;
+	v = strtoul(s, &end, 8);
+	if (v & ~0666UL)
+		return -ERANGE;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/**
+ * lns_valid_block_size() - whether LOOP_CONFIGURE accepts a block size
+ * @bs: the block size (0: keep the default)
+ * @page_size: the system's page size
+ *
+ * Return: true for 0 and for powers of two from 512 to @page_size.
+ */
+bool lns_valid_block_size(uint64_t bs, uint64_t page_size)
+{
+	if (!bs)
+		return true;
+	return bs >= 512 && bs <= page_size && !(bs & (bs - 1));
+}
+
+/**
+ * lns_parse_node_name() - parse an instance's node name
+ * @name: "loopN" or "loopNpM"
+ * @index: N
+ * @part: M, or 0 for a whole device
+ *
+ * Return: 0, or -EINVAL if @name is not a node name (leading zeros, "p0"
+ * and other spellings are not).
+ */
+int lns_parse_node_name(const char *name, int *index, int *part)
+{
+	const char *p = name;
+	long n, m = 0;
+	char *end;
+
+	if (strncmp(p, "loop", 4))
+		return -EINVAL;
+	p += 4;
+	if (!isdigit((unsigned char)*p) || (p[0] == '0' && isdigit((unsigned char)p[1])))
+		return -EINVAL;
+	errno = 0;
+	n = strtol(p, &end, 10);
+	if (errno || n > 0x7fffffff)
+		return -EINVAL;
+	if (*end == 'p') {
+		p = end + 1;
+		if (!isdigit((unsigned char)*p) || *p == '0')
+			return -EINVAL;
+		m = strtol(p, &end, 10);
+		if (errno || m > 0x7fffffff)
+			return -EINVAL;
+	}
+	if (*end)
+		return -EINVAL;
+	*index = (int)n;
+	*part = (int)m;
+	return 0;
+}
+
+/* ------------------------------------------------------------ arguments */
+
+#define C(x)	(1u << (x))
+
+/**
+ * struct lns_optdef - one option
+ * @name: long name
+ * @shrt: short letter, 0 for none
+ * @arg: takes an argument
+ * @id: enum lns_opt
+ * @cmds: bit mask of the commands that take it
+ */
+struct lns_optdef {
+	const char *name;
+	char shrt;
+	bool arg;
+	enum lns_opt id;
+	uint32_t cmds;
+};
+
+static const struct lns_optdef lns_optdefs[] = {
+	{ "help", 'h', false, LNS_O_HELP, ~0u },
+	{ "json", 0, false, LNS_O_JSON, C(LNS_CMD_STATUS) | C(LNS_CMD_LIST) },
+	{ "all", 'a', false, LNS_O_ALL, C(LNS_CMD_LIST) | C(LNS_CMD_DETACH) },
+	{ "instance", 'i', true, LNS_O_INSTANCE, C(LNS_CMD_ATTACH) |
+		C(LNS_CMD_DETACH) | C(LNS_CMD_LIST) | C(LNS_CMD_SETUP_DEV) },
+	{ "read-only", 'r', false, LNS_O_READ_ONLY, C(LNS_CMD_ATTACH) },
+	{ "partscan", 'P', false, LNS_O_PARTSCAN, C(LNS_CMD_ATTACH) },
+	{ "direct-io", 0, false, LNS_O_DIRECT_IO, C(LNS_CMD_ATTACH) },
+	{ "offset", 'o', true, LNS_O_OFFSET, C(LNS_CMD_ATTACH) },
+	{ "sizelimit", 0, true, LNS_O_SIZELIMIT, C(LNS_CMD_ATTACH) },
+	{ "block-size", 'b', true, LNS_O_BLOCK_SIZE, C(LNS_CMD_ATTACH) },
+	{ "ephemeral", 'e', false, LNS_O_EPHEMERAL, C(LNS_CMD_ATTACH) },
+	{ "fd", 0, true, LNS_O_FD, C(LNS_CMD_ATTACH) },
+	{ "max", 0, true, LNS_O_MAX, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV) |
+		C(LNS_CMD_RUN) },
+	{ "uid", 0, true, LNS_O_UID, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV) },
+	{ "gid", 0, true, LNS_O_GID, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV) },
+	{ "mode", 0, true, LNS_O_MODE, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV) },
+	{ "remount", 0, false, LNS_O_REMOUNT, C(LNS_CMD_MOUNT) },
+	{ "lazy", 'l', false, LNS_O_LAZY, C(LNS_CMD_UMOUNT) },
+	{ "partitions", 0, true, LNS_O_PARTITIONS, C(LNS_CMD_SETUP_DEV) |
+		C(LNS_CMD_RUN) },
+	{ "force", 0, false, LNS_O_FORCE, C(LNS_CMD_SETUP_DEV) },
+	{ "remove", 0, false, LNS_O_REMOVE, C(LNS_CMD_SETUP_DEV) },
+	{ "dir", 'd', true, LNS_O_DIR, C(LNS_CMD_RUN) },
+	{ "userns", 'U', false, LNS_O_USERNS, C(LNS_CMD_RUN) },
+};
+
+#define LNS_NOPTS	(sizeof(lns_optdefs) / sizeof(lns_optdefs[0]))
+
+static int lns_errf(char *err, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int lns_errf(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && len) {
+		va_start(ap, fmt);
+		vsnprintf(err, len, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static const struct lns_optdef *lns_find_long(const char *name, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < LNS_NOPTS; i++)
+		if (strlen(lns_optdefs[i].name) == n &&
+		    !strncmp(lns_optdefs[i].name, name, n))
+			return &lns_optdefs[i];
+	return NULL;
+}
+
+static const struct lns_optdef *lns_find_short(char c)
+{
+	size_t i;
+
+	for (i = 0; i < LNS_NOPTS; i++)
+		if (lns_optdefs[i].shrt == c)
+			return &lns_optdefs[i];
+	return NULL;
+}
+
+static bool lns_cmd_takes_argv(enum lns_cmd cmd)
+{
+	return cmd == LNS_CMD_RUN || cmd == LNS_CMD_ATTACH;
+}
+
+/* Store the value of option @o; "--name" is how the user spelled it. */
+static int lns_store(struct lns_args *a, const struct lns_optdef *o,
+		     const char *spelled, const char *val, char *err,
+		     size_t errlen)
+{
+	uint64_t v;
+	int e = 0;
+
+	if (a->set & C(o->id) && o->id != LNS_O_HELP)
+		return lns_errf(err, errlen, "option %s given twice", spelled);
+	a->set |= C(o->id);
+	switch (o->id) {
+	case LNS_O_INSTANCE:
+		if (!*val)
+			return lns_errf(err, errlen, "%s: empty path", spelled);
+		a->instance = val;
+		break;
+	case LNS_O_DIR:
+		if (!*val)
+			return lns_errf(err, errlen, "%s: empty path", spelled);
+		a->dir = val;
+		break;
+	case LNS_O_UID:
+		if (!*val)
+			return lns_errf(err, errlen, "%s: empty user", spelled);
+		a->uid = val;
+		break;
+	case LNS_O_GID:
+		if (!*val)
+			return lns_errf(err, errlen, "%s: empty group", spelled);
+		a->gid = val;
+		break;
+	case LNS_O_OFFSET:
+		e = lns_parse_size(val, &a->offset);
+		break;
+	case LNS_O_SIZELIMIT:
+		e = lns_parse_size(val, &a->sizelimit);
+		break;
+	case LNS_O_BLOCK_SIZE:
+		e = lns_parse_size(val, &v);
+		if (!e && (v < 512 || v > 65536 || (v & (v - 1))))
+			return lns_errf(err, errlen,
+					"%s %s: must be a power of two from 512 to the page size",
+					spelled, val);
+		a->block_size = (uint32_t)v;
+		break;
+	case LNS_O_MAX:
+		e = lns_parse_u32_range(val, 1, LNS_MAX_LIMIT, &a->max);
+		if (e == -ERANGE)
+			return lns_errf(err, errlen, "%s %s: must be from 1 to %d",
+					spelled, val, LNS_MAX_LIMIT);
+		break;
+	case LNS_O_PARTITIONS:
+		e = lns_parse_u32_range(val, 0, LNS_PARTS_LIMIT, &a->partitions);
+		if (e == -ERANGE)
+			return lns_errf(err, errlen, "%s %s: must be from 0 to %d",
+					spelled, val, LNS_PARTS_LIMIT);
+		break;
+	case LNS_O_FD: {
+		uint32_t fd = 3;
+
+		e = lns_parse_u32_range(val, 3, 1023, &fd);
+		if (e == -ERANGE)
+			return lns_errf(err, errlen, "%s %s: must be from 3 to 1023",
+					spelled, val);
+		a->fd = (int)fd;
+		break;
+	}
+	case LNS_O_MODE:
+		e = lns_parse_mode(val, &a->mode);
+		if (e == -ERANGE)
+			return lns_errf(err, errlen,
+					"%s %s: only read and write bits (within 0666)",
+					spelled, val);
+		if (e)
+			return lns_errf(err, errlen, "%s %s: not an octal mode",
+					spelled, val);
+		break;
+	default:
+		break;
+	}
+	if (e == -ERANGE)
+		return lns_errf(err, errlen, "%s %s: number too large", spelled, val);
+	if (e)
+		return lns_errf(err, errlen, "%s %s: not a number", spelled, val);
+	return 0;
+}
+
+/* Per-command checks once everything is parsed. */
+static int lns_validate(struct lns_args *a, char *err, size_t errlen)
+{
+	const char *name = lns_cmd_name(a->cmd);
+	int i;
+
+	if (lns_has(a, LNS_O_HELP))
+		return 0;
+	switch (a->cmd) {
+	case LNS_CMD_HELP:
+		if (a->npos > 1)
+			return lns_errf(err, errlen, "help: one command at most");
+		if (a->npos == 1) {
+			a->help_topic = lns_cmd_lookup(a->pos[0]);
+			if (a->help_topic == LNS_CMD_NONE)
+				return lns_errf(err, errlen, "help: unknown command '%s'",
+						a->pos[0]);
+		}
+		return 0;
+	case LNS_CMD_LOAD:
+		for (i = 0; i < a->npos; i++) {
+			const char *eq = strchr(a->pos[i], '=');
+
+			if (!eq || eq == a->pos[i] || strchr(a->pos[i], ' ') ||
+			    strchr(a->pos[i], '\n'))
+				return lns_errf(err, errlen,
+						"load: '%s' is not PARAM=VALUE",
+						a->pos[i]);
+		}
+		return 0;
+	case LNS_CMD_MOUNT:
+	case LNS_CMD_UMOUNT:
+	case LNS_CMD_RESIZE:
+	case LNS_CMD_SETUP_DEV: {
+		static const char *const what[LNS_CMD__COUNT] = {
+			[LNS_CMD_MOUNT] = "DIR", [LNS_CMD_UMOUNT] = "DIR",
+			[LNS_CMD_RESIZE] = "NODE", [LNS_CMD_SETUP_DEV] = "DIR",
+		};
+
+		if (a->npos < 1)
+			return lns_errf(err, errlen, "%s: missing %s", name,
+					what[a->cmd]);
+		if (a->npos > 1)
+			return lns_errf(err, errlen, "%s: unexpected argument '%s'",
+					name, a->pos[1]);
+		if (!*a->pos[0])
+			return lns_errf(err, errlen, "%s: empty %s", name,
+					what[a->cmd]);
+		if (a->cmd == LNS_CMD_MOUNT && lns_has(a, LNS_O_REMOUNT) &&
+		    !(a->set & (C(LNS_O_MAX) | C(LNS_O_UID) | C(LNS_O_GID) |
+				C(LNS_O_MODE))))
+			return lns_errf(err, errlen,
+					"mount --remount: nothing to change (give --max, --uid, --gid or --mode)");
+		if (a->cmd == LNS_CMD_SETUP_DEV && lns_has(a, LNS_O_REMOVE) &&
+		    (a->set & ~(C(LNS_O_REMOVE) | C(LNS_O_HELP))))
+			return lns_errf(err, errlen,
+					"setup-dev --remove takes no other option");
+		if (a->cmd == LNS_CMD_SETUP_DEV && lns_has(a, LNS_O_INSTANCE) &&
+		    (a->set & (C(LNS_O_MAX) | C(LNS_O_UID) | C(LNS_O_GID) |
+			       C(LNS_O_MODE))))
+			return lns_errf(err, errlen,
+					"setup-dev: --instance binds an existing instance; --max, --uid, --gid and --mode apply to new ones");
+		return 0;
+	}
+	case LNS_CMD_ATTACH:
+		if (a->npos < 1)
+			return lns_errf(err, errlen, "attach: missing IMAGE");
+		if (a->npos > 1)
+			return lns_errf(err, errlen,
+					"attach: unexpected argument '%s'%s", a->pos[1],
+					lns_has(a, LNS_O_EPHEMERAL) ?
+					" (put -- before CMD)" : "");
+		if (!*a->pos[0])
+			return lns_errf(err, errlen, "attach: empty IMAGE");
+		if (lns_has(a, LNS_O_EPHEMERAL) && !a->argv)
+			return lns_errf(err, errlen,
+					"attach --ephemeral: missing -- CMD (the device lives only while CMD holds it)");
+		if (!lns_has(a, LNS_O_EPHEMERAL) && a->argv)
+			return lns_errf(err, errlen,
+					"attach: a command after -- needs --ephemeral");
+		if (lns_has(a, LNS_O_FD) && !lns_has(a, LNS_O_EPHEMERAL))
+			return lns_errf(err, errlen, "attach: --fd needs --ephemeral");
+		return 0;
+	case LNS_CMD_DETACH:
+		if (lns_has(a, LNS_O_ALL) && a->npos)
+			return lns_errf(err, errlen, "detach: give NODE or --all, not both");
+		if (!lns_has(a, LNS_O_ALL) && !a->npos)
+			return lns_errf(err, errlen, "detach: missing NODE (or --all)");
+		if (lns_has(a, LNS_O_INSTANCE) && !lns_has(a, LNS_O_ALL))
+			return lns_errf(err, errlen, "detach: --instance goes with --all");
+		return 0;
+	case LNS_CMD_RUN:
+		return 0;
+	default:
+		if (a->npos)
+			return lns_errf(err, errlen, "%s: unexpected argument '%s'",
+					name, a->pos[0]);
+		return 0;
+	}
+}
+
+/**
+ * lns_parse_args() - parse a loopnsctl command line
+ * @argc: argument count
+ * @argv: arguments, argv[0] being the program; kept and pointed into
+ * @out: the result (zeroed first)
+ * @err: buffer for an error message without the program name
+ * @errlen: its size
+ *
+ * Options may come before or after positional arguments, as --name VALUE,
+ * --name=VALUE, -x VALUE, -xVALUE or clustered -rP. "--" ends the options;
+ * for run (which also stops at its first argument) and attach, what
+ * follows is the command to run.
+ *
+ * Return: 0, or -1 with a message in @err (a usage error).
+ */
+int lns_parse_args(int argc, char **argv, struct lns_args *out, char *err,
+		   size_t errlen)
+{
+	struct lns_args *a = out;
+	bool opts_done = false;
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	a->fd = 3;
+	if (err && errlen)
+		err[0] = 0;
+	if (argc < 2)
+		return lns_errf(err, errlen, "missing command");
+
+	i = 1;
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		a->cmd = LNS_CMD_HELP;
+		i = 2;
+	} else if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		a->cmd = LNS_CMD_VERSION;
+		i = 2;
+	} else {
+		a->cmd = lns_cmd_lookup(argv[1]);
+		if (a->cmd == LNS_CMD_NONE)
+			return lns_errf(err, errlen, "unknown command '%s'", argv[1]);
+		i = 2;
+	}
+	a->pos = calloc((size_t)argc + 1, sizeof(char *));
+	if (!a->pos)
+		return lns_errf(err, errlen, "out of memory");
+
+	for (; i < argc; i++) {
+		char *arg = argv[i];
+		const struct lns_optdef *o;
+
+		if (!opts_done && !strcmp(arg, "--")) {
+			if (lns_cmd_takes_argv(a->cmd)) {
+				if (i + 1 >= argc)
+					return lns_errf(err, errlen,
+							"%s: missing command after --",
+							lns_cmd_name(a->cmd));
+				a->argv = &argv[i + 1];
+				a->argc = argc - i - 1;
+				break;
+			}
+			opts_done = true;
+			continue;
+		}
+		if (!opts_done && arg[0] == '-' && arg[1] == '-') {
+			char *name = arg + 2, *eq = strchr(name, '=');
+			size_t n = eq ? (size_t)(eq - name) : strlen(name);
+			char spelled[64];
+			const char *val = NULL;
+
+			snprintf(spelled, sizeof(spelled), "--%.*s", (int)n, name);
+			o = lns_find_long(name, n);
+			if (!o || !(o->cmds & C(a->cmd)))
+				return lns_errf(err, errlen, "%s: unknown option %s",
+						lns_cmd_name(a->cmd), spelled);
+			if (o->arg) {
+				if (eq)
+					val = eq + 1;
+				else if (i + 1 < argc)
+					val = argv[++i];
+				else
+					return lns_errf(err, errlen,
+							"option %s needs a value", spelled);
+			} else if (eq) {
+				return lns_errf(err, errlen,
+						"option %s takes no value", spelled);
+			}
+			if (lns_store(a, o, spelled, val, err, errlen))
+				return -1;
+			continue;
+		}
+		if (!opts_done && arg[0] == '-' && arg[1]) {
+			char *p;
+
+			for (p = arg + 1; *p; p++) {
+				char spelled[3] = { '-', *p, 0 };
+				const char *val = NULL;
+
+				o = lns_find_short(*p);
+				if (!o || !(o->cmds & C(a->cmd)))
+					return lns_errf(err, errlen,
+							"%s: unknown option %s",
+							lns_cmd_name(a->cmd), spelled);
+				if (o->arg) {
+					if (p[1])
+						val = p + 1;
+					else if (i + 1 < argc)
+						val = argv[++i];
+					else
+						return lns_errf(err, errlen,
+								"option %s needs a value",
+								spelled);
+				}
+				if (lns_store(a, o, spelled, val, err, errlen))
+					return -1;
+				if (o->arg)
+					break;
+			}
+			continue;
+		}
+		/* run: the first argument starts the command */
+		if (a->cmd == LNS_CMD_RUN && !lns_has(a, LNS_O_HELP)) {
+			a->argv = &argv[i];
+			a->argc = argc - i;
+			break;
+		}
+		a->pos[a->npos++] = arg;
+	}
+	return lns_validate(a, err, errlen) ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ /proc parsing */
+
+/**
+ * lns_unescape_octal() - undo the \ooo escapes of /proc/self/mountinfo
+ * @s: the field, rewritten in place
+ */
+void lns_unescape_octal(char *s)
+{
+	char *w = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+				      (s[3] - '0'));
+			s += 4;
+		} else {
+			*w++ = *s++;
+		}
+	}
+	*w = 0;
+}
+
+/**
+ * lns_parse_mountinfo_line() - split one line of /proc/self/mountinfo
+ * @line: the line, modified in place (the result points into it)
+ * @mi: the fields
+ *
+ * Format: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE
+ * SOURCE SUPEROPTS.
+ *
+ * Return: 0, or -EINVAL for a malformed line.
+ */
+int lns_parse_mountinfo_line(char *line, struct lns_mountinfo *mi)
+{
+	char *field[6], *save = NULL, *tok;
+	int n = 0;
+
+	memset(mi, 0, sizeof(*mi));
+	line[strcspn(line, "\n")] = 0;
+	for (tok = strtok_r(line, " ", &save); tok && n < 6;
+	     tok = strtok_r(NULL, " ", &save))
+		field[n++] = tok;
+	if (n < 6)
+		return -EINVAL;
+	/* optional fields up to the separator */
+	while (tok && strcmp(tok, "-"))
+		tok = strtok_r(NULL, " ", &save);
+	if (!tok)
+		return -EINVAL;
+	mi->fstype = strtok_r(NULL, " ", &save);
+	mi->source = strtok_r(NULL, " ", &save);
+	mi->super_opts = strtok_r(NULL, " ", &save);
+	if (!mi->fstype || !mi->source)
+		return -EINVAL;
+	if (!mi->super_opts)
+		mi->super_opts = "";
+	if (sscanf(field[0], "%d", &mi->mnt_id) != 1 ||
+	    sscanf(field[2], "%u:%u", &mi->dev_major, &mi->dev_minor) != 2)
+		return -EINVAL;
+	mi->root = field[3];
+	mi->mountpoint = field[4];
+	lns_unescape_octal(mi->root);
+	lns_unescape_octal(mi->mountpoint);
+	lns_unescape_octal(mi->source);
+	return 0;
+}
+
+/**
+ * lns_opt_get() - value of KEY in a comma-separated option string
+ * @opts: "rw,max=4,mode=666"
+ * @key: "max"
+ * @val: buffer for the value ("" for a flag without '=')
+ * @len: its size
+ *
+ * Return: true if @key is present.
+ */
+bool lns_opt_get(const char *opts, const char *key, char *val, size_t len)
+{
+	size_t klen = strlen(key);
+	const char *p = opts;
+
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		if (n >= klen && !strncmp(p, key, klen) &&
+		    (n == klen || p[klen] == '=')) {
+			if (val && len) {
+				size_t vn = n > klen ? n - klen - 1 : 0;
+
+				if (vn >= len)
+					vn = len - 1;
+				memcpy(val, p + klen + (n > klen), vn);
+				val[vn] = 0;
+			}
+			return true;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+/**
+ * lns_find_block_major() - a block major's number in /proc/devices
+ * @proc_devices: the file's contents
+ * @name: driver name ("loopns")
+ *
+ * Return: the major, or -1 if there is no block device driver @name.
+ */
+int lns_find_block_major(const char *proc_devices, const char *name)
+{
+	const char *p = strstr(proc_devices, "Block devices:");
+	size_t nlen = strlen(name);
+
+	if (!p)
+		return -1;
+	p = strchr(p, '\n');
+	while (p && *++p) {
+		const char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+		int major;
+		int off;
+
+		if (sscanf(p, " %d %n", &major, &off) == 1 &&
+		    n - (size_t)off == nlen && !strncmp(p + off, name, nlen))
+			return major;
+		p = eol;
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------------ formatting */
+
+/**
+ * lns_fmt_flags() - loop flags as "ro,autoclear,partscan,dio"
+ * @lo_flags: LO_FLAGS_*
+ * @buf: output
+ * @len: its size
+ *
+ * Return: @buf; "-" when no flag is set.
+ */
+char *lns_fmt_flags(uint32_t lo_flags, char *buf, size_t len)
+{
+	static const struct { uint32_t bit; const char *name; } names[] = {
+		{ LO_FLAGS_READ_ONLY, "ro" },
+		{ LO_FLAGS_AUTOCLEAR, "autoclear" },
+		{ LO_FLAGS_PARTSCAN, "partscan" },
+		{ LO_FLAGS_DIRECT_IO, "dio" },
+	};
+	size_t i, used = 0;
+
+	if (!len)
+		return buf;
+	buf[0] = 0;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(lo_flags & names[i].bit))
+			continue;
+		used += (size_t)snprintf(buf + used, used < len ? len - used : 0,
+					 "%s%s", used ? "," : "", names[i].name);
+		if (used >= len)
+			break;
+	}
+	if (!buf[0])
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+/**
+ * lns_fmt_cgroup_rule() - the device cgroup rule for a block major
+ * @major: the major
+ * @buf: output
+ * @len: its size
+ *
+ * Return: @buf: "b MAJOR:* rwm".
+ */
+char *lns_fmt_cgroup_rule(int major, char *buf, size_t len)
+{
+	snprintf(buf, len, "b %d:* rwm", major);
+	return buf;
+}
+
+/**
+ * lns_fmt_mount_opts() - the data string for mount(2) of an instance
+ * @a: parsed options (--max, --mode)
+ * @uid: resolved --uid
+ * @has_uid: whether to pass uid=
+ * @gid: resolved --gid
+ * @has_gid: whether to pass gid=
+ * @buf: output
+ * @len: its size
+ *
+ * Return: @buf, e.g. "max=4,uid=1000,mode=660" ("" without options).
+ */
+char *lns_fmt_mount_opts(const struct lns_args *a, uint32_t uid, bool has_uid,
+			 uint32_t gid, bool has_gid, char *buf, size_t len)
+{
+	size_t used = 0;
+
+#define LNS_ADD(...) do { \
+	used += (size_t)snprintf(buf + used, used < len ? len - used : 0, \
+				 "%s", used ? "," : ""); \
+	used += (size_t)snprintf(buf + used, used < len ? len - used : 0, \
+				 __VA_ARGS__); \
+} while (0)
+	if (!len)
+		return buf;
+	buf[0] = 0;
+	if (lns_has(a, LNS_O_MAX) || a->max)
+		LNS_ADD("max=%u", a->max);
+	if (has_uid)
+		LNS_ADD("uid=%u", uid);
+	if (has_gid)
+		LNS_ADD("gid=%u", gid);
+	if (lns_has(a, LNS_O_MODE))
+		LNS_ADD("mode=%o", a->mode);
+#undef LNS_ADD
+	return buf;
+}
+
+/**
+ * lns_fmt_bytes() - a byte count for people: "512", "1.5K", "64M", "2.0G"
+ * @bytes: the count
+ * @buf: output
+ * @len: its size
+ *
+ * Return: @buf.
+ */
+char *lns_fmt_bytes(uint64_t bytes, char *buf, size_t len)
+{
+	static const char units[] = "KMGTPE";
+	double v = (double)bytes;
+	int u = -1;
+
+	if (bytes < 1024) {
+		snprintf(buf, len, "%" PRIu64, bytes);
+		return buf;
+	}
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (v == (double)(uint64_t)v)
+		snprintf(buf, len, "%" PRIu64 "%c", (uint64_t)v, units[u]);
+	else
+		snprintf(buf, len, "%.1f%c", v, units[u]);
+	return buf;
+}
+
+/**
+ * lns_print_list_header() - the header line of `list`
+ * @f: output
+ */
+void lns_print_list_header(FILE *f)
+{
+	fprintf(f, "%-24s %-12s %12s %10s %10s %-22s %s\n", "NODE", "NAME",
+		"SIZE", "OFFSET", "SIZELIMIT", "FLAGS", "BACKING-FILE");
+}
+
+/**
+ * lns_print_list_row() - one device in `list`
+ * @f: output
+ * @d: the device
+ */
+void lns_print_list_row(FILE *f, const struct lns_devinfo *d)
+{
+	char flags[64];
+	const char *backing;
+
+	if (!d->bound)
+		backing = "(unbound)";
+	else if (!d->backing_visible)
+		backing = "(not visible)";
+	else
+		backing = d->backing;
+	fprintf(f, "%-24s %-12s %12" PRIu64 " %10" PRIu64 " %10" PRIu64
+		" %-22s %s\n", d->node, d->name, d->size, d->offset,
+		d->sizelimit, lns_fmt_flags(d->flags, flags, sizeof(flags)),
+		backing);
+}
+
+/* ------------------------------------------------------------ JSON */
+
+/**
+ * lns_json_escape() - write @s as a JSON string, quotes included
+ * @f: output
+ * @s: bytes; those >= 0x80 pass through (UTF-8 stays UTF-8)
+ */
+void lns_json_escape(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	fputc('"', f);
+	for (; *p; p++) {
+		switch (*p) {
+		case '"': fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\t': fputs("\\t", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\b': fputs("\\b", f); break;
+		case '\f': fputs("\\f", f); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				fprintf(f, "\\u%04x", *p);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}
+
+/**
+ * lns_json_init() - start writing JSON to @f
+ * @j: the writer
+ * @f: output
+ * @pretty: one member per line, tab-indented
+ */
+void lns_json_init(struct lns_json *j, FILE *f, bool pretty)
+{
+	memset(j, 0, sizeof(*j));
+	j->f = f;
+	j->pretty = pretty;
+	j->first[0] = true;
+}
+
+static void lns_json_indent(struct lns_json *j)
+{
+	int i;
+
+	if (!j->pretty)
+		return;
+	fputc('\n', j->f);
+	for (i = 0; i < j->depth; i++)
+		fputc('\t', j->f);
+}
+
+/* Separator before a value or a key at the current level. */
+static void lns_json_sep(struct lns_json *j)
+{
+	if (j->after_key) {
+		j->after_key = false;
+		return;
+	}
+	if (!j->first[j->depth])
+		fputc(',', j->f);
+	j->first[j->depth] = false;
+	if (j->depth)
+		lns_json_indent(j);
+}
+
+static void lns_json_open(struct lns_json *j, char c)
+{
+	lns_json_sep(j);
+	fputc(c, j->f);
+	if (j->depth < (int)sizeof(j->first) - 1)
+		j->depth++;
+	j->first[j->depth] = true;
+}
+
+static void lns_json_close(struct lns_json *j, char c)
+{
+	bool empty = j->first[j->depth];
+
+	if (j->depth)
+		j->depth--;
+	if (!empty)
+		lns_json_indent(j);
+	fputc(c, j->f);
+	if (!j->depth)
+		fputc('\n', j->f);
+}
+
+void lns_json_begin_object(struct lns_json *j)
+{
+	lns_json_open(j, '{');
+}
+
+void lns_json_end_object(struct lns_json *j)
+{
+	lns_json_close(j, '}');
+}
+
+void lns_json_begin_array(struct lns_json *j)
+{
+	lns_json_open(j, '[');
+}
+
+void lns_json_end_array(struct lns_json *j)
+{
+	lns_json_close(j, ']');
+}
+
+void lns_json_key(struct lns_json *j, const char *key)
+{
+	lns_json_sep(j);
+	lns_json_escape(j->f, key);
+	fputs(j->pretty ? ": " : ":", j->f);
+	j->after_key = true;
+}
+
+void lns_json_string(struct lns_json *j, const char *s)
+{
+	lns_json_sep(j);
+	lns_json_escape(j->f, s);
+}
+
+void lns_json_u64(struct lns_json *j, uint64_t v)
+{
+	lns_json_sep(j);
+	fprintf(j->f, "%" PRIu64, v);
+}
+
+void lns_json_i64(struct lns_json *j, int64_t v)
+{
+	lns_json_sep(j);
+	fprintf(j->f, "%" PRId64, v);
+}
+
+void lns_json_bool(struct lns_json *j, bool v)
+{
+	lns_json_sep(j);
+	fputs(v ? "true" : "false", j->f);
+}
+
+void lns_json_null(struct lns_json *j)
+{
+	lns_json_sep(j);
+	fputs("null", j->f);
+}
+
+/**
+ * lns_json_devinfo() - one device as a JSON object
+ * @j: the writer
+ * @d: the device
+ */
+void lns_json_devinfo(struct lns_json *j, const struct lns_devinfo *d)
+{
+	char flags[64];
+
+	lns_json_begin_object(j);
+	lns_json_key(j, "node");
+	lns_json_string(j, d->node);
+	lns_json_key(j, "name");
+	lns_json_string(j, d->name);
+	lns_json_key(j, "instance");
+	lns_json_string(j, d->instance);
+	lns_json_key(j, "index");
+	lns_json_i64(j, d->index);
+	lns_json_key(j, "major");
+	lns_json_u64(j, d->major);
+	lns_json_key(j, "minor");
+	lns_json_u64(j, d->minor);
+	lns_json_key(j, "bound");
+	lns_json_bool(j, d->bound);
+	lns_json_key(j, "backing_file");
+	if (d->bound && d->backing_visible)
+		lns_json_string(j, d->backing);
+	else
+		lns_json_null(j);
+	lns_json_key(j, "size");
+	lns_json_u64(j, d->size);
+	lns_json_key(j, "offset");
+	lns_json_u64(j, d->offset);
+	lns_json_key(j, "sizelimit");
+	lns_json_u64(j, d->sizelimit);
+	lns_json_key(j, "flags");
+	lns_json_string(j, d->flags ? lns_fmt_flags(d->flags, flags, sizeof(flags)) : "");
+	lns_json_key(j, "read_only");
+	lns_json_bool(j, d->flags & LO_FLAGS_READ_ONLY);
+	lns_json_key(j, "autoclear");
+	lns_json_bool(j, d->flags & LO_FLAGS_AUTOCLEAR);
+	lns_json_key(j, "partscan");
+	lns_json_bool(j, d->flags & LO_FLAGS_PARTSCAN);
+	lns_json_key(j, "direct_io");
+	lns_json_bool(j, d->flags & LO_FLAGS_DIRECT_IO);
+	lns_json_end_object(j);
+}

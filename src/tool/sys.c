@@ -1,0 +1,603 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * loopnsctl: what talks to the kernel - instances (mountinfo), devices
+ * (instance directories, sysfs), and the messages that name the cause of
+ * a failure.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <linux/loop.h>
+
+#include "loopnsctl.h"
+#include "sys.h"
+
+/**
+ * lns_err() - print "loopnsctl: MESSAGE" on stderr
+ * @fmt: printf format
+ */
+void lns_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(LNS_PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/**
+ * lns_errno_exit() - exit status for a failed system call
+ * @err: positive errno
+ *
+ * Return: enum lns_exit.
+ */
+int lns_errno_exit(int err)
+{
+	switch (err) {
+	case EPERM:
+	case EACCES:
+	case EROFS:
+		return LNS_EXIT_PERM;
+	case ENOENT:
+	case ENOTDIR:
+		return LNS_EXIT_NOTFOUND;
+	case EBUSY:
+		return LNS_EXIT_BUSY;
+	case ENOSPC:
+		return LNS_EXIT_LIMIT;
+	default:
+		return LNS_EXIT_FAIL;
+	}
+}
+
+/**
+ * lns_read_file() - read a small file into a NUL-terminated buffer
+ * @path: the file
+ * @buf: output
+ * @len: its size
+ *
+ * Return: bytes read, or -errno.
+ */
+ssize_t lns_read_file(const char *path, char *buf, size_t len)
+{
+	ssize_t n, total = 0;
+	int fd;
+
+	if (!len)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while ((size_t)total < len - 1) {
+		n = read(fd, buf + total, len - 1 - (size_t)total);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			n = -errno;
+			close(fd);
+			return n;
+		}
+		if (!n)
+			break;
+		total += n;
+	}
+	close(fd);
+	buf[total] = 0;
+	return total;
+}
+
+/**
+ * lns_read_u64() - read a number from a sysfs-style file
+ * @path: the file
+ * @out: the value
+ *
+ * Return: 0 or -errno.
+ */
+int lns_read_u64(const char *path, uint64_t *out)
+{
+	char buf[64];
+	ssize_t n = lns_read_file(path, buf, sizeof(buf));
+
+	if (n < 0)
+		return (int)n;
+	buf[strcspn(buf, "\n")] = 0;
+	return lns_parse_u64(buf, out);
+}
+
+/**
+ * lns_block_major() - the loopns block major, from /proc/devices
+ *
+ * Return: the major, or -1 if the module is not loaded.
+ */
+int lns_block_major(void)
+{
+	static char buf[16384];
+
+	if (lns_read_file("/proc/devices", buf, sizeof(buf)) < 0)
+		return -1;
+	return lns_find_block_major(buf, LNS_MODNAME);
+}
+
+/**
+ * lns_fs_registered() - whether the loopns filesystem type is registered
+ *
+ * Return: true if /proc/filesystems lists it.
+ */
+bool lns_fs_registered(void)
+{
+	static char buf[16384];
+	char *p;
+
+	if (lns_read_file("/proc/filesystems", buf, sizeof(buf)) < 0)
+		return false;
+	for (p = strtok(buf, "\n"); p; p = strtok(NULL, "\n")) {
+		char *name = strrchr(p, '\t');
+
+		if (!strcmp(name ? name + 1 : p, LNS_FSTYPE))
+			return true;
+	}
+	return false;
+}
+
+/**
+ * lns_not_loaded_msg() - the message for a missing module
+ */
+void lns_not_loaded_msg(void)
+{
+	lns_err("module loopns is not loaded: run modprobe loopns or loopnsctl load");
+}
+
+/**
+ * lns_is_instance_root() - whether @path is the root of a loopns mount
+ * @path: a directory
+ *
+ * Return: 1 if it is, 0 if not, -errno if @path cannot be examined.
+ */
+int lns_is_instance_root(const char *path)
+{
+	struct stat st;
+	struct statfs sf;
+	struct stat lc;
+	char ctl[PATH_MAX];
+
+	if (statfs(path, &sf) < 0 || stat(path, &st) < 0)
+		return -errno;
+	if ((unsigned long)sf.f_type != LNS_SUPER_MAGIC || !S_ISDIR(st.st_mode))
+		return 0;
+	/* the root holds loop-control; no other directory exists */
+	snprintf(ctl, sizeof(ctl), "%s/loop-control", path);
+	return !lstat(ctl, &lc) && S_ISCHR(lc.st_mode);
+}
+
+/**
+ * lns_instances() - the loopns instances mounted in this mount namespace
+ * @out: array of instances (free with free())
+ *
+ * One entry per superblock (bind mounts of the same instance count once;
+ * the first mount point of each wins). Mounts of a subtree (e.g. a bind
+ * mount of loop-control alone) are not listed.
+ *
+ * Return: the number of instances, or -errno.
+ */
+int lns_instances(struct lns_instance_info **out)
+{
+	struct lns_instance_info *v = NULL, *nv;
+	struct lns_mountinfo mi;
+	char *line = NULL;
+	size_t cap = 0;
+	int n = 0, i;
+	FILE *f;
+
+	*out = NULL;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		char val[32];
+
+		if (lns_parse_mountinfo_line(line, &mi) ||
+		    strcmp(mi.fstype, LNS_FSTYPE) || strcmp(mi.root, "/"))
+			continue;
+		for (i = 0; i < n; i++)
+			if (v[i].dev == makedev(mi.dev_major, mi.dev_minor))
+				break;
+		if (i < n)
+			continue;
+		nv = realloc(v, (size_t)(n + 1) * sizeof(*v));
+		if (!nv) {
+			free(v);
+			free(line);
+			fclose(f);
+			return -ENOMEM;
+		}
+		v = nv;
+		memset(&v[n], 0, sizeof(v[n]));
+		snprintf(v[n].path, sizeof(v[n].path), "%s", mi.mountpoint);
+		snprintf(v[n].opts, sizeof(v[n].opts), "%s", mi.super_opts);
+		v[n].dev = makedev(mi.dev_major, mi.dev_minor);
+		v[n].max = LNS_DEFAULT_MAX;
+		if (lns_opt_get(mi.super_opts, "max", val, sizeof(val))) {
+			uint32_t m;
+
+			if (!lns_parse_u32_range(val, 1, LNS_MAX_LIMIT, &m))
+				v[n].max = (int)m;
+		}
+		n++;
+	}
+	free(line);
+	fclose(f);
+	*out = v;
+	return n;
+}
+
+/**
+ * lns_instance_info_of() - mountinfo data of the instance holding @path
+ * @path: an instance root (or anything on its filesystem)
+ * @info: output
+ *
+ * Return: 0, or -ENOENT if no visible mount of that instance exists.
+ */
+int lns_instance_info_of(const char *path, struct lns_instance_info *info)
+{
+	struct lns_instance_info *v;
+	struct stat st;
+	int n, i;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	n = lns_instances(&v);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		if (v[i].dev == st.st_dev) {
+			*info = v[i];
+			free(v);
+			return 0;
+		}
+	}
+	free(v);
+	return -ENOENT;
+}
+
+/**
+ * lns_resolve_instance() - the instance a command works on
+ * @given: --instance DIR, or NULL
+ * @out: its path
+ * @len: size of @out
+ *
+ * --instance, else $LOOPNS_DIR, else the only instance mounted in this
+ * mount namespace. Prints the reason on failure.
+ *
+ * Return: LNS_EXIT_OK or an exit status.
+ */
+int lns_resolve_instance(const char *given, char *out, size_t len)
+{
+	struct lns_instance_info *v;
+	const char *how = "--instance";
+	int n, r;
+
+	if (!given || !*given) {
+		given = getenv("LOOPNS_DIR");
+		how = "LOOPNS_DIR";
+		if (given && !*given)
+			given = NULL;
+	}
+	if (given) {
+		r = lns_is_instance_root(given);
+		if (r < 0) {
+			lns_err("%s %s: %s", how, given, strerror(-r));
+			return LNS_EXIT_NOTFOUND;
+		}
+		if (!r) {
+			if (lns_block_major() < 0) {
+				lns_not_loaded_msg();
+				return LNS_EXIT_NOMODULE;
+			}
+			lns_err("%s %s: not a loopns instance (mount one with loopnsctl mount DIR)",
+				how, given);
+			return LNS_EXIT_NOTFOUND;
+		}
+		snprintf(out, len, "%s", given);
+		return LNS_EXIT_OK;
+	}
+	n = lns_instances(&v);
+	if (n < 0) {
+		lns_err("/proc/self/mountinfo: %s", strerror(-n));
+		return LNS_EXIT_FAIL;
+	}
+	if (n == 1) {
+		snprintf(out, len, "%s", v[0].path);
+		free(v);
+		return LNS_EXIT_OK;
+	}
+	free(v);
+	if (!n) {
+		if (lns_block_major() < 0) {
+			lns_not_loaded_msg();
+			return LNS_EXIT_NOMODULE;
+		}
+		lns_err("no loopns instance is mounted here: mount one with loopnsctl mount DIR, or give --instance DIR");
+		return LNS_EXIT_NOTFOUND;
+	}
+	lns_err("%d loopns instances are mounted here: choose one with --instance DIR (see loopnsctl list)",
+		n);
+	return LNS_EXIT_USAGE;
+}
+
+/**
+ * lns_count_nodes() - number of devices (loopN nodes) in an instance
+ * @inst: the instance's path
+ *
+ * Return: the count, or -errno.
+ */
+int lns_count_nodes(const char *inst)
+{
+	struct dirent *de;
+	int n = 0, idx, part;
+	DIR *d = opendir(inst);
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		if (!lns_parse_node_name(de->d_name, &idx, &part) && !part)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/**
+ * lns_sys_disk_count() - loopns gendisks on the system (/sys/block/loopns*)
+ * @bound: if not NULL, how many of them are bound
+ *
+ * Return: the count.
+ */
+int lns_sys_disk_count(int *bound)
+{
+	struct dirent *de;
+	char path[PATH_MAX];
+	struct stat st;
+	int n = 0, b = 0;
+	DIR *d = opendir("/sys/block");
+
+	if (d) {
+		while ((de = readdir(d))) {
+			if (strncmp(de->d_name, LNS_MODNAME, strlen(LNS_MODNAME)))
+				continue;
+			n++;
+			snprintf(path, sizeof(path), "/sys/block/%s/loop", de->d_name);
+			if (!stat(path, &st))
+				b++;
+		}
+		closedir(d);
+	}
+	if (bound)
+		*bound = b;
+	return n;
+}
+
+/**
+ * lns_explain_enospc() - say which limit stopped a device creation
+ * @inst: the instance's path
+ */
+void lns_explain_enospc(const char *inst)
+{
+	struct lns_instance_info info;
+	uint64_t lim;
+	int nodes = lns_count_nodes(inst);
+
+	if (!lns_instance_info_of(inst, &info) && nodes >= info.max) {
+		lns_err("instance limit reached (max=%d)", info.max);
+		return;
+	}
+	if (!lns_read_u64("/sys/module/loopns/parameters/max_devices", &lim) &&
+	    (uint64_t)lns_sys_disk_count(NULL) >= lim) {
+		lns_err("global device limit reached (max_devices=%llu)",
+			(unsigned long long)lim);
+		return;
+	}
+	if (!lns_read_u64("/sys/module/loopns/parameters/max_devices_per_user",
+			  &lim)) {
+		lns_err("device limit of this user reached (max_devices_per_user=%llu)",
+			(unsigned long long)lim);
+		return;
+	}
+	lns_err("device limit reached");
+}
+
+/**
+ * lns_devinfo_fill() - describe the device behind a node
+ * @node: path of a loopN node
+ * @inst: its instance's path (for the output; may be NULL)
+ * @d: output
+ *
+ * Return: 0, or -errno (-ENOTBLK when @node is not a block device).
+ */
+int lns_devinfo_fill(const char *node, const char *inst, struct lns_devinfo *d)
+{
+	char path[PATH_MAX], link[PATH_MAX], buf[64];
+	const char *base;
+	struct stat st;
+	uint64_t v;
+	ssize_t n;
+	int idx, part;
+
+	memset(d, 0, sizeof(*d));
+	if (stat(node, &st) < 0)
+		return -errno;
+	if (!S_ISBLK(st.st_mode))
+		return -ENOTBLK;
+	snprintf(d->node, sizeof(d->node), "%s", node);
+	snprintf(d->instance, sizeof(d->instance), "%s", inst ? inst : "");
+	base = strrchr(node, '/');
+	base = base ? base + 1 : node;
+	d->index = lns_parse_node_name(base, &idx, &part) ? -1 : idx;
+	d->major = major(st.st_rdev);
+	d->minor = minor(st.st_rdev);
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", d->major, d->minor);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -errno;
+	link[n] = 0;
+	base = strrchr(link, '/');
+	snprintf(d->name, sizeof(d->name), "%s", base ? base + 1 : link);
+
+#define SYSF(f) (snprintf(path, sizeof(path), "/sys/block/%s/" f, d->name), path)
+	if (!lns_read_u64(SYSF("size"), &v))
+		d->size = v * 512;
+	if (!lns_read_u64(SYSF("ro"), &v) && v)
+		d->flags |= LO_FLAGS_READ_ONLY;
+	if (access(SYSF("loop"), F_OK))
+		return 0;
+	d->bound = true;
+	n = lns_read_file(SYSF("loop/backing_file"), d->backing,
+			  sizeof(d->backing));
+	if (n >= 0) {
+		d->backing[strcspn(d->backing, "\n")] = 0;
+		d->backing_visible = true;
+	}
+	if (!lns_read_u64(SYSF("loop/offset"), &v))
+		d->offset = v;
+	if (!lns_read_u64(SYSF("loop/sizelimit"), &v))
+		d->sizelimit = v;
+	if (!lns_read_u64(SYSF("loop/autoclear"), &v) && v)
+		d->flags |= LO_FLAGS_AUTOCLEAR;
+	if (!lns_read_u64(SYSF("loop/partscan"), &v) && v)
+		d->flags |= LO_FLAGS_PARTSCAN;
+	if (!lns_read_u64(SYSF("loop/dio"), &v) && v)
+		d->flags |= LO_FLAGS_DIRECT_IO;
+#undef SYSF
+	(void)buf;
+	return 0;
+}
+
+static int sys_cmp_devinfo(const void *a, const void *b)
+{
+	const struct lns_devinfo *x = a, *y = b;
+
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/**
+ * lns_instance_devices() - the devices of one instance, by index
+ * @inst: the instance's path
+ * @out: array (free with free())
+ *
+ * Return: the number of devices, or -errno.
+ */
+int lns_instance_devices(const char *inst, struct lns_devinfo **out)
+{
+	struct lns_devinfo *v = NULL, *nv;
+	struct dirent *de;
+	char node[PATH_MAX];
+	int n = 0, idx, part;
+	DIR *d;
+
+	*out = NULL;
+	d = opendir(inst);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (lns_parse_node_name(de->d_name, &idx, &part) || part)
+			continue;
+		nv = realloc(v, (size_t)(n + 1) * sizeof(*v));
+		if (!nv) {
+			free(v);
+			closedir(d);
+			return -ENOMEM;
+		}
+		v = nv;
+		snprintf(node, sizeof(node), "%s%s%s", inst,
+			 inst[strlen(inst) - 1] == '/' ? "" : "/", de->d_name);
+		/* a device deleted meanwhile simply drops out */
+		if (lns_devinfo_fill(node, inst, &v[n]))
+			continue;
+		n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(v, (size_t)n, sizeof(*v), sys_cmp_devinfo);
+	*out = v;
+	return n;
+}
+
+/**
+ * lns_check_node() - open a device node given on the command line
+ * @node: the path
+ * @flags: open flags
+ * @fd: the open descriptor
+ *
+ * Checks that @node is a whole loopns device. Prints the cause on failure.
+ *
+ * Return: LNS_EXIT_OK or an exit status.
+ */
+int lns_check_node(const char *node, int flags, int *fd)
+{
+	struct stat st;
+	int major = lns_block_major();
+	int f;
+
+	if (stat(node, &st) < 0) {
+		int e = errno;
+
+		if (major < 0) {
+			lns_not_loaded_msg();
+			return LNS_EXIT_NOMODULE;
+		}
+		lns_err("%s: %s", node, strerror(e));
+		return lns_errno_exit(e);
+	}
+	if (!S_ISBLK(st.st_mode)) {
+		lns_err("%s: not a block device", node);
+		return LNS_EXIT_NOTFOUND;
+	}
+	if (major < 0) {
+		lns_not_loaded_msg();
+		return LNS_EXIT_NOMODULE;
+	}
+	if ((int)major(st.st_rdev) != major) {
+		char p[96], link[PATH_MAX];
+		ssize_t n;
+
+		snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/partition",
+			 major(st.st_rdev), minor(st.st_rdev));
+		if (!access(p, F_OK)) {
+			snprintf(p, sizeof(p), "/sys/dev/block/%u:%u",
+				 major(st.st_rdev), minor(st.st_rdev));
+			n = readlink(p, link, sizeof(link) - 1);
+			link[n > 0 ? n : 0] = 0;
+			if (strstr(link, "/" LNS_MODNAME)) {
+				lns_err("%s: a partition; give its device (loopN)", node);
+				return LNS_EXIT_USAGE;
+			}
+		}
+		lns_err("%s: not a loopns device (major %u, loopns is %d)", node,
+			major(st.st_rdev), major);
+		return LNS_EXIT_NOTFOUND;
+	}
+	f = open(node, flags | O_CLOEXEC);
+	if (f < 0 && (errno == EACCES || errno == EROFS) &&
+	    (flags & O_ACCMODE) == O_RDWR)
+		f = open(node, (flags & ~O_ACCMODE) | O_RDONLY | O_CLOEXEC);
+	if (f < 0) {
+		int e = errno;
+
+		if (e == ENXIO)
+			lns_err("%s: the device is being deleted", node);
+		else
+			lns_err("%s: %s", node, strerror(e));
+		return lns_errno_exit(e);
+	}
+	*fd = f;
+	return LNS_EXIT_OK;
+}

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: GPL-2.0
+// helper-ldlibs: -lkmod
+/*
+ * loopnsctl for the test VM: the real tool (src/tool/), built by the
+ * harness as one translation unit so that it lands in the guest's PATH.
+ * Not a copy: every source is included from src/tool/.
+ */
+#define _GNU_SOURCE
+/* truncating snprintf()s are deliberate (bounded names and paths) */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#define LOOPNS_TOOL_VERSION "test-build"
+#include "../../src/tool/pure.c"
+#include "../../src/tool/sys.c"
+#include "../../src/tool/cmds.c"
+#include "../../src/tool/main.c"
