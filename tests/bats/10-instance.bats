@@ -27,6 +27,11 @@ teardown() {
 	rm -rf "$T"
 }
 
+# baseline: the number of loopns gendisks is back to what setup saw.
+baseline() {
+	[ "$(lns_disk_count)" -eq "$BASE" ]
+}
+
 # eperm CMD...: CMD must fail with "Operation not permitted" (EPERM).
 eperm() {
 	run "$@"
@@ -316,7 +321,7 @@ opts_of() {
 	[ "$(loopioctl "$B/loop-control" ctl-add 3)" = 3 ]
 	[ "$(lns_disk_count)" -eq $((BASE + 2)) ]
 	umount "$B"
-	wait_for 5 test "$(lns_disk_count)" -eq "$BASE"
+	wait_for 5 baseline
 }
 
 @test "loopN maps to its gendisk: stat %t:%T -> /sys/dev/block -> loopnsM" {
@@ -357,5 +362,5 @@ opts_of() {
 	loopioctl "$A/loop-control" ctl-add 1
 	[ "$(lns_disk_count)" -eq $((BASE + 2)) ]
 	lns_umount "$A"
-	wait_for 5 test "$(lns_disk_count)" -eq "$BASE"
+	wait_for 5 baseline
 }
