@@ -253,8 +253,7 @@ static bool lns_bind_can_dio(struct lns_device *dev)
 /* Switch direct I/O on or off; the caller holds dev->lock. */
 static void lns_bind_update_dio(struct lns_device *dev, bool want)
 {
-	bool use_dio = (want || (dev->backing->f_flags & O_DIRECT)) &&
-		       lns_bind_can_dio(dev);
+	bool use_dio = want && lns_bind_can_dio(dev);
 	unsigned int token;
 
 	if (dev->use_dio == use_dio)
@@ -278,6 +277,12 @@ static void lns_bind_set_backing(struct lns_device *dev, struct file *file)
 	/* The backing file's page cache must not recurse into our I/O. */
 	mapping_set_gfp_mask(file->f_mapping,
 			     dev->old_gfp_mask & ~(__GFP_IO | __GFP_FS));
+}
+
+/* Direct I/O as wanted, or because the backing file was opened O_DIRECT. */
+static void lns_bind_default_dio(struct lns_device *dev, bool want)
+{
+	lns_bind_update_dio(dev, want || (dev->backing->f_flags & O_DIRECT));
 }
 
 /* Forget the backing file and give its mapping its old gfp mask back. */
@@ -347,7 +352,7 @@ static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 		dev_set_uevent_suppress(disk_to_dev(dev->disk), 0);
 		return err;
 	}
-	lns_bind_update_dio(dev, dev->flags & LO_FLAGS_DIRECT_IO);
+	lns_bind_default_dio(dev, dev->flags & LO_FLAGS_DIRECT_IO);
 	lns_sysfs_add(dev);
 	lns_bind_set_size(dev, lns_bind_size(dev->offset, dev->sizelimit,
 					     file));
@@ -530,7 +535,7 @@ static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
 	*old = lns_bind_take_backing(dev);
 	lns_bind_set_backing(dev, file);
 	lns_compat_unfreeze(dev->disk->queue, token);
-	lns_bind_update_dio(dev, dev->use_dio);
+	lns_bind_default_dio(dev, dev->use_dio);
 	return 0;
 }
 
@@ -752,7 +757,7 @@ int lns_bind_set_block_size(struct lns_device *dev, blk_mode_t mode,
 	lns_bind_limits(dev, &lim, arg);
 	err = lns_compat_apply_limits(dev->disk->queue, &lim);
 	lns_compat_unfreeze(dev->disk->queue, token);
-	lns_bind_update_dio(dev, dev->use_dio);
+	lns_bind_default_dio(dev, dev->use_dio);
 out_unlock:
 	mutex_unlock(&dev->lock);
 out_claim:
