@@ -143,3 +143,4 @@ help:
 
 include $(SRCTREE)/mk/packaging.mk
 -include $(SRCTREE)/mk/tool.mk
+-include $(SRCTREE)/mk/bench.mk
