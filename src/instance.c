@@ -178,7 +178,11 @@ static struct lns_device *lns_instance_find(struct lns_instance *inst,
 	return dev;
 }
 
-/* Mark an idle device as being deleted, or say why it cannot be. */
+/*
+ * Mark an idle device as being deleted, or say why it cannot be. Devices
+ * made by LOOPNS_CTL_ATTACH belong to their file descriptors until their
+ * last close and are never idle.
+ */
 static int lns_instance_claim_idle(struct lns_device *dev)
 {
 	int err;
@@ -186,7 +190,8 @@ static int lns_instance_claim_idle(struct lns_device *dev)
 	err = mutex_lock_killable(&dev->lock);
 	if (err)
 		return err;
-	if (dev->state != LNS_UNBOUND || disk_openers(dev->disk) > 0)
+	if (dev->state != LNS_UNBOUND || disk_openers(dev->disk) > 0 ||
+	    dev->ephemeral_sb)
 		err = -EBUSY;
 	else
 		dev->state = LNS_DELETING;
@@ -275,7 +280,7 @@ int lns_instance_get_free(struct lns_instance *inst)
 
 	mutex_lock(&inst->lock);
 	idr_for_each_entry(&inst->devices, dev, id) {
-		if (READ_ONCE(dev->state) == LNS_UNBOUND) {
+		if (READ_ONCE(dev->state) == LNS_UNBOUND && !dev->ephemeral_sb) {
 			found = id;
 			break;
 		}
