@@ -144,3 +144,4 @@ help:
 include $(SRCTREE)/mk/packaging.mk
 -include $(SRCTREE)/mk/tool.mk
 -include $(SRCTREE)/mk/bench.mk
+-include $(SRCTREE)/mk/debug.mk
