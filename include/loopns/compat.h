@@ -20,9 +20,15 @@
 #include <linux/version.h>
 #include <loopns/compat-gen.h>
 
-/* The only version check: the oldest API generation we probe for. */
+/*
+ * The only version check: the oldest API generation we probe for. 5.10
+ * and 5.15 lack blk_mq_alloc_disk() or the 6.0 disk teardown and are not
+ * supported (dkms.conf refuses them too). The missing include stops the
+ * compiler here instead of a page of follow-up errors.
+ */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
 #error "loopns needs Linux 6.1 or newer"
+#include <loopns-needs-linux-6.1-or-newer>
 #endif
 
 #include <linux/blk-mq.h>
