@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -30,11 +31,19 @@
 
 /* ------------------------------------------------------------ libkmod */
 
+/* libkmod's own messages would repeat ours, less precisely. */
+static void cmd_kmod_log(void *data, int priority, const char *file, int line,
+			 const char *fn, const char *format, va_list args)
+{
+}
+
 static struct kmod_ctx *cmd_kmod_ctx(void)
 {
 	struct kmod_ctx *ctx = kmod_new(NULL, NULL);
 	struct utsname uts;
 
+	if (ctx)
+		kmod_set_log_fn(ctx, cmd_kmod_log, NULL);
 	if (!ctx) {
 		uname(&uts);
 		lns_err("libkmod: cannot initialise (is /lib/modules/%s there?)",
@@ -383,9 +392,11 @@ int lns_cmd_unload(const struct lns_args *a)
 	err = kmod_module_remove_module(mod, 0);
 	if (err < 0) {
 		err = -err;
-		if (err == EBUSY || err == EAGAIN)
-			lns_err("unload: module loopns is in use (%d devices on the system; unmount every instance first)",
+		if (err == EBUSY || err == EAGAIN) {
+			lns_err("unload: module loopns is in use (%d devices on the system): unmount every instance first",
 				lns_sys_disk_count(NULL));
+			err = EBUSY;
+		}
 		else if (err == EPERM)
 			lns_err("unload: permission denied (needs root)");
 		else
@@ -727,11 +738,11 @@ int lns_cmd_attach(const struct lns_args *a)
 	}
 	cmd_fill_config(a, image, img, ro, &cfg);
 	if (lns_has(a, LNS_O_EPHEMERAL)) {
+		/* returns only on failure: the codes of attach, or 126/127 */
 		rc = cmd_attach_ephemeral(a, inst, ctl, &cfg);
 		close(ctl);
 		close(img);
-		return rc == LNS_EXIT_OK ? LNS_EXIT_CANNOT_RUN :
-		       rc >= LNS_EXIT_CANNOT_RUN ? rc : LNS_EXIT_CANNOT_RUN;
+		return rc ? rc : LNS_EXIT_FAIL;
 	}
 
 	/*

@@ -35,8 +35,7 @@ int lns_main(int argc, char **argv)
 		return LNS_EXIT_USAGE;
 	}
 	if (lns_has(&a, LNS_O_HELP)) {
-		fputs(lns_cmd_usage(a.cmd == LNS_CMD_HELP ? LNS_CMD_NONE : a.cmd),
-		      stdout);
+		fputs(lns_cmd_usage(a.cmd), stdout);
 		return LNS_EXIT_OK;
 	}
 	switch (a.cmd) {
