@@ -66,13 +66,11 @@ static void lns_io_complete(struct request *rq)
 
 	if (cmd->ret < 0 || cmd->ret == blk_rq_bytes(rq) ||
 	    req_op(rq) != REQ_OP_READ) {
-		if (cmd->ret == -EOPNOTSUPP) {
-			/* The limit is withdrawn; callers fall back quietly. */
+		/* An unsupported limit is withdrawn; callers fall back quietly. */
+		if (cmd->ret == -EOPNOTSUPP)
 			rq->rq_flags |= RQF_QUIET;
-			status = BLK_STS_NOTSUPP;
-		} else if (cmd->ret < 0) {
-			status = BLK_STS_IOERR;
-		}
+		if (cmd->ret < 0)
+			status = errno_to_blk_status(cmd->ret);
 		blk_mq_end_request(rq, status);
 		return;
 	}
