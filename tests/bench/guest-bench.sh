@@ -1,0 +1,305 @@
+#!/bin/bash
+# Guest side of the loopns benchmark (run inside the VM by bench.bats).
+#
+#   guest-bench.sh setup|fio|hot|control|memory|scale
+#
+# Every section writes JSON files under $BENCH_OUT (default
+# /mnt/scratch/bench, on the scratch disk the host reads back after the VM
+# powered off). Parameters (environment, from the host's run-bench.sh):
+#   BENCH_QUICK=1        the short variant (fewer workloads and devices)
+#   BENCH_REPS=N         alternating repetitions of every measurement
+#   BENCH_RUNTIME=T      fio runtime per workload (fio time value: 1s, 500ms)
+#   BENCH_RAMP=T         fio ramp time per workload
+#   BENCH_SIZE=S         backing file size (fio size value: 512m)
+#   BENCH_CTL_SECS=S     seconds per control-path measurement
+#   BENCH_MEM_DEVS=N     devices for the memory measurement
+#   BENCH_MEM_REPS=N     repetitions of the memory measurement (default 1)
+#   BENCH_HOT_RUNTIME=T  fio runtime of the page-cache-hot case
+#   BENCH_SETTLE_MS=MS   wait after dropping caches before a memory snapshot
+#   BENCH_PAR=N          processes tearing devices down in parallel (8)
+#   BENCH_SCALE="I D"    instances and devices per instance for the scale run
+#   BENCH_JOBS="a b"     workloads (sections of fio/matrix.fio; default: all,
+#                        --quick: two)
+#   BENCH_BACKINGS="tmpfs ext4"  where the backing file lives
+set -euo pipefail
+
+QUICK=${BENCH_QUICK:-0}
+OUT=${BENCH_OUT:-/mnt/scratch/bench}
+WORK=/run/bench
+FIO_JOBS=$(dirname "$(readlink -f "$0")")/fio/matrix.fio
+if ((QUICK)); then
+	REPS=${BENCH_REPS:-1}
+	RUNTIME=${BENCH_RUNTIME:-300ms}
+	RAMP=${BENCH_RAMP:-50ms}
+	SIZE=${BENCH_SIZE:-64m}
+	CTL_SECS=${BENCH_CTL_SECS:-0.3}
+	MEM_DEVS=${BENCH_MEM_DEVS:-30}
+	SCALE=${BENCH_SCALE:-10 4}
+	JOBS=${BENCH_JOBS:-randread-4k-qd1-j1 seqwrite-1m-qd1-j2}
+	BACKINGS=${BENCH_BACKINGS:-tmpfs}
+	export BENCH_SETTLE_MS=${BENCH_SETTLE_MS:-200}
+else
+	REPS=${BENCH_REPS:-3}
+	RUNTIME=${BENCH_RUNTIME:-400ms}
+	RAMP=${BENCH_RAMP:-100ms}
+	SIZE=${BENCH_SIZE:-256m}
+	CTL_SECS=${BENCH_CTL_SECS:-1}
+	MEM_DEVS=${BENCH_MEM_DEVS:-1000}
+	SCALE=${BENCH_SCALE:-1000 4}
+	JOBS=${BENCH_JOBS:-}
+	BACKINGS=${BENCH_BACKINGS:-tmpfs ext4}
+fi
+HOT_RUNTIME=${BENCH_HOT_RUNTIME:-$( ((QUICK)) && echo "$RUNTIME" || echo 1s)}
+MEM_REPS=${BENCH_MEM_REPS:-1}
+# The host passes lists with "," for " " (LOOPNS_GUEST_ENV is split on blanks).
+SCALE=${SCALE//,/ } JOBS=${JOBS//,/ } BACKINGS=${BACKINGS//,/ }
+LO_FLAGS_DIRECT_IO=16
+
+log() {
+	local m
+	m=$(printf '# bench [%ss]: %s' "$(cut -d' ' -f1 /proc/uptime)" "$*")
+	echo "$m" >&3 2>/dev/null || echo "$m" >&2
+}
+
+# fio size value in bytes.
+bytes() {
+	local v=${1,,} m=1
+	case $v in
+	*k) m=1024 v=${v%k} ;; *m) m=$((1 << 20)) v=${v%m} ;; *g) m=$((1 << 30)) v=${v%g} ;;
+	esac
+	echo $((v * m))
+}
+
+backing_path() {
+	case $1 in
+	tmpfs) echo /tmp/bench-backing.img ;;
+	ext4) echo /mnt/scratch/bench-backing.img ;;
+	esac
+}
+
+make_backing() { # path size
+	rm -f "$1"
+	dd if=/dev/zero of="$1" bs=1M count=$(($(bytes "$2") >> 20)) status=none
+	sync
+}
+
+# /sys/dev/block/MAJ:MIN of a device node.
+sysdev() {
+	local t
+	t=$(stat -c '%t %T' "$1")
+	echo "/sys/dev/block/$((16#${t% *})):$((16#${t#* }))"
+}
+
+# attach TARGET FILE MODE: bind a free device of TARGET (loopns|loop) to
+# FILE, print its node.
+attach() {
+	local target=$1 file=$2 mode=$3 ctl dir idx flags=0
+	[[ $mode == dio ]] && flags=$LO_FLAGS_DIRECT_IO
+	case $target in
+	loopns) dir=$WORK/lns ctl=$WORK/lns/loop-control ;;
+	loop) dir=/dev ctl=/dev/loop-control ;;
+	esac
+	idx=$(loopioctl "$ctl" ctl-get-free)
+	loopioctl "$dir/loop$idx" configure "$file" "$flags" >/dev/null
+	echo "$dir/loop$idx"
+}
+
+detach() {
+	local i
+	for i in $(seq 50); do
+		loopioctl "$1" clr >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	loopioctl "$1" clr
+}
+
+# Whether FILE can be opened with O_DIRECT.
+can_odirect() {
+	dd if="$1" of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null
+}
+
+meminfo_json() {
+	awk 'BEGIN{printf "{"} {sub(":","",$1); printf "%s\"%s\":%s", (NR>1?",":""), $1, $2} END{printf "}"}' /proc/meminfo
+}
+
+# gen_jobs REP "WORKLOAD..." "TARGET|FILE|DIRECT..." > JOBFILE: one fio job
+# file that runs every workload of fio/matrix.fio (all when the list is
+# empty) against every target, the targets of one workload back to back in
+# an order that rotates with the workload and the repetition.
+gen_jobs() {
+	awk -v rep="$1" -v workloads="$2" -v targets="$3" '
+	/^\[.*\]$/ { sec = substr($0, 2, length($0) - 2); if (sec != "global") order[++n] = sec; next }
+	/^;/ || /^[[:space:]]*$/ { next }
+	sec == "global" { if ($0 !~ /^(filename|direct)=/) glob = glob $0 "\n"; next }
+	sec != "" { body[sec] = body[sec] $0 "\n" }
+	END {
+		printf "[global]\n%s", glob
+		nw = split(workloads, W, " ")
+		if (!nw) for (i = 1; i <= n; i++) W[++nw] = order[i]
+		nt = split(targets, T, " ")
+		for (wi = 1; wi <= nw; wi++) {
+			if (!(W[wi] in body)) { print "no workload " W[wi] > "/dev/stderr"; exit 1 }
+			for (ti = 0; ti < nt; ti++) {
+				split(T[(wi + rep + ti) % nt + 1], f, "|")
+				printf "\n[%s@%s]\nfilename=%s\ndirect=%s\n%s", W[wi], f[1], f[2], f[3], body[W[wi]]
+			}
+		}
+	}' "$FIO_JOBS"
+}
+
+# fio_run KIND REP BACKING MODE RUNTIME "WORKLOAD...": attach a loopns and a
+# loop device to the backing file, run the workloads against both devices
+# (direct=1) and the raw backing file (direct=1 in dio mode, else buffered)
+# in one fio process, detach. Results: $OUT/KIND/r<rep>_<backing>_<mode>.json
+# (fio's JSON, jobs named WORKLOAD@TARGET) and .meta.json (settings).
+fio_run() {
+	local kind=$1 rep=$2 backing=$3 mode=$4 rt=$5 workloads=$6 file lns lp raw_direct=0 rc=0
+	file=$(backing_path "$backing")
+	local base=$OUT/$kind/r${rep}_${backing}_${mode}
+	mkdir -p "$OUT/$kind"
+	lns=$(attach loopns "$file" "$mode")
+	lp=$(attach loop "$file" "$mode")
+	local targets="loopns|$lns|1 loop|$lp|1" raw_note=
+	if [[ $mode == dio ]]; then
+		if can_odirect "$file"; then raw_direct=1; else raw_note="O_DIRECT not supported on $backing"; fi
+	fi
+	[[ -z $raw_note ]] && targets+=" raw|$file|$raw_direct"
+	printf '{"kind":"%s","rep":%d,"backing":"%s","mode":"%s","size":"%s","runtime":"%s","ramp":"%s","raw_direct":%d,"raw_note":"%s","dio_effective":{"loopns":"%s","loop":"%s"}}\n' \
+		"$kind" "$rep" "$backing" "$mode" "$SIZE" "$rt" "$RAMP" "$raw_direct" "$raw_note" \
+		"$(cat "$(sysdev "$lns")/loop/dio" 2>/dev/null)" "$(cat "$(sysdev "$lp")/loop/dio" 2>/dev/null)" >"$base.meta.json"
+	gen_jobs "$rep" "$workloads" "$targets" >"$base.fio" || rc=1
+	sync
+	if ((rc == 0)); then
+		SIZE=$SIZE HALF=$(($(bytes "$SIZE") / 2)) RUNTIME=$rt RAMP=$RAMP \
+			fio --output-format=json --output="$base.json" "$base.fio" >/dev/null 2>"$base.err" ||
+			{ rc=1; log "fio failed for $base: $(tail -n 3 "$base.err")"; }
+	fi
+	[[ -s $base.err ]] || rm -f "$base.err"
+	detach "$lns"
+	detach "$lp"
+	sync
+	return $rc
+}
+
+sec_setup() {
+	mkdir -p "$OUT" "$WORK"
+	# Enough devices for the scale run (defaults: 4096 in all, 1024 per user).
+	modprobe loopns max_devices=16384 max_devices_per_user=16384
+	modprobe loop
+	mkdir -p "$WORK/lns"
+	mountpoint -q "$WORK/lns" || mount -t loopns loopns "$WORK/lns"
+	local b
+	for b in $BACKINGS; do make_backing "$(backing_path "$b")" "$SIZE"; done
+	{
+		printf '{"kernel":"%s","nproc":%d,"quick":%d,"reps":%d,"runtime":"%s","ramp":"%s","size":"%s",' \
+			"$(uname -r)" "$(nproc)" "$QUICK" "$REPS" "$RUNTIME" "$RAMP" "$SIZE"
+		printf '"ctl_secs":%s,"mem_devs":%d,"scale":"%s","backings":"%s",' \
+			"$CTL_SECS" "$MEM_DEVS" "$SCALE" "$BACKINGS"
+		printf '"fio":"%s","loopns_version":"%s","cpu":"%s","started":%s,"meminfo":' \
+			"$(fio --version)" "$(cat /sys/module/loopns/version 2>/dev/null)" \
+			"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
+			"$(cut -d' ' -f1 /proc/uptime)"
+		meminfo_json
+		printf '}\n'
+	} >"$OUT/info.json"
+}
+
+sec_fio() {
+	local rep backing mode rc=0
+	for ((rep = 1; rep <= REPS; rep++)); do
+		for backing in $BACKINGS; do
+			for mode in buffered dio; do
+				log "fio rep $rep/$REPS $backing $mode"
+				fio_run fio "$rep" "$backing" "$mode" "$RUNTIME" "$JOBS" || rc=1
+			done
+		done
+	done
+	return $rc
+}
+
+# 4 KiB random reads at QD1 on the device (direct=1) in buffered device
+# mode, every page of the backing file in the page cache.
+sec_hot() {
+	local rep backing rc=0
+	for ((rep = 1; rep <= REPS; rep++)); do
+		for backing in $BACKINGS; do
+			log "hot rep $rep/$REPS $backing"
+			cat "$(backing_path "$backing")" >/dev/null
+			fio_run hot "$rep" "$backing" buffered "$HOT_RUNTIME" randread-4k-qd1-j1 || rc=1
+		done
+	done
+	return $rc
+}
+
+sec_control() {
+	local d=$OUT/control rep f=/tmp/bench-ctl.img
+	mkdir -p "$d" "$WORK"/c1 "$WORK"/c2 "$WORK"/m1 "$WORK"/m2 "$WORK"/t1
+	make_backing "$f" 16m
+	mount -t loopns loopns "$WORK/c1"
+	mount -t loopns loopns "$WORK/c2"
+	loopioctl "$WORK/c1/loop-control" ctl-add 0 >/dev/null
+	loopioctl "$WORK/c1/loop-control" ctl-add 1 >/dev/null
+	loopioctl "$WORK/c2/loop-control" ctl-add 0 >/dev/null
+	loopioctl /dev/loop-control ctl-add 200 >/dev/null
+	loopioctl /dev/loop-control ctl-add 201 >/dev/null
+	for ((rep = 1; rep <= REPS; rep++)); do
+		log "control rep $rep/$REPS"
+		bench-attach cycle "$CTL_SECS" "$f" 0 "$WORK/c1/loop0" >"$d/r${rep}_attach_loopns_1.json"
+		bench-attach cycle "$CTL_SECS" "$f" 0 /dev/loop200 >"$d/r${rep}_attach_loop_1.json"
+		bench-attach cycle "$CTL_SECS" "$f" 0 "$WORK/c1/loop0" "$WORK/c2/loop0" >"$d/r${rep}_attach_loopns_2inst.json"
+		bench-attach cycle "$CTL_SECS" "$f" 0 /dev/loop200 /dev/loop201 >"$d/r${rep}_attach_loop_2proc.json"
+		bench-attach cycle "$CTL_SECS" "$f" 0 "$WORK/c1/loop0" "$WORK/c1/loop1" >"$d/r${rep}_attach_loopns_1inst2proc.json"
+		bench-attach mount "$CTL_SECS" loopns "$WORK/m1" >"$d/r${rep}_mount_loopns_1.json"
+		bench-attach mount "$CTL_SECS" loopns "$WORK/m1" "$WORK/m2" >"$d/r${rep}_mount_loopns_2.json"
+		bench-attach mount "$CTL_SECS" tmpfs "$WORK/t1" >"$d/r${rep}_mount_tmpfs_1.json"
+	done
+	umount "$WORK/c1" "$WORK/c2"
+	loopioctl /dev/loop-control ctl-remove 200 >/dev/null
+	loopioctl /dev/loop-control ctl-remove 201 >/dev/null
+	rm -f "$f"
+}
+
+sec_memory() {
+	local d=$OUT/memory rep f=/tmp/bench-mem.img
+	mkdir -p "$d" "$WORK/mem"
+	# The fio backing files would only add noise now.
+	rm -f "$(backing_path tmpfs)" "$(backing_path ext4)"
+	make_backing "$f" 1m
+	for ((rep = 1; rep <= MEM_REPS; rep++)); do
+		log "memory rep $rep: loopns, $MEM_DEVS devices"
+		mount -t loopns -o max=$((MEM_DEVS + 8)) loopns "$WORK/mem"
+		bench-attach mem "$WORK/mem/loop-control" "$WORK/mem/loop" 0 "$MEM_DEVS" "$f" >"$d/r${rep}_loopns.json"
+		umount "$WORK/mem"
+		log "memory rep $rep: loop, $MEM_DEVS devices"
+		bench-attach mem /dev/loop-control /dev/loop 1000 "$MEM_DEVS" "$f" >"$d/r${rep}_loop.json"
+	done
+	rm -f "$f"
+}
+
+sec_scale() {
+	local f=/tmp/bench-scale.img left mods rc=0 rmmod_ok=0 mounts
+	read -r ni nd <<<"$SCALE"
+	make_backing "$f" 1m
+	log "scale: $ni instances x $nd devices"
+	bench-attach scale "$WORK/scale" "$ni" "$nd" "$f" >"$OUT/scale.tmp" || rc=1
+	[[ -s $OUT/scale.tmp ]] || echo '{"error":"bench-attach scale failed"}' >"$OUT/scale.tmp"
+	rm -f "$f"
+	# Everything else of the bench is gone too: nothing may be left.
+	umount "$WORK/lns" 2>/dev/null || true
+	sleep 1
+	left=$(find /sys/block -maxdepth 1 -name 'loopns*' | wc -l)
+	mounts=$(grep -c ' loopns ' /proc/mounts || true)
+	if rmmod loopns; then rmmod_ok=1; else rc=1; fi
+	((left == 0 && mounts == 0)) || rc=1
+	{
+		tr -d '\n' <"$OUT/scale.tmp" | sed 's/}$//'
+		printf ',"left_sysfs":%d,"left_mounts":%d,"rmmod_ok":%d}\n' "$left" "$mounts" "$rmmod_ok"
+	} >"$OUT/scale.json"
+	rm -f "$OUT/scale.tmp"
+	return $rc
+}
+
+case ${1:-} in
+setup | fio | hot | control | memory | scale) "sec_$1" ;;
+*) echo "usage: $0 setup|fio|hot|control|memory|scale" >&2; exit 2 ;;
+esac

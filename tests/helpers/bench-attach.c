@@ -1,0 +1,577 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bench-attach - control-path and memory measurements for tests/bench/.
+ * Every command prints one JSON object on stdout; errors go to stderr and
+ * exit 1 (usage errors exit 2). Works on loopns instances and on the
+ * in-kernel loop driver alike (same ioctls).
+ *
+ *   bench-attach cycle SECONDS BACKING FLAGS DEV [DEV...]
+ *       One process per DEV, started together; each repeats
+ *       open(DEV) + LOOP_CONFIGURE(BACKING, FLAGS) + LOOP_CLR_FD + close
+ *       until SECONDS have passed. Reports cycles, cycles/s in total.
+ *   bench-attach mount SECONDS FSTYPE DIR [DIR...]
+ *       One process per DIR: mount(FSTYPE, DIR) + umount(DIR) cycles.
+ *   bench-attach mem CONTROL DEVPREFIX FIRST N BACKING
+ *       Kernel memory (meminfo, slabinfo) idle, after LOOP_CTL_ADD of
+ *       indexes FIRST..FIRST+N-1, after binding each DEVPREFIX<i> to
+ *       BACKING, and after unbinding and removing them again.
+ *   bench-attach scale BASEDIR NINST NDEV BACKING
+ *       Mount NINST loopns instances under BASEDIR, add NDEV devices to
+ *       each, bind them all to BACKING, unmount everything; time and
+ *       memory of every phase.
+ *
+ * Memory snapshots sync, drop caches and wait for RCU-deferred frees
+ * (twice BENCH_SETTLE_MS, default 500).
+ * Teardown phases run in BENCH_PAR (default 8) processes in parallel.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const char *arg)
+{
+	fprintf(stderr, "bench-attach: %s %s: %s\n", what, arg ? arg : "",
+		strerror(errno));
+	exit(1);
+}
+
+static long num(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 0);
+	if (errno || *end || v < 0) {
+		fprintf(stderr, "bench-attach: bad number '%s'\n", s);
+		exit(2);
+	}
+	return v;
+}
+
+/* ---------------------------------------------------------- parallel loops */
+
+struct slot {
+	long count;
+	long errors;
+	int first_errno;
+	double elapsed;
+};
+
+typedef int (*cycle_fn)(const char *target, void *arg);
+
+/*
+ * Run fn(target) in one child per target until @secs passed; all children
+ * start when the parent closes the barrier pipe. Prints the JSON summary.
+ */
+static int run_parallel(const char *kind, double secs, char **targets,
+			int n, cycle_fn fn, void *arg)
+{
+	struct slot *slots;
+	int barrier[2], i, status, rc = 0;
+	long total = 0, errors = 0;
+	double wall = 0;
+
+	slots = mmap(NULL, sizeof(*slots) * n, PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (slots == MAP_FAILED)
+		die("mmap", NULL);
+	memset(slots, 0, sizeof(*slots) * n);
+	if (pipe(barrier) < 0)
+		die("pipe", NULL);
+	for (i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die("fork", NULL);
+		if (pid == 0) {
+			char c;
+			double t0, t = 0;
+
+			close(barrier[1]);
+			if (read(barrier[0], &c, 1) < 0)
+				_exit(1);
+			t0 = now();
+			do {
+				if (fn(targets[i], arg) < 0) {
+					if (!slots[i].errors++)
+						slots[i].first_errno = errno;
+					if (slots[i].errors > 1000)
+						break;
+				} else {
+					slots[i].count++;
+				}
+				t = now();
+			} while (t - t0 < secs);
+			slots[i].elapsed = t - t0;
+			_exit(0);
+		}
+	}
+	close(barrier[0]);
+	usleep(100000);
+	close(barrier[1]);
+	for (i = 0; i < n; i++) {
+		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+			rc = 1;
+	}
+	printf("{\"kind\":\"%s\",\"procs\":%d,\"per_proc\":[", kind, n);
+	for (i = 0; i < n; i++) {
+		total += slots[i].count;
+		errors += slots[i].errors;
+		if (slots[i].elapsed > wall)
+			wall = slots[i].elapsed;
+		printf("%s%ld", i ? "," : "", slots[i].count);
+	}
+	printf("],\"cycles\":%ld,\"seconds\":%.3f,\"rate\":%.1f,\"errors\":%ld",
+	       total, wall, wall > 0 ? total / wall : 0.0, errors);
+	for (i = 0; i < n; i++) {
+		if (slots[i].errors) {
+			printf(",\"first_error\":\"%s\"",
+			       strerror(slots[i].first_errno));
+			break;
+		}
+	}
+	printf("}\n");
+	if (errors) {
+		fprintf(stderr, "bench-attach: %ld failed cycles\n", errors);
+		rc = 1;
+	}
+	return rc;
+}
+
+struct cycle_arg {
+	int backing;
+	unsigned int flags;
+};
+
+static int attach_detach(const char *dev, void *p)
+{
+	struct cycle_arg *a = p;
+	struct loop_config cfg;
+	int fd, r;
+
+	fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.fd = a->backing;
+	cfg.info.lo_flags = a->flags;
+	r = ioctl(fd, LOOP_CONFIGURE, &cfg);
+	if (r == 0)
+		r = ioctl(fd, LOOP_CLR_FD, 0);
+	close(fd);
+	return r;
+}
+
+static int mount_umount(const char *dir, void *p)
+{
+	const char *fstype = p;
+
+	if (mount(fstype, dir, fstype, 0, NULL) < 0)
+		return -1;
+	return umount2(dir, 0);
+}
+
+/* ------------------------------------------------------------------ memory */
+
+static const char *const mem_fields[] = {
+	"MemFree", "MemAvailable", "Slab", "SReclaimable", "SUnreclaim",
+	"KernelStack", "PageTables", "Percpu", "VmallocUsed",
+};
+#define NFIELDS (sizeof(mem_fields) / sizeof(mem_fields[0]))
+#define MAXSLABS 512
+
+struct snapshot {
+	long kb[NFIELDS];
+	int nslabs;
+	char slab_name[MAXSLABS][64];
+	long slab_bytes[MAXSLABS];
+	double t;
+};
+
+static void settle(void)
+{
+	const char *e = getenv("BENCH_SETTLE_MS");
+	int fd, ms = e ? atoi(e) : 500;
+
+	sync();
+	for (int i = 0; i < 2; i++) {
+		fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+		if (fd >= 0) {
+			if (write(fd, "3\n", 2) < 0)
+				perror("drop_caches");
+			close(fd);
+		}
+		usleep(ms * 1000);	/* kfree_rcu and friends */
+	}
+}
+
+static void snap(struct snapshot *s)
+{
+	char line[512];
+	FILE *f;
+
+	settle();
+	memset(s, 0, sizeof(*s));
+	s->t = now();
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		die("open", "/proc/meminfo");
+	while (fgets(line, sizeof(line), f)) {
+		for (size_t i = 0; i < NFIELDS; i++) {
+			size_t l = strlen(mem_fields[i]);
+
+			if (!strncmp(line, mem_fields[i], l) && line[l] == ':')
+				s->kb[i] = strtol(line + l + 1, NULL, 10);
+		}
+	}
+	fclose(f);
+	f = fopen("/proc/slabinfo", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f) && s->nslabs < MAXSLABS) {
+		char name[64];
+		long active, total, size, objper, pagesper;
+
+		if (line[0] == '#' || !strncmp(line, "slabinfo", 8))
+			continue;
+		if (sscanf(line, "%63s %ld %ld %ld %ld %ld", name, &active,
+			   &total, &size, &objper, &pagesper) != 6)
+			continue;
+		memcpy(s->slab_name[s->nslabs], name, sizeof(name));
+		s->slab_bytes[s->nslabs] = total * size;
+		s->nslabs++;
+	}
+	fclose(f);
+}
+
+static void print_snap(const char *name, const struct snapshot *s)
+{
+	printf("\"%s\":{", name);
+	for (size_t i = 0; i < NFIELDS; i++)
+		printf("%s\"%s\":%ld", i ? "," : "", mem_fields[i], s->kb[i]);
+	printf("}");
+}
+
+/* The slab caches that grew most from @a to @b (bytes). */
+static void print_slab_delta(const char *name, const struct snapshot *a,
+			     const struct snapshot *b)
+{
+	long d[MAXSLABS];
+	int used[MAXSLABS] = { 0 }, shown = 0;
+
+	for (int i = 0; i < b->nslabs; i++) {
+		d[i] = b->slab_bytes[i];
+		for (int j = 0; j < a->nslabs; j++) {
+			if (!strcmp(a->slab_name[j], b->slab_name[i])) {
+				d[i] -= a->slab_bytes[j];
+				break;
+			}
+		}
+	}
+	printf("\"%s\":{", name);
+	while (shown < 10) {
+		int best = -1;
+
+		for (int i = 0; i < b->nslabs; i++)
+			if (!used[i] && d[i] > 0 && (best < 0 || d[i] > d[best]))
+				best = i;
+		if (best < 0)
+			break;
+		used[best] = 1;
+		printf("%s\"%s\":%ld", shown++ ? "," : "", b->slab_name[best],
+		       d[best]);
+	}
+	printf("}");
+}
+
+static int bind_dev(const char *path, int backing)
+{
+	struct loop_config cfg;
+	int fd, r;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.fd = backing;
+	r = ioctl(fd, LOOP_CONFIGURE, &cfg);
+	close(fd);
+	return r;
+}
+
+static int unbind_dev(const char *path)
+{
+	int fd, r;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = ioctl(fd, LOOP_CLR_FD, 0);
+	close(fd);
+	return r;
+}
+
+/* Workers for the teardown phases (BENCH_PAR, default 8): removing a
+ * device waits for RCU grace periods, which parallel removals share. */
+static int par_workers(void)
+{
+	const char *e = getenv("BENCH_PAR");
+	int n = e ? atoi(e) : 8;
+
+	return n < 1 ? 1 : n > 64 ? 64 : n;
+}
+
+/* Run fn(k, nworkers, arg) in nworkers children; 0 if all succeeded. */
+static int par_run(int nworkers, int (*fn)(int, int, void *), void *arg)
+{
+	int k, status, rc = 0;
+
+	for (k = 0; k < nworkers; k++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die("fork", NULL);
+		if (pid == 0)
+			_exit(fn(k, nworkers, arg) ? 1 : 0);
+	}
+	for (k = 0; k < nworkers; k++)
+		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+			rc = 1;
+	return rc;
+}
+
+struct mem_args {
+	const char *ctlpath, *prefix;
+	long first, n;
+};
+
+static int mem_teardown(int k, int nw, void *p)
+{
+	struct mem_args *a = p;
+	char path[4096];
+	int ctl;
+
+	ctl = open(a->ctlpath, O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		die("open", a->ctlpath);
+	for (long i = a->first + k; i < a->first + a->n; i += nw) {
+		int tries = 0;
+
+		snprintf(path, sizeof(path), "%s%ld", a->prefix, i);
+		if (unbind_dev(path) < 0)
+			die("LOOP_CLR_FD", path);
+		/* loop may still be running the device down: retry EBUSY. */
+		while (ioctl(ctl, LOOP_CTL_REMOVE, i) < 0) {
+			if (errno != EBUSY || ++tries > 1000)
+				die("LOOP_CTL_REMOVE", a->ctlpath);
+			usleep(1000);
+		}
+	}
+	close(ctl);
+	return 0;
+}
+
+static int cmd_mem(char **argv)
+{
+	const char *ctlpath = argv[0], *prefix = argv[1];
+	long first = num(argv[2]), n = num(argv[3]), i;
+	static struct snapshot s0, s1, s2, s3;
+	double t_add, t_bind, t_unbind, t;
+	struct mem_args ma = { ctlpath, prefix, first, n };
+	int ctl, backing, nw = par_workers();
+	char path[4096];
+
+	ctl = open(ctlpath, O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		die("open", ctlpath);
+	backing = open(argv[4], O_RDWR | O_CLOEXEC);
+	if (backing < 0)
+		die("open", argv[4]);
+
+	snap(&s0);
+	t = now();
+	for (i = first; i < first + n; i++)
+		if (ioctl(ctl, LOOP_CTL_ADD, i) < 0)
+			die("LOOP_CTL_ADD", ctlpath);
+	t_add = now() - t;
+	snap(&s1);
+	t = now();
+	for (i = first; i < first + n; i++) {
+		snprintf(path, sizeof(path), "%s%ld", prefix, i);
+		if (bind_dev(path, backing) < 0)
+			die("LOOP_CONFIGURE", path);
+	}
+	t_bind = now() - t;
+	snap(&s2);
+	t = now();
+	if (par_run(nw, mem_teardown, &ma))
+		die("teardown", prefix);
+	t_unbind = now() - t;
+	snap(&s3);
+
+	printf("{\"devices\":%ld,\"add_s\":%.3f,\"bind_s\":%.3f,\"teardown_s\":%.3f,"
+	       "\"teardown_workers\":%d,", n, t_add, t_bind, t_unbind, nw);
+	print_snap("idle0", &s0);
+	printf(",");
+	print_snap("added", &s1);
+	printf(",");
+	print_snap("bound", &s2);
+	printf(",");
+	print_snap("after", &s3);
+	printf(",");
+	print_slab_delta("slab_top_added", &s0, &s1);
+	printf(",");
+	print_slab_delta("slab_top_bound", &s1, &s2);
+	printf("}\n");
+	return 0;
+}
+
+struct scale_args {
+	const char *base;
+	long ninst;
+};
+
+static int scale_teardown(int k, int nw, void *p)
+{
+	struct scale_args *a = p;
+	char path[4096];
+
+	for (long i = k; i < a->ninst; i += nw) {
+		snprintf(path, sizeof(path), "%s/i%ld", a->base, i);
+		if (umount2(path, 0) < 0)
+			die("umount", path);
+	}
+	return 0;
+}
+
+static int cmd_scale(char **argv)
+{
+	const char *base = argv[0];
+	long ninst = num(argv[1]), ndev = num(argv[2]), i, j;
+	static struct snapshot s0, s1, s2, s3;
+	double t_mount, t_add, t_bind, t_down, t;
+	struct scale_args sa = { base, ninst };
+	int backing, nw = par_workers();
+	char path[4096];
+
+	backing = open(argv[3], O_RDWR | O_CLOEXEC);
+	if (backing < 0)
+		die("open", argv[3]);
+	if (mkdir(base, 0755) < 0 && errno != EEXIST)
+		die("mkdir", base);
+	for (i = 0; i < ninst; i++) {
+		snprintf(path, sizeof(path), "%s/i%ld", base, i);
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			die("mkdir", path);
+	}
+
+	snap(&s0);
+	t = now();
+	for (i = 0; i < ninst; i++) {
+		snprintf(path, sizeof(path), "%s/i%ld", base, i);
+		if (mount("loopns", path, "loopns", 0, NULL) < 0)
+			die("mount", path);
+	}
+	t_mount = now() - t;
+	t = now();
+	for (i = 0; i < ninst; i++) {
+		int ctl;
+
+		snprintf(path, sizeof(path), "%s/i%ld/loop-control", base, i);
+		ctl = open(path, O_RDWR | O_CLOEXEC);
+		if (ctl < 0)
+			die("open", path);
+		for (j = 0; j < ndev; j++)
+			if (ioctl(ctl, LOOP_CTL_ADD, j) < 0)
+				die("LOOP_CTL_ADD", path);
+		close(ctl);
+	}
+	t_add = now() - t;
+	snap(&s1);
+	t = now();
+	for (i = 0; i < ninst; i++) {
+		for (j = 0; j < ndev; j++) {
+			snprintf(path, sizeof(path), "%s/i%ld/loop%ld", base, i, j);
+			if (bind_dev(path, backing) < 0)
+				die("LOOP_CONFIGURE", path);
+		}
+	}
+	t_bind = now() - t;
+	snap(&s2);
+	t = now();
+	if (par_run(nw, scale_teardown, &sa))
+		die("teardown", base);
+	t_down = now() - t;
+	for (i = 0; i < ninst; i++) {
+		snprintf(path, sizeof(path), "%s/i%ld", base, i);
+		rmdir(path);
+	}
+	snap(&s3);
+
+	printf("{\"instances\":%ld,\"devices_per_instance\":%ld,"
+	       "\"mount_s\":%.3f,\"add_s\":%.3f,\"bind_s\":%.3f,\"teardown_s\":%.3f,"
+	       "\"teardown_workers\":%d,", ninst, ndev, t_mount, t_add, t_bind, t_down, nw);
+	print_snap("idle0", &s0);
+	printf(",");
+	print_snap("added", &s1);
+	printf(",");
+	print_snap("bound", &s2);
+	printf(",");
+	print_snap("after", &s3);
+	printf("}\n");
+	return 0;
+}
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: bench-attach cycle SECONDS BACKING FLAGS DEV...\n"
+		"       bench-attach mount SECONDS FSTYPE DIR...\n"
+		"       bench-attach mem CONTROL DEVPREFIX FIRST N BACKING\n"
+		"       bench-attach scale BASEDIR NINST NDEV BACKING\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 6 && !strcmp(argv[1], "cycle")) {
+		struct cycle_arg a;
+
+		a.backing = open(argv[3], O_RDWR | O_CLOEXEC);
+		if (a.backing < 0)
+			die("open", argv[3]);
+		a.flags = (unsigned int)num(argv[4]);
+		return run_parallel("attach-detach", atof(argv[2]), argv + 5,
+				    argc - 5, attach_detach, &a);
+	}
+	if (argc >= 5 && !strcmp(argv[1], "mount"))
+		return run_parallel("mount-umount", atof(argv[2]), argv + 4,
+				    argc - 4, mount_umount, argv[3]);
+	if (argc == 7 && !strcmp(argv[1], "mem"))
+		return cmd_mem(argv + 2);
+	if (argc == 6 && !strcmp(argv[1], "scale"))
+		return cmd_scale(argv + 2);
+	return usage();
+}
