@@ -224,7 +224,7 @@ static void lns_bind_limits(struct lns_device *dev,
 	lim->max_hw_sectors = queue_max_hw_sectors(dev->disk->queue);
 	lim->write_cache = file->f_op->fsync &&
 			   !(dev->flags & LO_FLAGS_READ_ONLY);
-	lim->rotational = backing_bdev && !bdev_nonrot(backing_bdev);
+	lim->rotational = backing_bdev && lns_compat_bdev_rot(backing_bdev);
 	lns_bind_discard_limits(dev, lim);
 }
 

@@ -146,7 +146,7 @@ static struct dentry *lns_fs_add_node(struct super_block *sb,
 		iput(inode);
 		return ERR_PTR(-EEXIST);
 	}
-	d_instantiate(dentry, inode);
+	lns_compat_d_instantiate_pinned(dentry, inode);
 	fsnotify_create(d_inode(root), dentry);
 	return dentry;
 }
@@ -364,7 +364,7 @@ static int lns_fs_show_options(struct seq_file *m, struct dentry *root)
 
 static const struct super_operations lns_fs_super_ops = {
 	.statfs		= simple_statfs,
-	.drop_inode	= generic_delete_inode,
+	.drop_inode	= lns_compat_inode_just_drop,
 	.show_options	= lns_fs_show_options,
 };
 
@@ -400,7 +400,7 @@ static int lns_fs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_magic = LNS_SUPER_MAGIC;
 	sb->s_op = &lns_fs_super_ops;
 	sb->s_time_gran = 1;
-	sb->s_d_op = &lns_fs_dentry_ops;
+	lns_compat_set_default_d_op(sb, &lns_fs_dentry_ops);
 
 	/*
 	 * The VFS sets SB_I_NODEV for every superblock owned by a user

@@ -404,7 +404,8 @@ static blk_status_t lns_io_queue_rq(struct blk_mq_hw_ctx *hctx,
 }
 
 static int lns_io_init_request(struct blk_mq_tag_set *set, struct request *rq,
-			       unsigned int hctx_idx, unsigned int numa_node)
+			       unsigned int hctx_idx,
+			       lns_compat_numa_node_t numa_node)
 {
 	struct lns_io_cmd *cmd = blk_mq_rq_to_pdu(rq);
 
