@@ -11,12 +11,8 @@ GB="$BATS_TEST_DIRNAME/guest-bench.sh"
 	"$GB" setup
 }
 
-@test "bench: fio matrix (loopns, loop, raw backing file)" {
+@test "bench: fio matrix and page-cache-hot case (loopns, loop, raw file)" {
 	"$GB" fio
-}
-
-@test "bench: page-cache-hot 4 KiB random reads at QD1" {
-	"$GB" hot
 }
 
 @test "bench: control path (attach/detach, mount/umount)" {

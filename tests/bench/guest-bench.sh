@@ -1,7 +1,7 @@
 #!/bin/bash
 # Guest side of the loopns benchmark (run inside the VM by bench.bats).
 #
-#   guest-bench.sh setup|fio|hot|control|memory|scale
+#   guest-bench.sh setup|fio|control|memory|scale
 #
 # Every section writes JSON files under $BENCH_OUT (default
 # /mnt/scratch/bench, on the scratch disk the host reads back after the VM
@@ -14,6 +14,7 @@
 #   BENCH_CTL_SECS=S     seconds per control-path measurement
 #   BENCH_MEM_DEVS=N     devices for the memory measurement
 #   BENCH_MEM_REPS=N     repetitions of the memory measurement (default 1)
+#   BENCH_HOT=0|1        the page-cache-hot case (default 1)
 #   BENCH_HOT_RUNTIME=T  fio runtime of the page-cache-hot case
 #   BENCH_SETTLE_MS=MS   wait after dropping caches before a memory snapshot
 #   BENCH_PAR=N          processes tearing devices down in parallel (8)
@@ -51,6 +52,7 @@ else
 fi
 HOT_RUNTIME=${BENCH_HOT_RUNTIME:-$( ((QUICK)) && echo "$RUNTIME" || echo 1s)}
 MEM_REPS=${BENCH_MEM_REPS:-1}
+HOT=${BENCH_HOT:-1}
 # The host passes lists with "," for " " (LOOPNS_GUEST_ENV is split on blanks).
 SCALE=${SCALE//,/ } JOBS=${JOBS//,/ } BACKINGS=${BACKINGS//,/ }
 LO_FLAGS_DIRECT_IO=16
@@ -122,61 +124,100 @@ meminfo_json() {
 	awk 'BEGIN{printf "{"} {sub(":","",$1); printf "%s\"%s\":%s", (NR>1?",":""), $1, $2} END{printf "}"}' /proc/meminfo
 }
 
-# gen_jobs REP "WORKLOAD..." "TARGET|FILE|DIRECT..." > JOBFILE: one fio job
-# file that runs every workload of fio/matrix.fio (all when the list is
-# empty) against every target, the targets of one workload back to back in
-# an order that rotates with the workload and the repetition.
+# gen_jobs REP "WORKLOAD..." < SPEC > JOBFILE: one fio job file from the
+# workloads of fio/matrix.fio (all when the list is empty). SPEC lines:
+#   GROUP TARGET FILE DIRECT RUNTIME WORKLOADS
+# (RUNTIME and WORKLOADS "-" for the defaults; WORKLOADS comma-separated).
+# Groups run in the order given; in a group, every workload runs against
+# every target of the group, back to back, in an order that rotates with
+# the workload, the group and the repetition. Jobs are named
+# GROUP.WORKLOAD@TARGET.
 gen_jobs() {
-	awk -v rep="$1" -v workloads="$2" -v targets="$3" '
-	/^\[.*\]$/ { sec = substr($0, 2, length($0) - 2); if (sec != "global") order[++n] = sec; next }
-	/^;/ || /^[[:space:]]*$/ { next }
-	sec == "global" { if ($0 !~ /^(filename|direct)=/) glob = glob $0 "\n"; next }
-	sec != "" { body[sec] = body[sec] $0 "\n" }
+	awk -v rep="$1" -v workloads="$2" '
+	FNR == NR {
+		if ($0 ~ /^\[.*\]$/) { sec = substr($0, 2, length($0) - 2); if (sec != "global") order[++n] = sec; next }
+		if ($0 ~ /^;/ || $0 ~ /^[[:space:]]*$/) next
+		if (sec == "global") { if ($0 !~ /^(filename|direct)=/) glob = glob $0 "\n"; next }
+		if (sec != "") body[sec] = body[sec] $0 "\n"
+		next
+	}
+	NF == 6 {
+		if (!($1 in nt)) { G[++ng] = $1; gw[$1] = $6 }
+		T[$1, ++nt[$1]] = $2 "|" $3 "|" $4 "|" $5
+	}
 	END {
 		printf "[global]\n%s", glob
-		nw = split(workloads, W, " ")
-		if (!nw) for (i = 1; i <= n; i++) W[++nw] = order[i]
-		nt = split(targets, T, " ")
-		for (wi = 1; wi <= nw; wi++) {
-			if (!(W[wi] in body)) { print "no workload " W[wi] > "/dev/stderr"; exit 1 }
-			for (ti = 0; ti < nt; ti++) {
-				split(T[(wi + rep + ti) % nt + 1], f, "|")
-				printf "\n[%s@%s]\nfilename=%s\ndirect=%s\n%s", W[wi], f[1], f[2], f[3], body[W[wi]]
+		for (gi = 1; gi <= ng; gi++) {
+			g = G[gi]
+			if (gw[g] != "-") nw = split(gw[g], W, ",")
+			else if (workloads != "") nw = split(workloads, W, " ")
+			else { nw = n; for (i = 1; i <= n; i++) W[i] = order[i] }
+			for (wi = 1; wi <= nw; wi++) {
+				if (!(W[wi] in body)) { print "no workload " W[wi] > "/dev/stderr"; exit 1 }
+				for (ti = 0; ti < nt[g]; ti++) {
+					split(T[g, (wi + gi + rep + ti) % nt[g] + 1], f, "|")
+					printf "\n[%s.%s@%s]\nfilename=%s\ndirect=%s\n", g, W[wi], f[1], f[2], f[3]
+					if (f[4] != "-") printf "runtime=%s\n", f[4]
+					printf "%s", body[W[wi]]
+				}
 			}
 		}
-	}' "$FIO_JOBS"
+	}' "$FIO_JOBS" -
 }
 
-# fio_run KIND REP BACKING MODE RUNTIME "WORKLOAD...": attach a loopns and a
-# loop device to the backing file, run the workloads against both devices
-# (direct=1) and the raw backing file (direct=1 in dio mode, else buffered)
-# in one fio process, detach. Results: $OUT/KIND/r<rep>_<backing>_<mode>.json
-# (fio's JSON, jobs named WORKLOAD@TARGET) and .meta.json (settings).
-fio_run() {
-	local kind=$1 rep=$2 backing=$3 mode=$4 rt=$5 workloads=$6 file lns lp raw_direct=0 rc=0
-	file=$(backing_path "$backing")
-	local base=$OUT/$kind/r${rep}_${backing}_${mode}
-	mkdir -p "$OUT/$kind"
-	lns=$(attach loopns "$file" "$mode")
-	lp=$(attach loop "$file" "$mode")
-	local targets="loopns|$lns|1 loop|$lp|1" raw_note=
-	if [[ $mode == dio ]]; then
-		if can_odirect "$file"; then raw_direct=1; else raw_note="O_DIRECT not supported on $backing"; fi
-	fi
-	[[ -z $raw_note ]] && targets+=" raw|$file|$raw_direct"
-	printf '{"kind":"%s","rep":%d,"backing":"%s","mode":"%s","size":"%s","runtime":"%s","ramp":"%s","raw_direct":%d,"raw_note":"%s","dio_effective":{"loopns":"%s","loop":"%s"}}\n' \
-		"$kind" "$rep" "$backing" "$mode" "$SIZE" "$rt" "$RAMP" "$raw_direct" "$raw_note" \
-		"$(cat "$(sysdev "$lns")/loop/dio" 2>/dev/null)" "$(cat "$(sysdev "$lp")/loop/dio" 2>/dev/null)" >"$base.meta.json"
-	gen_jobs "$rep" "$workloads" "$targets" >"$base.fio" || rc=1
+# fio_rep REP: one repetition of the fio matrix in one fio process. Binds a
+# loopns and a loop device per backing file and device mode, warms the
+# page cache, then runs: the page-cache-hot case (4 KiB random reads at QD1
+# on the buffered-mode devices and the cached file), then every workload
+# against the loopns device (direct=1), the loop device (direct=1) and the
+# raw backing file (direct=1 in dio mode, else buffered); detaches.
+# Results: $OUT/fio/r<rep>.json (fio's JSON) and r<rep>.meta.json.
+fio_rep() {
+	local rep=$1 b m g file raw_direct rc=0 base=$OUT/fio/r$1
+	local -A dev=()
+	mkdir -p "$OUT/fio"
+	local spec= meta=
+	for b in $BACKINGS; do
+		file=$(backing_path "$b")
+		for m in buffered dio; do
+			dev[$b.$m.loopns]=$(attach loopns "$file" "$m")
+			dev[$b.$m.loop]=$(attach loop "$file" "$m")
+		done
+		if ((HOT)); then
+			spec+="$b.hot loopns ${dev[$b.buffered.loopns]} 1 $HOT_RUNTIME randread-4k-qd1-j1"$'\n'
+			spec+="$b.hot loop ${dev[$b.buffered.loop]} 1 $HOT_RUNTIME randread-4k-qd1-j1"$'\n'
+			spec+="$b.hot raw $file 0 $HOT_RUNTIME randread-4k-qd1-j1"$'\n'
+		fi
+	done
+	for b in $BACKINGS; do
+		file=$(backing_path "$b")
+		for m in buffered dio; do
+			g=$b.$m raw_direct=0
+			local note=
+			if [[ $m == dio ]]; then
+				if can_odirect "$file"; then raw_direct=1; else note="O_DIRECT not supported on $b"; fi
+			fi
+			spec+="$g loopns ${dev[$g.loopns]} 1 - -"$'\n'
+			spec+="$g loop ${dev[$g.loop]} 1 - -"$'\n'
+			[[ -z $note ]] && spec+="$g raw $file $raw_direct - -"$'\n'
+			meta+=$(printf '%s"%s":{"raw_direct":%d,"raw_note":"%s","dio_effective":{"loopns":"%s","loop":"%s"}}' \
+				"${meta:+,}" "$g" "$raw_direct" "$note" \
+				"$(cat "$(sysdev "${dev[$g.loopns]}")/loop/dio" 2>/dev/null)" \
+				"$(cat "$(sysdev "${dev[$g.loop]}")/loop/dio" 2>/dev/null)")
+		done
+	done
+	printf '{"rep":%d,"size":"%s","runtime":"%s","ramp":"%s","hot_runtime":"%s","groups":{%s}}\n' \
+		"$rep" "$SIZE" "$RUNTIME" "$RAMP" "$HOT_RUNTIME" "$meta" >"$base.meta.json"
+	printf '%s' "$spec" | gen_jobs "$rep" "$JOBS" >"$base.fio" || rc=1
 	sync
+	for b in $BACKINGS; do cat "$(backing_path "$b")" >/dev/null; done
 	if ((rc == 0)); then
-		SIZE=$SIZE HALF=$(($(bytes "$SIZE") / 2)) RUNTIME=$rt RAMP=$RAMP \
+		SIZE=$SIZE HALF=$(($(bytes "$SIZE") / 2)) RUNTIME=$RUNTIME RAMP=$RAMP \
 			fio --output-format=json --output="$base.json" "$base.fio" >/dev/null 2>"$base.err" ||
-			{ rc=1; log "fio failed for $base: $(tail -n 3 "$base.err")"; }
+			{ rc=1; log "fio failed (rep $rep): $(tail -n 3 "$base.err")"; }
 	fi
 	[[ -s $base.err ]] || rm -f "$base.err"
-	detach "$lns"
-	detach "$lp"
+	for g in "${dev[@]}"; do detach "$g"; done
 	sync
 	return $rc
 }
@@ -191,8 +232,8 @@ sec_setup() {
 	local b
 	for b in $BACKINGS; do make_backing "$(backing_path "$b")" "$SIZE"; done
 	{
-		printf '{"kernel":"%s","nproc":%d,"quick":%d,"reps":%d,"runtime":"%s","ramp":"%s","size":"%s",' \
-			"$(uname -r)" "$(nproc)" "$QUICK" "$REPS" "$RUNTIME" "$RAMP" "$SIZE"
+		printf '{"kernel":"%s","nproc":%d,"quick":%d,"reps":%d,"runtime":"%s","ramp":"%s","hot_runtime":"%s","size":"%s",' \
+			"$(uname -r)" "$(nproc)" "$QUICK" "$REPS" "$RUNTIME" "$RAMP" "$HOT_RUNTIME" "$SIZE"
 		printf '"ctl_secs":%s,"mem_devs":%d,"scale":"%s","backings":"%s",' \
 			"$CTL_SECS" "$MEM_DEVS" "$SCALE" "$BACKINGS"
 		printf '"fio":"%s","loopns_version":"%s","cpu":"%s","started":%s,"meminfo":' \
@@ -205,28 +246,10 @@ sec_setup() {
 }
 
 sec_fio() {
-	local rep backing mode rc=0
+	local rep rc=0
 	for ((rep = 1; rep <= REPS; rep++)); do
-		for backing in $BACKINGS; do
-			for mode in buffered dio; do
-				log "fio rep $rep/$REPS $backing $mode"
-				fio_run fio "$rep" "$backing" "$mode" "$RUNTIME" "$JOBS" || rc=1
-			done
-		done
-	done
-	return $rc
-}
-
-# 4 KiB random reads at QD1 on the device (direct=1) in buffered device
-# mode, every page of the backing file in the page cache.
-sec_hot() {
-	local rep backing rc=0
-	for ((rep = 1; rep <= REPS; rep++)); do
-		for backing in $BACKINGS; do
-			log "hot rep $rep/$REPS $backing"
-			cat "$(backing_path "$backing")" >/dev/null
-			fio_run hot "$rep" "$backing" buffered "$HOT_RUNTIME" randread-4k-qd1-j1 || rc=1
-		done
+		log "fio rep $rep/$REPS"
+		fio_rep "$rep" || rc=1
 	done
 	return $rc
 }
@@ -300,6 +323,6 @@ sec_scale() {
 }
 
 case ${1:-} in
-setup | fio | hot | control | memory | scale) "sec_$1" ;;
-*) echo "usage: $0 setup|fio|hot|control|memory|scale" >&2; exit 2 ;;
+setup | fio | control | memory | scale) "sec_$1" ;;
+*) echo "usage: $0 setup|fio|control|memory|scale" >&2; exit 2 ;;
 esac

@@ -78,24 +78,26 @@ def fmt_ratio(v):
     return "n/a" if v is None else f"{v:.2f}x"
 
 
-def parse_fio(raw, kind, problems):
-    """{(backing, mode, workload): {target: [per-rep dict]}} and metadata."""
+def parse_fio(raw, problems):
+    """{(backing, mode, workload): {target: [per-rep dict]}} (mode "hot" for
+    the page-cache-hot case) and the per-repetition metadata."""
     runs = {}
     metas = []
-    for meta_path in sorted(glob.glob(os.path.join(raw, kind, "r*.meta.json"))):
+    for meta_path in sorted(glob.glob(os.path.join(raw, "fio", "r*.meta.json"))):
         meta = load(meta_path)
         metas.append(meta)
         res_path = meta_path.replace(".meta.json", ".json")
         if not os.path.exists(res_path):
-            problems.append(f"{kind}: no fio result for {os.path.basename(meta_path)}")
+            problems.append(f"fio: no result for repetition {meta['rep']}")
             continue
         try:
             data = load(res_path)
         except ValueError as e:
-            problems.append(f"{kind}: {res_path}: {e}")
+            problems.append(f"fio: {res_path}: {e}")
             continue
         for job in data.get("jobs", []):
-            w, _, target = job["jobname"].partition("@")
+            name, _, target = job["jobname"].partition("@")
+            backing, mode, w = name.split(".", 2)
             d = direction(w)
             st = job[d]
             pct = st.get("clat_ns", {}).get("percentile", {})
@@ -108,9 +110,10 @@ def parse_fio(raw, kind, problems):
                 "error": job.get("error", 0),
             }
             if sample["error"]:
-                problems.append(f"{kind}: {job['jobname']} rep {meta['rep']}: fio error {sample['error']}")
-            key = (meta["backing"], meta["mode"], w)
-            runs.setdefault(key, {}).setdefault(target, []).append(sample)
+                problems.append(f"fio: {job['jobname']} rep {meta['rep']}: fio error {sample['error']}")
+            elif st["io_bytes"] == 0:
+                problems.append(f"fio: {job['jobname']} rep {meta['rep']}: no I/O done")
+            runs.setdefault((backing, mode, w), {}).setdefault(target, []).append(sample)
     return runs, metas
 
 
@@ -286,13 +289,14 @@ def kernel_report(outdir, kdir, problems):
         problems.append(f"{k}: no info.json")
         return None
     info = load(info_p)
-    fio_runs, fio_meta = parse_fio(raw, "fio", problems)
-    hot_runs, hot_meta = parse_fio(raw, "hot", problems)
+    runs, metas = parse_fio(raw, problems)
+    fio_runs = {key: v for key, v in runs.items() if key[1] != "hot"}
+    hot_runs = {key: v for key, v in runs.items() if key[1] == "hot"}
     rep = {
         "kernel": info.get("kernel", k),
         "info": info,
         "fio": summarise_fio(fio_runs),
-        "fio_runs": [m for m in fio_meta],
+        "fio_runs": metas,
         "hot": summarise_fio(hot_runs),
         "control": summarise_control(raw),
         "memory": summarise_memory(raw),
@@ -313,7 +317,8 @@ def md_kernel(rep):
     L.append("")
     L.append(f"Guest: {info.get('nproc')} vCPUs (TCG), {info['meminfo']['MemTotal'] // 1024} MiB; "
              f"{info.get('reps')} alternating repetitions (medians); fio {info.get('fio')}, "
-             f"runtime {info.get('runtime')} + ramp {info.get('ramp')} per workload and target; "
+             f"runtime {info.get('runtime')} + ramp {info.get('ramp')} per workload and target "
+             f"(page-cache-hot case: {info.get('hot_runtime')}); "
              f"backing file {info.get('size')} on {info.get('backings')}; loopns {info.get('loopns_version')}.")
     L.append("")
     L.append("### Targets")
@@ -325,11 +330,13 @@ def md_kernel(rep):
     L.append("")
     dio_notes = set()
     for m in rep["fio_runs"]:
-        de = m.get("dio_effective", {})
-        if m["mode"] == "dio" and (de.get("loopns") != "1" or de.get("loop") != "1"):
-            dio_notes.add(f"{m['backing']}: effective dio loopns={de.get('loopns')} loop={de.get('loop')}")
-        if m.get("raw_note"):
-            dio_notes.add(m["raw_note"])
+        for g, gm in m.get("groups", {}).items():
+            de = gm.get("dio_effective", {})
+            want = "1" if g.endswith(".dio") else "0"
+            if de.get("loopns") != want or de.get("loop") != want:
+                dio_notes.add(f"{g}: effective dio loopns={de.get('loopns')} loop={de.get('loop')}")
+            if gm.get("raw_note"):
+                dio_notes.add(gm["raw_note"])
     L.append("### fio (devices with direct=1; raw = the backing file, direct=1 in dio mode)")
     L.append("")
     if dio_notes:

@@ -11,7 +11,7 @@
 #   KVER=, KVERS=        kernels (default: every Debian cloud kernel; --quick:
 #                        6.12)
 #   BENCH_REPS, BENCH_RUNTIME, BENCH_RAMP, BENCH_SIZE, BENCH_CTL_SECS,
-#   BENCH_MEM_DEVS, BENCH_MEM_REPS, BENCH_HOT_RUNTIME, BENCH_SETTLE_MS,
+#   BENCH_MEM_DEVS, BENCH_MEM_REPS, BENCH_HOT, BENCH_HOT_RUNTIME, BENCH_SETTLE_MS,
 #   BENCH_PAR, BENCH_SCALE="I D", BENCH_JOBS="fio sections",
 #   BENCH_BACKINGS="tmpfs ext4"           see tests/bench/guest-bench.sh
 #   LOOPNS_MEM=MiB, LOOPNS_SMP=N          guest size (default 2048, 2)
@@ -68,7 +68,7 @@ flock -n 8 || { log "another bench is running; waiting"; flock 8; }
 # Parameters for the guest (tests/guest/init exports LOOPNS_GUEST_ENV).
 genv="BENCH_QUICK=$QUICK"
 for v in BENCH_REPS BENCH_RUNTIME BENCH_RAMP BENCH_SIZE BENCH_CTL_SECS BENCH_MEM_DEVS \
-	BENCH_MEM_REPS BENCH_HOT_RUNTIME BENCH_SETTLE_MS BENCH_PAR; do
+	BENCH_MEM_REPS BENCH_HOT BENCH_HOT_RUNTIME BENCH_SETTLE_MS BENCH_PAR; do
 	[[ -n ${!v:-} ]] && genv+=" $v=${!v}"
 done
 # Values with spaces travel with "," instead (guest-bench.sh splits them).
