@@ -19,6 +19,19 @@
 #define LNS_MAX_HW_SECTORS	2560u
 
 static int lns_major;
+module_param_named(major, lns_major, int, 0444);
+MODULE_PARM_DESC(major,
+		 "Block major of loopns devices, for static device-cgroup rules (default 0: allocated at load)");
+
+static int lns_max_part;
+module_param_named(max_part, lns_max_part, int, 0444);
+MODULE_PARM_DESC(max_part,
+		 "Partitions per device numbered on the loopns major (default 0: partitions get dev_ts of the shared extended major 259)");
+
+/* Minors per device: 1 << lns_part_shift. */
+static int lns_part_shift;
+
+/* Device numbers (the M of loopnsM); minors are M << lns_part_shift. */
 static DEFINE_IDA(lns_minor_ida);
 
 /*
@@ -146,7 +159,7 @@ bool lns_device_next_part(struct lns_device *dev, unsigned long *partno,
 
 /**
  * lns_device_find_bound() - the bound loopns device with a given dev_t
- * @devt: a dev_t on the loopns major
+ * @devt: a dev_t on the loopns major (a whole disk)
  *
  * A bound device cannot be unbound, hence not freed, while the caller
  * holds the bind mutex of bind.c, which must be held.
@@ -160,7 +173,7 @@ struct lns_device *lns_device_find_bound(dev_t devt)
 	if (MAJOR(devt) != lns_major)
 		return NULL;
 	rcu_read_lock();
-	dev = xa_load(&lns_devices_by_minor, MINOR(devt));
+	dev = xa_load(&lns_devices_by_minor, MINOR(devt) >> lns_part_shift);
 	if (dev && READ_ONCE(dev->state) != LNS_BOUND)
 		dev = NULL;
 	rcu_read_unlock();
@@ -208,8 +221,8 @@ static int lns_device_init_disk(struct lns_device *dev)
 	/* Partitions are scanned only when asked for (LO_FLAGS_PARTSCAN). */
 	set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
 	disk->major = lns_major;
-	disk->first_minor = dev->minor;
-	disk->minors = 1;
+	disk->first_minor = dev->minor << lns_part_shift;
+	disk->minors = 1 << lns_part_shift;
 	disk->fops = &lns_device_fops;
 	disk->private_data = dev;
 	disk->events = DISK_EVENT_MEDIA_CHANGE;
@@ -247,7 +260,8 @@ struct lns_device *lns_device_create(struct lns_instance *inst, int index)
 	dev->inst = inst;
 	dev->index = index;
 
-	err = ida_alloc_max(&lns_minor_ida, MINORMASK, GFP_KERNEL);
+	err = ida_alloc_max(&lns_minor_ida, MINORMASK >> lns_part_shift,
+			    GFP_KERNEL);
 	if (err < 0)
 		goto out_free_dev;
 	dev->minor = err;
@@ -336,14 +350,30 @@ void lns_device_orphan(struct lns_device *dev)
  */
 int lns_device_init(void)
 {
+	int ret;
+
+	if (lns_max_part < 0 || lns_max_part >= DISK_MAX_PARTS) {
+		pr_err("max_part=%d: must be between 0 and %d\n", lns_max_part,
+		       DISK_MAX_PARTS - 1);
+		return -EINVAL;
+	}
+	if (lns_max_part) {
+		/* Round up so that every device gets a power of two. */
+		lns_part_shift = fls(lns_max_part);
+		lns_max_part = (1 << lns_part_shift) - 1;
+	}
+
 	lns_remove_wq = alloc_workqueue("loopns_remove", WQ_UNBOUND, 0);
 	if (!lns_remove_wq)
 		return -ENOMEM;
-	lns_major = register_blkdev(0, LNS_NAME);
-	if (lns_major < 0) {
+	ret = register_blkdev(lns_major, LNS_NAME);
+	if (ret < 0) {
+		pr_err("cannot register block major %d: %d\n", lns_major, ret);
 		destroy_workqueue(lns_remove_wq);
-		return lns_major;
+		return ret;
 	}
+	if (!lns_major)
+		lns_major = ret;
 	return 0;
 }
 

@@ -73,7 +73,8 @@ enum lns_state {
  * struct lns_device - one loop device
  * @inst: owning instance (a counted reference)
  * @index: number in the instance (the N of loopN)
- * @minor: global minor on the loopns block major
+ * @minor: global device number (M of loopnsM; its first minor is
+ *	M << part_shift, see device.c)
  * @lock: protects @state, @flags, @offset, @sizelimit, @file_name,
  *	@use_dio, @orphan, @bdev and writes to @backing
  * @backing_lock: protects @backing for readers that cannot sleep (sysfs)
