@@ -110,6 +110,17 @@ harness_build_module() {
 #   cc -O2 -Wall -o build/helpers/<name> tests/helpers/<name>.c [LIBS]
 # where LIBS come from an optional line "// helper-ldlibs: -lkmod" in the
 # source.
+# Whether helper binary $2 is older than its source $1 or anything the
+# source includes (from the dependency file cc -MMD wrote last time).
+helper_stale() {
+	local dep
+	[[ -x $2 && -f $2.d && ! $1 -nt $2 ]] || return 0
+	for dep in $(sed -e 's/^[^:]*://' -e 's/\\$//' "$2.d"); do
+		[[ ! -e $dep || $dep -nt $2 ]] && return 0
+	done
+	return 1
+}
+
 harness_build_helpers() {
 	local src out rc=0 libs
 	[[ -d $REPO_ROOT/tests/helpers ]] || return 0
@@ -117,11 +128,11 @@ harness_build_helpers() {
 	for src in "$REPO_ROOT"/tests/helpers/*.c; do
 		[[ -e $src ]] || continue
 		out=$BUILD_DIR/helpers/$(basename "$src" .c)
-		if [[ ! -x $out || $src -nt $out ]]; then
+		if helper_stale "$src" "$out"; then
 			libs=$(sed -n 's|^// *helper-ldlibs: *||p' "$src" | head -n 1)
 			log "cc ${src#"$REPO_ROOT"/}${libs:+ $libs}"
 			# shellcheck disable=SC2086
-			cc -O2 -Wall -o "$out" "$src" $libs || { warn "helper $src failed to compile"; rc=1; }
+			cc -O2 -Wall -MMD -MF "$out.d" -o "$out" "$src" $libs || { warn "helper $src failed to compile"; rc=1; }
 		fi
 	done
 	return $rc
