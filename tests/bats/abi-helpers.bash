@@ -78,28 +78,37 @@ drv_node() {
 	printf '%s/loop%s\n' "$DRV_DIR" "$1"
 }
 
-# drv_disk N: the gendisk name, from the node's device number (cached:
-# every exec costs tens of milliseconds under TCG).
+# _disk_r N: set R to the gendisk name of device N, from the node's
+# device number (cached: every exec costs tens of milliseconds under TCG;
+# io() warms the cache in the test's shell, so that $(...) users hit it).
 declare -gA ABI_DISK_CACHE=()
-drv_disk() {
+_disk_r() {
 	local node mm line
 	if [[ $DRV == loop ]]; then
-		printf 'loop%s\n' "$1"
-		return
+		R=loop$1
+		return 0
 	fi
-	node=$(drv_node "$1")
+	node=$DRV_DIR/loop$1
 	if [[ -z ${ABI_DISK_CACHE[$node]:-} ]]; then
-		mm=$(stat -Lc '%Hr:%Lr' "$node" 2>/dev/null) || return
+		mm=$(stat -Lc '%Hr:%Lr' "$node" 2>/dev/null) || return 1
 		while read -r line; do
 			[[ $line == DEVNAME=* ]] && ABI_DISK_CACHE[$node]=${line#DEVNAME=}
 		done <"/sys/dev/block/$mm/uevent"
 	fi
-	[[ -n ${ABI_DISK_CACHE[$node]:-} ]] || return 1
-	printf '%s\n' "${ABI_DISK_CACHE[$node]}"
+	R=${ABI_DISK_CACHE[$node]:-}
+	[[ -n $R ]]
+}
+
+drv_disk() {
+	local R
+	_disk_r "$1" || return
+	printf '%s\n' "$R"
 }
 
 drv_sys() {
-	printf '/sys/block/%s\n' "$(drv_disk "$1")"
+	local R
+	_disk_r "$1" || return
+	printf '/sys/block/%s\n' "$R"
 }
 
 # drv_devnode N: the global node in the host /dev (devtmpfs) of device N.
@@ -161,6 +170,7 @@ io() {
 	_drv_remember "$n"
 	out=$(loopioctl "$(drv_node "$n")" "$@" 2>/dev/null) || true
 	printf '%s: %s\n' "$*" "$out"
+	_disk_r "$n" 2>/dev/null || true
 }
 
 # ioc CMD ARGS...: one loopioctl call on the control node.
@@ -191,14 +201,21 @@ flags() {
 
 # sysval N ATTR: /sys/block/<disk>/ATTR of device N, or "-" if absent.
 sysval() {
-	local f v
-	f=$(drv_sys "$1")/$2
+	local V
+	sysval_r "$@"
+	printf '%s\n' "$V"
+}
+
+# sysval_r N ATTR: the same into V, without a subshell.
+sysval_r() {
+	local R f
+	V=-
+	_disk_r "$1" || return 0
+	f=/sys/block/$R/$2
 	if [[ -r $f ]]; then
-		read -r v <"$f" 2>/dev/null || v="?"
-		printf '%s\n' "$v"
-	else
-		echo "-"
+		read -r V <"$f" 2>/dev/null || V="?"
 	fi
+	return 0
 }
 
 # bsize NODE: blockdev --getsize64
@@ -212,12 +229,13 @@ bsize() {
 # pM suffix. Runs of blanks shrink to one (losetup pads columns to the
 # longest name).
 norm() {
-	local args=() node n disk
+	local args=() node n disk R
 	if [[ $DRV == loopns ]]; then
 		for node in "$DRV_DIR"/loop*; do
 			n=${node##*/loop}
 			[[ $n =~ ^[0-9]+$ ]] || continue
-			disk=$(drv_disk "$n" 2>/dev/null) || continue
+			_disk_r "$n" 2>/dev/null || continue
+			disk=$R
 			args+=(-e "s#/dev/${disk}(p[0-9]+)?\\b#DEV$n\\1#g")
 			args+=(-e "s#\\b${disk}(p[0-9]+)?\\b#DISK$n\\1#g")
 		done
@@ -233,11 +251,11 @@ norm() {
 # detach_all: LOOP_CLR_FD on every device of the current driver, then wait
 # until their loop/ groups are gone (6.12 detaches at the last close).
 detach_all() {
-	local node n i bound=()
+	local node n i R bound=()
 	for node in "$DRV_DIR"/loop*; do
 		n=${node##*/loop}
 		[[ $n =~ ^[0-9]+$ && -b $node ]] || continue
-		[[ -e $(drv_sys "$n")/loop ]] || continue
+		_disk_r "$n" && [[ -e /sys/block/$R/loop ]] || continue
 		loopioctl "$node" clr >/dev/null 2>&1 || true
 		bound+=("$n")
 	done
@@ -336,8 +354,9 @@ expect_line() {
 
 # wait_unbound N: wait until device N of the current driver is detached.
 wait_unbound() {
-	local i sys
-	sys=$(drv_sys "$1") || return 0
+	local i sys R
+	_disk_r "$1" || return 0
+	sys=/sys/block/$R
 	for ((i = 0; i < 100; i++)); do
 		[[ -e $sys/loop ]] || return 0
 		abi_sleep 0.05
