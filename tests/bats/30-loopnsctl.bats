@@ -130,7 +130,8 @@ sysattr() {
 	lns_umount "$T/a"
 	run loopnsctl unload
 	[ "$status" -eq 0 ]
-	! grep -q '^loopns ' /proc/modules
+	run grep -q '^loopns ' /proc/modules
+	[ "$status" -ne 0 ]
 	run loopnsctl load
 	[ "$status" -eq 0 ]
 	grep -q '^loopns ' /proc/modules
@@ -209,7 +210,8 @@ sysattr() {
 	run loopnsctl umount --lazy "$T/lazy"
 	exec {fd}<&-
 	[ "$status" -eq 0 ]
-	! grep -q " $T/lazy " /proc/mounts
+	run grep -q " $T/lazy " /proc/mounts
+	[ "$status" -ne 0 ]
 	# as a user without privileges
 	mkdir -p "$T/u" && chown tester "$T/u"
 	run setpriv --reuid=1000 --regid=1000 --clear-groups loopnsctl mount "$T/u"
@@ -317,7 +319,7 @@ sysattr() {
 	[ "$output" = "loopnsctl: instance limit reached (max=2)" ]
 	loopnsctl mount "$T/a" --remount --max 3
 	RESTORE_PARAMS=1
-	echo "$(lns_disk_count)" >/sys/module/loopns/parameters/max_devices
+	lns_disk_count >/sys/module/loopns/parameters/max_devices
 	run loopnsctl attach -i "$T/a" "$T/img"
 	echo "$output"
 	[ "$status" -eq 4 ]

@@ -126,8 +126,9 @@ in_container() {
 		# max= of the instance equals the number of links
 		grep " /dev/loopns " /proc/self/mountinfo | grep -q max=4
 		losetup -f "$T/a.img"; losetup -f "$T/a.img"; losetup -f "$T/a.img"
-		! losetup -f "$T/a.img" 2>"$T/err"
+		if losetup -f "$T/a.img" 2>"$T/err"; then exit 1; fi
 		cat "$T/err"
+		grep -Eq "No space left on device|unused loop device" "$T/err"
 		echo later done
 	EOS
 	run in_container "$T/scenario"
