@@ -697,7 +697,7 @@ static int cmd_attach_ephemeral(const struct lns_args *a, const char *inst,
 	} else {
 		fcntl(fd, F_SETFD, 0);
 	}
-	snprintf(node, sizeof(node), "%s/loop%d", inst, at.index);
+	lns_node_path(inst, at.index, node, sizeof(node));
 	setenv("LOOPNS_DEVICE", node, 1);
 	snprintf(buf, sizeof(buf), "%d", at.index);
 	setenv("LOOPNS_INDEX", buf, 1);
@@ -785,6 +785,7 @@ int lns_cmd_attach(const struct lns_args *a)
 			goto out;
 		}
 		close(dev);
+		lns_node_path(inst, n, node, sizeof(node));
 		printf("%s\n", node);
 		rc = LNS_EXIT_OK;
 		goto out;

@@ -336,6 +336,37 @@ int lns_resolve_instance(const char *given, char *out, size_t len)
 }
 
 /**
+ * lns_node_path() - the path to show for device @index of an instance
+ * @inst: the instance's path
+ * @index: N of loopN
+ * @out: the path
+ * @len: size of @out
+ *
+ * In the setup-dev layout (the instance at DIR/loopns, DIR/loopN a link to
+ * loopns/loopN) that is DIR/loopN, the name unmodified tools use;
+ * otherwise the node in the instance.
+ */
+void lns_node_path(const char *inst, int index, char *out, size_t len)
+{
+	char parent[PATH_MAX], link[PATH_MAX], want[64], got[PATH_MAX];
+	const char *base = strrchr(inst, '/');
+	ssize_t n;
+
+	snprintf(out, len, "%s/loop%d", inst, index);
+	if (!base || strcmp(base + 1, LNS_DEVDIR_NAME))
+		return;
+	snprintf(parent, sizeof(parent), "%.*s", (int)(base - inst), inst);
+	snprintf(link, sizeof(link), "%s/loop%d", parent, index);
+	snprintf(want, sizeof(want), LNS_DEVDIR_NAME "/loop%d", index);
+	n = readlink(link, got, sizeof(got) - 1);
+	if (n < 0)
+		return;
+	got[n] = 0;
+	if (!strcmp(got, want))
+		snprintf(out, len, "%s", link);
+}
+
+/**
  * lns_count_nodes() - number of devices (loopN nodes) in an instance
  * @inst: the instance's path
  *
@@ -522,6 +553,7 @@ int lns_instance_devices(const char *inst, struct lns_devinfo **out)
 		/* a device deleted meanwhile simply drops out */
 		if (lns_devinfo_fill(node, inst, &v[n]))
 			continue;
+		lns_node_path(inst, idx, v[n].node, sizeof(v[n].node));
 		n++;
 	}
 	closedir(d);

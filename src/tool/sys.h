@@ -32,6 +32,7 @@ int lns_is_instance_root(const char *path);
 int lns_instances(struct lns_instance_info **out);
 int lns_instance_info_of(const char *path, struct lns_instance_info *info);
 int lns_resolve_instance(const char *given, char *out, size_t len);
+void lns_node_path(const char *inst, int index, char *out, size_t len);
 int lns_count_nodes(const char *inst);
 int lns_sys_disk_count(int *bound);
 void lns_explain_enospc(const char *inst);

@@ -134,7 +134,7 @@ in_container() {
 	run in_container "$T/scenario"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ $output == *"attach: /dev/loopns/loop0"* ]]
+	[[ $output == *"attach: /dev/loop0"* ]]
 	[[ $output == *"later done"* ]]
 	wait_for 10 test "$(lns_disk_count)" -eq "$BASE"
 }

@@ -43,6 +43,8 @@ back_to_base() {
 		test "$(readlink /dev/loop0)" = loopns/loop0
 		dev=$(losetup -f --show "$1") && echo "dev=$dev"
 		test -b "$dev"
+		echo "attach=$(loopnsctl attach "$1")"
+		loopnsctl list | awk "NR > 1 { print \"list=\" \$1 }"
 		grep -c " - loopns " /proc/self/mountinfo
 		echo x | dd of=/dev/null status=none
 	' bash "$T/img"
@@ -50,6 +52,8 @@ back_to_base() {
 	[ "$status" -eq 0 ]
 	[[ $output == *"dir=/dev/loopns"* ]]
 	[[ $output == *"dev=/dev/loop0"* ]]
+	[[ $output == *"attach=/dev/loop1"* ]]
+	[[ $output == *"list=/dev/loop0"*"list=/dev/loop1"* ]]
 	# the host never saw the instance
 	[ "$(grep -c ' - loopns ' /proc/self/mountinfo || true)" -eq "$MOUNTS" ]
 	back_to_base
