@@ -20,3 +20,94 @@ teardown() {
 	[ "$status" -eq 0 ]
 	[[ ${lines[-1]} == "stress: PASS" ]]
 }
+
+# --- regression tests -------------------------------------------------------
+
+# reg_setup: an instance at $D, an image at $IMG, the loopns disk count.
+reg_setup() {
+	load_loopns
+	D=$(mktemp -d /tmp/lns50.XXXXXX)
+	IMG=$D.img
+	make_image "$IMG" 4M
+	chmod 0666 "$IMG"
+	BASE=$(lns_disk_count)
+}
+
+reg_teardown() {
+	mountpoint -q "$D" && { umount "$D" 2>/dev/null || umount -l "$D"; }
+	rm -rf "$D" "$IMG"
+}
+
+# gone: the device count is back to $BASE and the instance holds only
+# loop-control.
+gone() {
+	[ "$(lns_disk_count)" -eq "$BASE" ] || return 1
+	! mountpoint -q "$D" || [ "$(ls "$D")" = loop-control ]
+}
+
+# module_unloads: nothing pins loopns any more (then load it again).
+module_unloads() {
+	wait_for 20 rmmod loopns || { cat /sys/module/loopns/refcnt; return 1; }
+	modprobe loopns
+}
+
+@test "regression: LOOPNS_CTL_ATTACH whose caller cannot open the new node leaves no device and no pinned instance" {
+	skip_unless_cmd setpriv
+	reg_setup
+	# loop-control is 0666 from the mount; nodes made after the remount
+	# are 0600 root: uid 1000 may attach but cannot open the node.
+	mount -t loopns -o mode=0666 loopns "$D"
+	mount -o remount,mode=0600 "$D"
+	run setpriv --reuid=1000 --regid=1000 --clear-groups loopns-attach "$D/loop-control" "$IMG"
+	echo "attach as uid 1000: status $status, $output"
+	wait_for 10 gone
+	umount "$D"
+	run module_unloads
+	reg_teardown
+	[ "$status" -eq 0 ]
+}
+
+@test "regression: an ATTACH device whose autoclear was cleared still goes away at its last close" {
+	reg_setup
+	mount -t loopns loopns "$D"
+	run loopns-attach "$D/loop-control" "$IMG" --exec loopioctl /proc/self/fd/3 set-status64 0
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run wait_for 10 gone
+	if [ "$status" -ne 0 ]; then
+		ls -l "$D"
+		# Clean up through the global node so the suite can go on.
+		for n in "$D"/loop[0-9]*; do loopioctl "$n" clr; done
+		reg_teardown
+		false
+	fi
+	umount "$D"
+	run module_unloads
+	reg_teardown
+	[ "$status" -eq 0 ]
+}
+
+@test "regression: an orphaned device whose autoclear was cleared still goes away at its last close" {
+	reg_setup
+	mount -t loopns loopns "$D"
+	i=$(loopioctl "$D/loop-control" ctl-get-free)
+	loopioctl "$D/loop$i" set-fd "$IMG"
+	disk=$(lns_disk "$D/loop$i")
+	# Held open through the global node; the instance goes away.
+	exec 3<>"/dev/$disk"
+	umount "$D"
+	[ "$(cat "/sys/block/$disk/loop/autoclear")" = 1 ]
+	loopioctl "/dev/$disk" set-status64 0
+	exec 3>&-
+	run wait_for 10 test ! -e "/sys/block/$disk"
+	if [ "$status" -ne 0 ]; then
+		echo "/dev/$disk still exists after its last close"
+		loopioctl "/dev/$disk" clr
+		wait_for 10 test ! -e "/sys/block/$disk"
+		reg_teardown
+		false
+	fi
+	run module_unloads
+	reg_teardown
+	[ "$status" -eq 0 ]
+}

@@ -133,7 +133,8 @@ w_churn() {
 }
 
 # fio job for verifier device $1 (a node), direct I/O $2, extra args.
-FIO_SIZE=8M
+FIO_SIZE=${LOOPNS_STRESS_FIO_MB:-4}M
+FIO_BYTES=$((${FIO_SIZE%M} << 20))
 fio_job() {
 	local node=$1 direct=$2
 	shift 2
@@ -174,9 +175,10 @@ w_verify() {
 		done
 	) &
 	tw=$!
-	while (($(now) < END)); do
+	# At least one pass per device, then more until the deadline.
+	while ((p < 3 || $(now) < END)); do
 		for i in 0 1 2; do
-			(($(now) < END)) || break
+			((p < 3 || $(now) < END)) || break
 			if ! fio_job "$d/loop$i" $((i == 1)) >"$LOGS/fio-$i.out" 2>&1; then
 				echo "fio pass on loop$i failed:"
 				cat "$LOGS/fio-$i.out"
@@ -205,11 +207,18 @@ verify_final() {
 			bad=1
 		fi
 	done
-	cmp -n 8388608 "$d/loop0" "$W/fio-img0" || { problem "verify: loop0 differs from its backing file"; bad=1; }
-	cmp -n 8388608 "$d/loop1" "$W/fio-img1" || { problem "verify: loop1 differs from its backing file"; bad=1; }
-	cmp -n 8388608 "$d/loop2" "$W/fio-img2" || { problem "verify: loop2 (on loop3) differs from the bottom file"; bad=1; }
+	cmp -n "$FIO_BYTES" "$d/loop0" "$W/fio-img0" || { problem "verify: loop0 differs from its backing file"; bad=1; }
+	cmp -n "$FIO_BYTES" "$d/loop1" "$W/fio-img1" || { problem "verify: loop1 differs from its backing file"; bad=1; }
+	cmp -n "$FIO_BYTES" "$d/loop2" "$W/fio-img2" || { problem "verify: loop2 (on loop3) differs from the bottom file"; bad=1; }
 	((bad)) || log "verify: final data check of 3 devices: ok"
-	umount "$d" || problem "verify: umount of the verifier instance failed"
+	# loop2's backing file is loop3's node: it keeps the mount busy.
+	loopioctl "$d/loop2" clr >/dev/null
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		umount "$d" 2>/dev/null && return
+		sleep 0.5
+	done
+	problem "verify: the verifier instance stays busy after loop2 was cleared"
+	umount -l "$d"
 }
 
 # One chain file -> A/loop0 -> A/loop1 -> /dev/loopK -> A/loop2, a data
@@ -232,7 +241,9 @@ stack_round() {
 	else
 		top=$a/loop1
 	fi
+	# The global nodes (/dev/loopnsM): usable after umount -l too.
 	disks=$(for i in 0 1 2; do node_disk "$a/loop$i"; done)
+	local -a g=($disks)
 	# A cycle must be refused: loop0 onto the top of its own chain.
 	if loopioctl "$a/loop0" change-fd "$top" >/dev/null 2>&1; then
 		echo "LOOP_CHANGE_FD into a cycle succeeded"
@@ -253,7 +264,7 @@ stack_round() {
 	echo "teardown order: ${steps[*]}"
 	for s in "${steps[@]}"; do
 		case $s in
-		clr*) [[ -e $a/loop${s#clr} ]] && loopioctl "$a/loop${s#clr}" clr >/dev/null 2>&1 ;;
+		clr*) loopioctl "/dev/${g[${s#clr}]}" clr >/dev/null 2>&1 ;;
 		umount) umount -l "$a" ;;
 		lod) [[ -n $k ]] && losetup -d "$k" 2>/dev/null ;;
 		esac
@@ -366,15 +377,20 @@ w_stressng() {
 }
 
 w_rmmod() {
-	local n=0 out
+	local n=0 ok=0 out disks
+	sleep 3
 	while (($(now) < END)); do
 		if out=$(rmmod loopns 2>&1); then
-			# Allowed only when nothing at all was left.
-			if [[ -n $(lns_disks) ]] || grep -q ' loopns ' /proc/mounts; then
-				result rmmod FAIL "rmmod succeeded while loopns devices or instances existed"
+			# Allowed only when nothing was left. Other workers' mounts
+			# load the module again at once: devices that exist while
+			# the module is still gone were left behind.
+			disks=$(lns_disks)
+			if [[ -n $disks && ! -e /sys/module/loopns ]]; then
+				result rmmod FAIL "rmmod succeeded while loopns devices existed: $disks"
 				modprobe loopns
 				return
 			fi
+			ok=$((ok + 1))
 			modprobe loopns
 		elif [[ $out != *"in use"* && $out != *"not currently loaded"* ]]; then
 			result rmmod FAIL "rmmod refused oddly: $out"
@@ -383,7 +399,7 @@ w_rmmod() {
 		n=$((n + 1))
 		sleep 1
 	done
-	echo "$n rmmod attempts"
+	echo "$n rmmod attempts ($ok succeeded between instances)"
 	result rmmod ok
 }
 
@@ -481,7 +497,7 @@ else
 fi
 
 # Wait for the workers; one that outlives the deadline by far is hung.
-HARD=$((END + ${LOOPNS_STRESS_GRACE:-120}))
+HARD=$((END + ${LOOPNS_STRESS_GRACE:-180}))
 for name in "${!PIDS[@]}"; do
 	pid=${PIDS[$name]}
 	while kill -0 "$pid" 2>/dev/null && (($(now) < HARD)); do sleep 1; done
@@ -501,7 +517,7 @@ done
 for name in "${!PIDS[@]}"; do
 	r=$(cat "$LOGS/$name.result" 2>/dev/null) || r="$name FAIL no result"
 	if [[ $r == "$name ok" ]]; then
-		log "$name: ok ($(grep -E 'lns-hammer: [0-9]+ ops|rounds|passes|attempts|stress-ng.*(successful|passed)' "$LOGS/$name.log" | tail -n 1 | sed 's/^lns-hammer: //'))"
+		log "$name: ok ($(grep -E 'lns-hammer: [0-9]+ ops|rounds|passes|attempts|successful run' "$LOGS/$name.log" | tail -n 1 | sed 's/^lns-hammer: //'))"
 	else
 		problem "${r/ FAIL /: }"
 		sed 's/^/    | /' "$LOGS/$name.log" | tail -n 60
