@@ -204,12 +204,12 @@ images() {
 	images
 	parity sc_losetup
 	expect_line "show: DEV0 rc=0"
-	expect_line "backing_file=$ABI_TMP/img offset=0 sizelimit=0 autoclear=0 partscan=0 dio=0 ro=0 size=65536 logical_block_size=512 getsize64=33554432"
+	expect_line "backing_file=$ABI_TMP/img offset=0 sizelimit=0 autoclear=0 partscan=0 dio=0 ro=0 size=65536 queue/logical_block_size=512 getsize64=33554432"
 	expect_line "DEV0: [$(printf '%04d' "$(stat -c %d "$ABI_TMP/img")")]:$(stat -c %i "$ABI_TMP/img") ($ABI_TMP/img)"
-	expect_line "backing_file=$ABI_TMP/img offset=0 sizelimit=0 autoclear=0 partscan=0 dio=0 ro=1 size=65536 logical_block_size=512 getsize64=33554432"
-	expect_line "backing_file=$ABI_TMP/img offset=1048576 sizelimit=4194304 autoclear=0 partscan=0 dio=0 ro=0 size=8192 logical_block_size=512 getsize64=4194304"
-	expect_line "backing_file=$ABI_TMP/img offset=0 sizelimit=0 autoclear=0 partscan=0 dio=0 ro=0 size=65536 logical_block_size=4096 getsize64=33554432"
-	expect_line "backing_file=$ABI_SCRATCH/img offset=0 sizelimit=0 autoclear=0 partscan=0 dio=1 ro=0 size=65536 logical_block_size=512 getsize64=33554432"
+	expect_line "backing_file=$ABI_TMP/img offset=0 sizelimit=0 autoclear=0 partscan=0 dio=0 ro=1 size=65536 queue/logical_block_size=512 getsize64=33554432"
+	expect_line "backing_file=$ABI_TMP/img offset=1048576 sizelimit=4194304 autoclear=0 partscan=0 dio=0 ro=0 size=8192 queue/logical_block_size=512 getsize64=4194304"
+	expect_line "backing_file=$ABI_TMP/img offset=0 sizelimit=0 autoclear=0 partscan=0 dio=0 ro=0 size=65536 queue/logical_block_size=4096 getsize64=33554432"
+	expect_line "backing_file=$ABI_SCRATCH/img offset=0 sizelimit=0 autoclear=0 partscan=0 dio=1 ro=0 size=65536 queue/logical_block_size=512 getsize64=33554432"
 	expect_line "partition 3 present"
 	expect_line "25165824"
 	expect_line "source: DEV0"

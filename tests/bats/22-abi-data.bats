@@ -8,10 +8,11 @@
 # ($LOOPNS_SCRATCH, a virtio disk).
 #
 # Deliberate divergence: on tmpfs (no FALLOC_FL_ZERO_RANGE) the loop
-# driver of 6.1 fails every write-zeroes request and logs "operation not
-# supported error" for each; loopns withdraws the write-zeroes limit
-# instead (shared/docs/loop-abi.md), so its log stays clean. Asserted
-# explicitly for loopns only; data results must still match.
+# driver (seen on 6.1 and 6.12) fails write-zeroes requests and logs
+# "operation not supported error ... op 0x9:(WRITE_ZEROES)"; loopns
+# withdraws the write-zeroes limit instead (shared/docs/loop-abi.md), so
+# its log stays clean. Asserted explicitly for loopns only; data results
+# must still match.
 
 load helpers
 load abi-helpers

@@ -110,7 +110,7 @@ static int usage(void)
 		"usage: loopioctl NODE COMMAND [ARGS]\n"
 		"  ctl-add N | ctl-remove N | ctl-get-free | ctl-raw CMD ARG\n"
 		"  set-fd FILE | configure FILE [FLAGS [BSIZE [OFFSET [SIZELIMIT]]]]\n"
-		"  clr | change-fd FILE | set-capacity | set-dio 0|1\n"
+		"  clr | clr-then-open | change-fd FILE | set-capacity | set-dio 0|1\n"
 		"  set-block-size N | get-status64 | get-status | get-status-null\n"
 		"  get-status64-null | set-status64 FLAGS [OFFSET [SIZELIMIT [ENCRYPT]]]\n"
 		"  set-status FLAGS [OFFSET] | raw CMD ARG\n"
@@ -255,6 +255,19 @@ int main(int argc, char **argv)
 		return configure(fd, argv + 3, n);
 	if (!strcmp(cmd, "clr"))
 		return simple(fd, LOOP_CLR_FD, 0);
+	if (!strcmp(cmd, "clr-then-open")) {
+		/* LOOP_CLR_FD, then a second open while the first is held. */
+		int fd2;
+
+		if (ioctl(fd, LOOP_CLR_FD, 0) < 0)
+			return fail();
+		fd2 = open(argv[1], O_RDONLY | O_CLOEXEC);
+		if (fd2 < 0)
+			return fail();
+		printf("open ok\n");
+		close(fd2);
+		return 0;
+	}
 	if (!strcmp(cmd, "change-fd") && n >= 1)
 		return simple(fd, LOOP_CHANGE_FD, open_backing(argv[3]));
 	if (!strcmp(cmd, "set-capacity"))
