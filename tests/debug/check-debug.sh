@@ -1,0 +1,124 @@
+#!/bin/bash
+# `make check-debug`: loopns on the debug kernel (KASAN, UBSAN, lockdep,
+# kmemleak, hung-task detection, fault injection; tests/debug/debug.config).
+#
+#   tests/debug/check-debug.sh [KEY=VALUE...]
+#
+# 1. tests/debug/build-kernel.sh builds the kernel once (cached) and links
+#    it into /lib/modules and /boot under its own release
+#    (6.12.<n>-loopns-debug);
+# 2. the VM harness (tests/harness/check.sh) builds loopns against it and
+#    boots it twice, in parallel:
+#      suite   the whole Bats suite (tests/bats/*.bats)
+#      stress  tests/stress/run.sh for LOOPNS_STRESS_SECONDS (default 300)
+#    each boot starts with tests/debug/bats/00-debug-baseline.bats (checks
+#    the sanitizers, clears kmemleak's boot-time reports) and ends with
+#    tests/debug/bats/99-kmemleak.bats (rmmod loopns, two kmemleak scans,
+#    any unreferenced object fails);
+# 3. the harness fails a boot whose console log has any KASAN, UBSAN,
+#    lockdep, hung-task, WARNING or BUG line; the reports are collected in
+#    build/debug/splats.txt.
+#
+# Options (KEY=VALUE or environment):
+#   PARTS="suite stress"     which boots (default both)
+#   LOOPNS_STRESS_SECONDS    stress duration (default 300)
+#   BATS=...  FILTER=...     restrict the suite boot, as for check.sh
+#   LOOPNS_MEM (2048), LOOPNS_VM_TIMEOUT (14400), LOOPNS_TEST_TIMEOUT (3600)
+# Logs: build/debug/<part>/logs/<kver>/ (console.log, tap.txt, ...).
+# Last line: "N passed, N failed" over both boots.
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+
+for arg in "$@"; do
+	case $arg in
+	-h | --help) sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*=*) export "${arg?}" ;;
+	*) echo "check-debug: unknown argument $arg" >&2; exit 2 ;;
+	esac
+done
+PARTS=${PARTS:-suite stress}
+OUT=$REPO/build/debug
+mkdir -p "$OUT"
+
+t0=$(date +%s)
+KV=$("$HERE/build-kernel.sh" build) || { echo "check-debug: debug kernel build failed"; echo "0 passed, 1 failed"; exit 1; }
+echo "check-debug: kernel $KV ($("$HERE/build-kernel.sh" status))"
+
+export KVER=$KV LOOPNS_SELFTEST=0
+export LOOPNS_MEM=${LOOPNS_MEM:-2048}
+export LOOPNS_VM_TIMEOUT=${LOOPNS_VM_TIMEOUT:-14400}
+export LOOPNS_TEST_TIMEOUT=${LOOPNS_TEST_TIMEOUT:-3600}
+# Slow sanitized kernel under TCG on a shared machine: no spurious RCU
+# stall or soft-lockup reports; every KASAN report, not only the first.
+export LOOPNS_CMDLINE="${LOOPNS_CMDLINE:-} kasan_multi_shot watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120"
+STRESS_SECONDS=${LOOPNS_STRESS_SECONDS:-300}
+
+# Helpers are built into each part's build dir. stress-ng travels with
+# them unless the base initramfs has it already (mkinitramfs.sh PROGRAMS).
+prepare_part() {
+	local b=$OUT/$1 sng
+	mkdir -p "$b/helpers"
+	sng=$(command -v stress-ng) || return 0
+	if ! grep -q 'stress-ng' "$REPO/tests/harness/mkinitramfs.sh"; then
+		cp -u "$sng" "$b/helpers/stress-ng"
+	fi
+}
+
+run_part() {
+	local part=$1 b=$OUT/$1
+	shift
+	prepare_part "$part"
+	LOOPNS_BUILD_DIR=$b LOOPNS_LOG_DIR=$b/logs LOOPNS_VM_DIR=$b/vm \
+		"$REPO/tests/harness/check.sh" "$@" >"$b/check.out" 2>&1
+	echo $? >"$b/check.status"
+}
+
+"$REPO/tests/stress/install-deps.sh" || echo "check-debug: stress-ng not installable; stress-ng worker will be skipped"
+
+pids=()
+for part in $PARTS; do
+	case $part in
+	suite)
+		files=$(cd "$REPO" && ls tests/bats/*.bats | LC_ALL=C sort | tr '\n' ' ')
+		[[ -n ${BATS:-} ]] && files=$BATS
+		BATS="tests/debug/bats/00-debug-baseline.bats $files tests/debug/bats/99-kmemleak.bats" \
+			run_part suite &
+		;;
+	stress)
+		FILTER= LOOPNS_GUEST_ENV="${LOOPNS_GUEST_ENV:-} LOOPNS_STRESS_SECONDS=$STRESS_SECONDS" \
+			BATS="tests/debug/bats/00-debug-baseline.bats tests/debug/bats/90-stress.bats tests/debug/bats/99-kmemleak.bats" \
+			run_part stress &
+		;;
+	*) echo "check-debug: unknown part $part" >&2; exit 2 ;;
+	esac
+	pids+=($!)
+	echo "check-debug: $part boot started (log: build/debug/$part/check.out)"
+	sleep 20 # let the first one build the module and the base initramfs
+done
+wait "${pids[@]}"
+
+pass=0 fail=0
+: >"$OUT/splats.txt"
+for part in $PARTS; do
+	b=$OUT/$part
+	echo "=== check-debug part: $part (exit $(cat "$b/check.status" 2>/dev/null))"
+	grep -E '^(  )?(ok|not ok) |^  console log|^    [0-9]+:|^--- |^\[harness\] time' "$b/check.out" | head -n 200
+	read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$b/check.out" | tail -n 1)
+	pass=$((pass + ${p:-0})) fail=$((fail + ${f:-1}))
+	c=$b/logs/$KV/console.log
+	if [[ -f $c ]]; then
+		# Whole reports, from the first line to the end of their trace.
+		tr -d '\r' <"$c" | awk -v part="$part" '
+			/BUG:|WARNING:|UBSAN:|KASAN|possible circular|possible recursive|inconsistent lock|INFO: task|hung_task|blocked for more than|kmemleak|Oops|general protection/ { on = 1; n = 0; print "--- " part ": " $0; next }
+			on { print; if (++n > 80 || /---\[ end trace/ || /^\[[ 0-9.]+\] =+$/ && n > 5) on = 0 }' >>"$OUT/splats.txt"
+	fi
+done
+secs=$(($(date +%s) - t0))
+if [[ -s $OUT/splats.txt ]]; then
+	echo "check-debug: kernel reports in the console logs (full text in build/debug/splats.txt):"
+	grep '^--- ' "$OUT/splats.txt" | head -n 40
+fi
+echo "check-debug: total ${secs}s"
+echo "$pass passed, $fail failed"
+((fail == 0))
