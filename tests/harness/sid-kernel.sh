@@ -46,7 +46,8 @@ REFRESH=${LOOPNS_SID_REFRESH:-21600}
 FLAVOUR=cloud-amd64
 CHROOT=$SID/chroot
 APTDIR=$SID/apt
-CHROOT_PACKAGES=gcc-16,make,libc6-dev
+# sparse: `make C=1` for the sid kernel too.
+CHROOT_PACKAGES=gcc-16,make,libc6-dev,sparse
 
 log() { printf '[sid-kernel] %s\n' "$*" >&2; }
 die() { printf '[sid-kernel] error: %s\n' "$*" >&2; exit 2; }
@@ -211,17 +212,42 @@ make_chroot() {
 	fi
 	rm -rf "$CHROOT"
 	mv -T "$tmp" "$CHROOT"
+	chroot_apt_config
 	chroot_run apt-get clean
 }
 
-# Headers for $1 in the chroot, other kernels' headers removed.
+# The host's policy on stale Release files (a mirror snapshot may be
+# older than its Valid-Until, and the host's apt is then told so) holds
+# for the chroot's apt too; debootstrap itself does not check.
+chroot_apt_config() {
+	local f=$CHROOT/etc/apt/apt.conf.d/99loopns-host
+	apt-config dump | grep -E '^Acquire::Check-(Valid-Until|Date) ' >"$f.tmp" || true
+	mv "$f.tmp" "$f"
+}
+
+# Packages of the chroot (of $@) that are not installed.
+chroot_missing() {
+	# shellcheck disable=SC2016 # a dpkg-query format
+	{ chroot_run dpkg-query -W -f '${db:Status-Status} ${Package}\n' "$@" 2>/dev/null || true; } |
+		awk -v want="$*" '$1 == "installed" { ok[$2] = 1 }
+			END { n = split(want, w, " "); for (i = 1; i <= n; i++) if (!ok[w[i]]) print w[i] }'
+}
+
+# CHROOT_PACKAGES and the headers for $1 in the chroot, other kernels'
+# headers removed.
 chroot_headers() {
-	local k=$1 old
+	local k=$1 old missing
 	if [[ ! -x $CHROOT/usr/bin/make ]]; then
 		make_chroot "$k"
-	elif [[ ! -f $(headers_dir "$k")/Makefile ]]; then
-		log "installing linux-headers-$k in the chroot"
-		if ! chroot_run sh -c "apt-get -q update && apt-get -y -q --no-install-recommends install linux-headers-$k && apt-get clean" \
+		missing=
+	else
+		# shellcheck disable=SC2086 # a list
+		missing=$(chroot_missing ${CHROOT_PACKAGES//,/ } "linux-headers-$k" | xargs)
+	fi
+	if [[ -n $missing ]]; then
+		log "installing in the chroot: $missing"
+		chroot_apt_config
+		if ! chroot_run sh -c "apt-get -q update && apt-get -y -q --no-install-recommends install $missing && apt-get clean" \
 			>"$SID/chroot-apt.log" 2>&1; then
 			tail -n 20 "$SID/chroot-apt.log" >&2
 			log "updating the chroot failed; building a new one"
