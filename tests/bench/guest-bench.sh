@@ -17,10 +17,10 @@
 #   BENCH_HOT=0|1        the page-cache-hot case (default 1)
 #   BENCH_HOT_RUNTIME=T  fio runtime of the page-cache-hot case
 #   BENCH_SETTLE_MS=MS   wait after dropping caches before a memory snapshot
-#   BENCH_PAR=N          processes tearing devices down in parallel (8)
+#   BENCH_PAR=N          processes creating/deleting devices in parallel (32)
 #   BENCH_SCALE="I D"    instances and devices per instance for the scale run
-#   BENCH_JOBS="a b"     workloads (sections of fio/matrix.fio; default: all,
-#                        --quick: two)
+#   BENCH_JOBS="a b"     workloads (sections of fio/matrix.fio; "all"; default:
+#                        8 of the 12, --quick: two)
 #   BENCH_BACKINGS="tmpfs ext4"  where the backing file lives
 set -euo pipefail
 
@@ -41,13 +41,15 @@ if ((QUICK)); then
 	export BENCH_SETTLE_MS=${BENCH_SETTLE_MS:-200}
 else
 	REPS=${BENCH_REPS:-3}
-	RUNTIME=${BENCH_RUNTIME:-400ms}
-	RAMP=${BENCH_RAMP:-100ms}
-	SIZE=${BENCH_SIZE:-256m}
-	CTL_SECS=${BENCH_CTL_SECS:-1}
+	RUNTIME=${BENCH_RUNTIME:-250ms}
+	RAMP=${BENCH_RAMP:-50ms}
+	SIZE=${BENCH_SIZE:-128m}
+	CTL_SECS=${BENCH_CTL_SECS:-0.5}
 	MEM_DEVS=${BENCH_MEM_DEVS:-1000}
 	SCALE=${BENCH_SCALE:-1000 4}
-	JOBS=${BENCH_JOBS:-}
+	# Every pattern at numjobs 1, random reads also at numjobs 2 (the
+	# parallel-read target); BENCH_JOBS=all adds the other numjobs=2 ones.
+	JOBS=${BENCH_JOBS:-seqread-1m-qd1-j1 randread-4k-qd1-j1 randread-4k-qd1-j2 randread-4k-qd32-j1 randread-4k-qd32-j2 seqwrite-1m-qd1-j1 randwrite-4k-qd1-j1 randwrite-4k-qd32-j1}
 	BACKINGS=${BENCH_BACKINGS:-tmpfs ext4}
 fi
 HOT_RUNTIME=${BENCH_HOT_RUNTIME:-$( ((QUICK)) && echo "$RUNTIME" || echo 1s)}
@@ -55,6 +57,7 @@ MEM_REPS=${BENCH_MEM_REPS:-1}
 HOT=${BENCH_HOT:-1}
 # The host passes lists with "," for " " (LOOPNS_GUEST_ENV is split on blanks).
 SCALE=${SCALE//,/ } JOBS=${JOBS//,/ } BACKINGS=${BACKINGS//,/ }
+[[ $JOBS == all ]] && JOBS=
 LO_FLAGS_DIRECT_IO=16
 
 log() {

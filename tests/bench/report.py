@@ -201,7 +201,7 @@ def summarise_memory(raw):
             "add_s": median([d["add_s"] for d in reps]),
             "bind_s": median([d["bind_s"] for d in reps]),
             "teardown_s": median([d["teardown_s"] for d in reps]),
-            "teardown_workers": reps[0].get("teardown_workers"),
+            "workers": reps[0].get("workers"),
             "slab_top_added": reps[-1].get("slab_top_added"),
             "slab_top_bound": reps[-1].get("slab_top_bound"),
             "reps": reps,
@@ -406,7 +406,7 @@ def md_kernel(rep):
         L.append("")
         L.append(f"{s['instances']} instances x {s['devices_per_instance']} devices ({s['devices']} devices), "
                  f"all bound to one backing file, then every instance unmounted "
-                 f"({s.get('teardown_workers')} processes in parallel).")
+                 f"(adding devices and unmounting: {s.get('workers')} processes in parallel).")
         L.append("")
         L.append("| mount s | add s | bind s | teardown s | KiB/idle dev | KiB/bound dev | left after KiB | /sys/block/loopns* left | mounts left | rmmod |")
         L.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")

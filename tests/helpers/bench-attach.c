@@ -22,7 +22,8 @@
  *
  * Memory snapshots sync, drop caches and wait for RCU-deferred frees
  * (twice BENCH_SETTLE_MS, default 500).
- * Teardown phases run in BENCH_PAR (default 8) processes in parallel.
+ * scale adds devices and tears down, mem tears down, in BENCH_PAR (default
+ * 32) processes in parallel.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -332,12 +333,13 @@ static int unbind_dev(const char *path)
 	return r;
 }
 
-/* Workers for the teardown phases (BENCH_PAR, default 8): removing a
- * device waits for RCU grace periods, which parallel removals share. */
+/* Workers for the phases that create or delete many devices (BENCH_PAR,
+ * default 32): they mostly wait for RCU grace periods, which parallel
+ * callers share. */
 static int par_workers(void)
 {
 	const char *e = getenv("BENCH_PAR");
-	int n = e ? atoi(e) : 8;
+	int n = e ? atoi(e) : 32;
 
 	return n < 1 ? 1 : n > 64 ? 64 : n;
 }
@@ -431,7 +433,7 @@ static int cmd_mem(char **argv)
 	snap(&s3);
 
 	printf("{\"devices\":%ld,\"add_s\":%.3f,\"bind_s\":%.3f,\"teardown_s\":%.3f,"
-	       "\"teardown_workers\":%d,", n, t_add, t_bind, t_unbind, nw);
+	       "\"workers\":%d,", n, t_add, t_bind, t_unbind, nw);
 	print_snap("idle0", &s0);
 	printf(",");
 	print_snap("added", &s1);
@@ -449,8 +451,28 @@ static int cmd_mem(char **argv)
 
 struct scale_args {
 	const char *base;
-	long ninst;
+	long ninst, ndev;
 };
+
+static int scale_add(int k, int nw, void *p)
+{
+	struct scale_args *a = p;
+	char path[4096];
+
+	for (long i = k; i < a->ninst; i += nw) {
+		int ctl;
+
+		snprintf(path, sizeof(path), "%s/i%ld/loop-control", a->base, i);
+		ctl = open(path, O_RDWR | O_CLOEXEC);
+		if (ctl < 0)
+			die("open", path);
+		for (long j = 0; j < a->ndev; j++)
+			if (ioctl(ctl, LOOP_CTL_ADD, j) < 0)
+				die("LOOP_CTL_ADD", path);
+		close(ctl);
+	}
+	return 0;
+}
 
 static int scale_teardown(int k, int nw, void *p)
 {
@@ -471,7 +493,7 @@ static int cmd_scale(char **argv)
 	long ninst = num(argv[1]), ndev = num(argv[2]), i, j;
 	static struct snapshot s0, s1, s2, s3;
 	double t_mount, t_add, t_bind, t_down, t;
-	struct scale_args sa = { base, ninst };
+	struct scale_args sa = { base, ninst, ndev };
 	int backing, nw = par_workers();
 	char path[4096];
 
@@ -495,18 +517,8 @@ static int cmd_scale(char **argv)
 	}
 	t_mount = now() - t;
 	t = now();
-	for (i = 0; i < ninst; i++) {
-		int ctl;
-
-		snprintf(path, sizeof(path), "%s/i%ld/loop-control", base, i);
-		ctl = open(path, O_RDWR | O_CLOEXEC);
-		if (ctl < 0)
-			die("open", path);
-		for (j = 0; j < ndev; j++)
-			if (ioctl(ctl, LOOP_CTL_ADD, j) < 0)
-				die("LOOP_CTL_ADD", path);
-		close(ctl);
-	}
+	if (par_run(nw, scale_add, &sa))
+		die("LOOP_CTL_ADD", base);
 	t_add = now() - t;
 	snap(&s1);
 	t = now();
@@ -531,7 +543,7 @@ static int cmd_scale(char **argv)
 
 	printf("{\"instances\":%ld,\"devices_per_instance\":%ld,"
 	       "\"mount_s\":%.3f,\"add_s\":%.3f,\"bind_s\":%.3f,\"teardown_s\":%.3f,"
-	       "\"teardown_workers\":%d,", ninst, ndev, t_mount, t_add, t_bind, t_down, nw);
+	       "\"workers\":%d,", ninst, ndev, t_mount, t_add, t_bind, t_down, nw);
 	print_snap("idle0", &s0);
 	printf(",");
 	print_snap("added", &s1);
