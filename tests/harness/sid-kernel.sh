@@ -10,6 +10,9 @@
 #   has KVER           exit 0 when KVER was prepared here (kernel + chroot)
 #   make DIR ARGS...   run `make -C DIR ARGS...` inside the chroot, DIR
 #                      bind-mounted at the same path (objects land in DIR)
+#   lint DIR           rebuild DIR's loopns.ko for the sid kernel with W=1
+#                      and sparse (C=1); fails on any warning, like
+#                      `make sparse` does for the host's kernels
 #   shell [DIR]        interactive shell in the chroot (DIR mounted)
 #   clean              remove everything this script created
 #
@@ -319,6 +322,21 @@ cmd_make() {
 	chroot_run -b "$dir" make -C "$dir" "$@"
 }
 
+cmd_lint() {
+	local dir=${1:?usage: lint DIR} k logf rc=0
+	k=$(current_kver) || die "no sid kernel prepared; run $0 prepare"
+	dir=$(realpath -e "$dir")
+	mkdir -p "$dir/build/$k"
+	logf=$dir/build/$k/sparse.log
+	rm -f "$dir/build/$k/src/"*.o
+	cmd_make "$dir" --no-print-directory modules KVER="$k" W=1 C=1 >"$logf" 2>&1 || rc=$?
+	cat "$logf"
+	if grep -E 'warning:|error:' "$logf" >/dev/null || ((rc)); then
+		echo "sparse/W=1 findings on $k (log: $logf)"
+		return 1
+	fi
+}
+
 cmd_shell() {
 	need_root shell
 	[[ -x $CHROOT/bin/bash ]] || die "no chroot in $CHROOT; run $0 prepare"
@@ -345,6 +363,7 @@ prepare) shift; cmd_prepare "$@" ;;
 kver) current_kver ;;
 has) shift; cmd_has "$@" ;;
 make) shift; cmd_make "$@" ;;
+lint) shift; cmd_lint "$@" ;;
 shell) shift; cmd_shell "$@" ;;
 clean) cmd_clean ;;
 -h | --help | "") sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
