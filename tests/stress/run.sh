@@ -43,6 +43,9 @@
 #   LOOPNS_STRESS_JOBS     hammer children (default 4)
 #   LOOPNS_STRESS_SKIP     space-separated worker names to leave out
 #   LOOPNS_STRESS_SEED     lns-hammer seed (default: random, printed)
+#   LOOPNS_STRESS_FIO_MB   size written and verified per fio pass (4)
+#   LOOPNS_STRESS_GRACE    seconds a worker may overrun the deadline
+#                          before it counts as hung (180)
 # Output: one line per worker, "stress: PASS" or "stress: FAIL (...)" last;
 # exit status 0 only on PASS. Worker logs are printed when they fail.
 set -uo pipefail
@@ -533,30 +536,38 @@ for m in $(awk -v w="$W/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -
 	umount "$m" 2>/dev/null || umount -l "$m"
 done
 left=
-for ((i = 0; i < 600; i++)); do
+for ((i = 0; i < 300; i++)); do
 	left=$(lns_disks)
 	[[ $(wc -w <<<"$left") -le $BASE_DISKS ]] && break
 	sleep 0.1
 done
 if [[ $(wc -w <<<"$left") -gt $BASE_DISKS ]]; then
-	problem "leak: loopns disks left 60s after the teardown: $(echo $left)"
+	problem "leak: loopns disks left 30s after the teardown: $(echo $left)"
 	for d in $left; do
-		echo "    $d: size=$(cat /sys/block/$d/size) backing=$(cat /sys/block/$d/loop/backing_file 2>/dev/null) holders=$(ls /sys/block/$d/holders 2>/dev/null)"
+		echo "    $d: size=$(cat /sys/block/$d/size) backing=$(cat /sys/block/$d/loop/backing_file 2>/dev/null) autoclear=$(cat /sys/block/$d/loop/autoclear 2>/dev/null) holders=$(ls /sys/block/$d/holders 2>/dev/null)"
 	done
+	# Recover (as host root can) so that what runs next is not poisoned:
+	# clear every leftover through its global node, open and close it.
+	for d in $left; do
+		loopioctl "/dev/$d" clr >/dev/null 2>&1
+		: <"/dev/$d" 2>/dev/null
+	done
+	sleep 2
 fi
 if command -v losetup >/dev/null && [[ -n $(losetup -a 2>/dev/null) ]]; then
 	problem "leak: in-kernel loop devices still bound: $(losetup -a | tr '\n' ' ')"
+	losetup -D
 fi
 if ((BASE_DISKS == 0)); then
 	ok=0
-	for ((i = 0; i < 60; i++)); do
+	for ((i = 0; i < 20; i++)); do
 		if out=$(rmmod loopns 2>&1); then ok=1; break; fi
 		sleep 0.5
 	done
 	if ((ok)); then
 		log "rmmod loopns after the run: ok"
 	else
-		problem "leak: rmmod loopns still fails 30s after the teardown: $out (refcnt $(cat /sys/module/loopns/refcnt 2>/dev/null))"
+		problem "leak: rmmod loopns still fails after the teardown: $out (refcnt $(cat /sys/module/loopns/refcnt 2>/dev/null))"
 	fi
 	modprobe loopns
 fi
