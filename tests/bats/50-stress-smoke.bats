@@ -118,3 +118,34 @@ module_unloads() {
 	reg_teardown
 	[ "$status" -eq 0 ]
 }
+
+@test "regression: ext4 on loopns on an ext4 file: metadata reads under a journal handle while the device cache is dropped" {
+	# Reads that hit the backing file's page cache are served in the
+	# submitter's context; the submitter may hold a journal handle of the
+	# upper filesystem while the backing filesystem updates atime.
+	reg_setup
+	local img=$LOOPNS_SCRATCH/lns50-fs.img m=$D.mnt i r f dev
+	rm -f "$img" && truncate -s 64M "$img"
+	mount -t loopns loopns "$D"
+	i=$(loopioctl "$D/loop-control" ctl-get-free)
+	loopioctl "$D/loop$i" set-fd "$img"
+	dev=$D/loop$i
+	mkfs.ext4 -q -F -b 1024 "$dev"
+	mkdir -p "$m"
+	mount -t ext4 "$dev" "$m"
+	for r in 1 2 3 4 5 6; do
+		mkdir "$m/r$r"
+		for ((f = 0; f < 150; f++)); do printf '%6000s' "$r$f" >"$m/r$r/f$f"; done
+		sync
+		blockdev --flushbufs "$dev"
+		rm -rf "$m/r$((r - 1))"
+		sync
+	done
+	umount "$m"
+	run fsck.ext4 -fn "$dev"
+	echo "$output"
+	umount "$D"
+	rm -rf "$m" "$img"
+	reg_teardown
+	[ "$status" -eq 0 ]
+}
