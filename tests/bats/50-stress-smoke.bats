@@ -149,3 +149,44 @@ module_unloads() {
 	reg_teardown
 	[ "$status" -eq 0 ]
 }
+
+@test "regression: a bind to a file on a filesystem that does not answer does not block binds in other instances" {
+	# A container controls its own FUSE daemon (fuse2fs is userns-
+	# mountable); a stalled daemon must not stall every other tenant.
+	skip_unless_cmd fuse2fs mkfs.ext4
+	reg_setup
+	local fimg=$D.fuse.img m=$D.fuse d2=$D.other img2=$D.img2 f p1 r
+	truncate -s 16M "$fimg" && mkfs.ext4 -q -F "$fimg"
+	mkdir -p "$m" "$d2"
+	fuse2fs -f -o fakeroot "$fimg" "$m" 3>&- &
+	f=$!
+	wait_for 10 mountpoint -q "$m"
+	truncate -s 4M "$m/backing"
+	mount -t loopns loopns "$D"
+	mount -t loopns loopns "$d2"
+	make_image "$img2" 4M
+	loopioctl "$D/loop-control" ctl-add 0
+	loopioctl "$d2/loop-control" ctl-add 0
+	# Tenant 1 binds while its filesystem daemon is stopped.
+	exec 7<>"$m/backing"
+	kill -STOP "$f"
+	loopioctl "$D/loop0" set-fd fd:7 >/dev/null 2>&1 3>&- &
+	p1=$!
+	sleep 2
+	# Tenant 2 is not affected.
+	run timeout 15 loopioctl "$d2/loop0" set-fd "$img2"
+	r=$status
+	echo "bind in the other instance: status $r, $output"
+	kill -CONT "$f"
+	wait "$p1" || true
+	exec 7>&-
+	loopioctl "$d2/loop0" clr || true
+	loopioctl "$D/loop0" clr || true
+	umount "$d2"
+	umount "$D"
+	umount "$m" || umount -l "$m"
+	wait "$f" || true
+	rm -rf "$m" "$d2" "$fimg" "$img2"
+	reg_teardown
+	[ "$r" -eq 0 ]
+}
