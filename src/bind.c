@@ -228,10 +228,10 @@ static void lns_bind_limits(struct lns_device *dev,
 	lns_bind_discard_limits(dev, lim);
 }
 
+/* As loop: the block layer's rule (512..PAGE_SIZE, a power of two). */
 static bool lns_bind_block_size_ok(unsigned long bsize)
 {
-	return bsize >= SECTOR_SIZE && bsize <= PAGE_SIZE &&
-	       is_power_of_2(bsize);
+	return bsize <= UINT_MAX && !blk_validate_block_size(bsize);
 }
 
 /* Direct I/O needs the offset and block size to suit the backing store. */

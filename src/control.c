@@ -60,6 +60,23 @@ static int lns_control_new_ephemeral(struct file *ctl,
 	return index;
 }
 
+/*
+ * The new device could not be opened (permissions on its node, ENFILE...):
+ * nothing will ever close it, so delete it now.
+ */
+static void lns_control_drop_ephemeral(struct lns_device *dev)
+{
+	mutex_lock(&dev->lock);
+	if (dev->state != LNS_UNBOUND || disk_openers(dev->disk)) {
+		/* Somebody else opened it: their last close reaps it. */
+		mutex_unlock(&dev->lock);
+		return;
+	}
+	dev->state = LNS_DELETING;
+	mutex_unlock(&dev->lock);
+	lns_instance_reap(dev);
+}
+
 static bool lns_control_attach_rw(const struct loop_config *config)
 {
 	struct file *backing;
@@ -102,8 +119,10 @@ static long lns_control_attach(struct file *ctl,
 
 	/* From here, closing @file deletes the device. */
 	file = lns_control_open_node(ctl, dev, rw);
-	if (IS_ERR(file))
+	if (IS_ERR(file)) {
+		lns_control_drop_ephemeral(dev);
 		return PTR_ERR(file);
+	}
 	err = lns_bind_configure(dev, BLK_OPEN_READ | (rw ? BLK_OPEN_WRITE : 0),
 				 I_BDEV(file->f_mapping->host), &arg.config);
 	if (err)

@@ -69,8 +69,13 @@ static void lns_device_release(struct gendisk *disk)
 	if (disk_openers(disk) > 0)
 		return;
 
+	/*
+	 * Orphans and ephemeral devices detach at their last close whatever
+	 * LOOP_SET_STATUS did to their autoclear flag.
+	 */
 	mutex_lock(&dev->lock);
-	if (dev->state == LNS_BOUND && (dev->flags & LO_FLAGS_AUTOCLEAR))
+	if (dev->state == LNS_BOUND && ((dev->flags & LO_FLAGS_AUTOCLEAR) ||
+					dev->orphan || dev->ephemeral_sb))
 		dev->state = LNS_RUNDOWN;
 	detach = dev->state == LNS_RUNDOWN;
 	mutex_unlock(&dev->lock);

@@ -116,7 +116,8 @@ static int lns_io_init_iter(struct lns_io_cmd *cmd, struct iov_iter *iter,
 {
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
 	struct req_iterator rq_iter;
-	struct bio_vec bv, *bvec;
+	const struct bio_vec *bvec;
+	struct bio_vec bv;
 	unsigned int nr = 0;
 
 	rq_for_each_bvec(bv, rq, rq_iter)
