@@ -310,6 +310,7 @@ sysattr() {
 }
 
 @test "attach: instance limit and global limits are named" {
+	local n
 	lns_mount "$T/a" max=2
 	loopnsctl attach -i "$T/a" "$T/img"
 	loopnsctl attach -i "$T/a" "$T/img2"
@@ -319,11 +320,12 @@ sysattr() {
 	[ "$output" = "loopnsctl: instance limit reached (max=2)" ]
 	loopnsctl mount "$T/a" --remount --max 3
 	RESTORE_PARAMS=1
-	lns_disk_count >/sys/module/loopns/parameters/max_devices
+	n=$(lns_disk_count)
+	echo "$n" >/sys/module/loopns/parameters/max_devices
 	run loopnsctl attach -i "$T/a" "$T/img"
 	echo "$output"
 	[ "$status" -eq 4 ]
-	[ "$output" = "loopnsctl: global device limit reached (max_devices=$(lns_disk_count))" ]
+	[ "$output" = "loopnsctl: global device limit reached (max_devices=$n)" ]
 	echo 4096 >/sys/module/loopns/parameters/max_devices
 	echo 0 >/sys/module/loopns/parameters/max_devices_per_user
 	run loopnsctl attach -i "$T/a" "$T/img"
