@@ -137,6 +137,10 @@ module_unloads() {
 		mkdir "$m/r$r"
 		for ((f = 0; f < 150; f++)); do printf '%6000s' "$r$f" >"$m/r$r/f$f"; done
 		sync
+		# Checkpoint the journal (it pins metadata buffers), then drop
+		# the device's cache: the bitmaps now live only in the backing
+		# file's page cache, and rm reads them under a journal handle.
+		fsfreeze -f "$m" && fsfreeze -u "$m"
 		blockdev --flushbufs "$dev"
 		rm -rf "$m/r$((r - 1))"
 		sync

@@ -345,6 +345,8 @@ w_fsflush() {
 	while (($(now) < END)); do
 		# Backing file written (mtime moves): its atime is due again.
 		mkdir -p "$m/d$n" && cp -r "$HERE" "$m/d$n/" && sync
+		# Checkpoint (the journal pins buffers), then drop the cache.
+		fsfreeze -f "$m" && fsfreeze -u "$m"
 		blockdev --flushbufs "$dev"
 		for i in 1 2 3 4 5 6 7 8; do echo "$n $i" >"$m/d$n/f$i"; done
 		rm -rf "$m/d$((n - 2))"
