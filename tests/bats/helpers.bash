@@ -133,7 +133,7 @@ lns_disk() {
 lns_disk_count() {
 	local d n=0
 	for d in /sys/block/loopns*; do
-		[[ -e $d ]] && ((n++))
+		[[ -e $d ]] && n=$((n + 1))
 	done
 	echo "$n"
 }
