@@ -344,11 +344,14 @@ w_fsflush() {
 	mount -t ext4 "$dev" "$m" || { result fsflush FAIL "mount ext4"; return; }
 	while (($(now) < END)); do
 		# Backing file written (mtime moves): its atime is due again.
-		mkdir -p "$m/d$n" && cp -r "$HERE" "$m/d$n/" && sync
-		# Checkpoint (the journal pins buffers), then drop the cache.
+		mkdir -p "$m/d$n" && cp -r "$HERE" "$m/d$n/"
+		for i in 1 2 3 4 5 6 7 8; do printf '%6000s' "$n$i" >"$m/d$n/f$i"; done
+		sync
+		# Checkpoint (the journal pins buffers), then drop the cache;
+		# truncates of cached inodes then read under a journal handle.
 		fsfreeze -f "$m" && fsfreeze -u "$m"
 		blockdev --flushbufs "$dev"
-		for i in 1 2 3 4 5 6 7 8; do echo "$n $i" >"$m/d$n/f$i"; done
+		for i in 1 2 3 4 5 6 7 8; do : >"$m/d$n/f$i"; done
 		rm -rf "$m/d$((n - 2))"
 		n=$((n + 1))
 	done
