@@ -78,6 +78,16 @@ def fmt_ratio(v):
     return "n/a" if v is None else f"{v:.2f}x"
 
 
+def fmt_ratio_spread(row, key):
+    """Median ratio and, with several repetitions, their range."""
+    v, reps = row.get(key), row.get(key + "_reps") or []
+    if v is None:
+        return "n/a"
+    if len(reps) < 2:
+        return f"{v:.2f}x"
+    return f"{v:.2f}x ({min(reps):.2f}-{max(reps):.2f})"
+
+
 def parse_fio(raw, problems):
     """{(backing, mode, workload): {target: [per-rep dict]}} (mode "hot" for
     the page-cache-hot case) and the per-repetition metadata."""
@@ -132,8 +142,11 @@ def summarise_fio(runs):
             row[t + "_reps"] = [s[metric] for s in samples]
             for s in samples:
                 by_rep.setdefault(s["rep"], {})[t] = s[metric]
-        row["loopns_vs_loop"] = median([ratio(r.get("loopns"), r.get("loop")) for r in by_rep.values()])
-        row["loopns_vs_raw"] = median([ratio(r.get("loopns"), r.get("raw")) for r in by_rep.values()])
+        for other in ("loop", "raw"):
+            rs = [ratio(r.get("loopns"), r.get(other)) for r in by_rep.values()]
+            rs = [x for x in rs if x is not None]
+            row[f"loopns_vs_{other}"] = median(rs)
+            row[f"loopns_vs_{other}_reps"] = rs
         rows.append(row)
     return rows
 
@@ -339,6 +352,9 @@ def md_kernel(rep):
                 dio_notes.add(gm["raw_note"])
     L.append("### fio (devices with direct=1; raw = the backing file, direct=1 in dio mode)")
     L.append("")
+    L.append("Absolute values: medians over the repetitions. Ratios: median of the per-repetition "
+             "ratios (targets of a workload run back to back), in brackets their range.")
+    L.append("")
     if dio_notes:
         L.append("Notes: " + "; ".join(sorted(dio_notes)) + ".")
         L.append("")
@@ -346,8 +362,8 @@ def md_kernel(rep):
     L.append("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for r in rep["fio"]:
         L.append(f"| {r['backing']} | {r['mode']} | {r['workload']} | {r['metric']} | {fmt(r['loopns'])} | "
-                 f"{fmt(r['loop'])} | {fmt(r['raw'])} | {fmt_ratio(r['loopns_vs_loop'])} | "
-                 f"{fmt_ratio(r['loopns_vs_raw'])} | {fmt(r['loopns_p99_us'])} / {fmt(r['loop_p99_us'])} / "
+                 f"{fmt(r['loop'])} | {fmt(r['raw'])} | {fmt_ratio_spread(r, 'loopns_vs_loop')} | "
+                 f"{fmt_ratio_spread(r, 'loopns_vs_raw')} | {fmt(r['loopns_p99_us'])} / {fmt(r['loop_p99_us'])} / "
                  f"{fmt(r['raw_p99_us'])} |")
     L.append("")
     if rep["hot"]:
@@ -357,7 +373,7 @@ def md_kernel(rep):
         L.append("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
         for r in rep["hot"]:
             L.append(f"| {r['backing']} | {fmt(r['loopns'])} | {fmt(r['loop'])} | {fmt(r['raw'])} | "
-                     f"{fmt_ratio(r['loopns_vs_loop'])} | {fmt_ratio(r['loopns_vs_raw'])} | "
+                     f"{fmt_ratio_spread(r, 'loopns_vs_loop')} | {fmt_ratio_spread(r, 'loopns_vs_raw')} | "
                      f"{fmt(r['loopns_p99_us'])} / {fmt(r['loop_p99_us'])} / {fmt(r['raw_p99_us'])} |")
         L.append("")
     c = rep["control"]

@@ -8,6 +8,8 @@
 # Usage: tests/bench/run-bench.sh [--quick] [KEY=VALUE...]
 #   --quick              short variant: one kernel (6.12), fewer workloads,
 #                        1 repetition, short runtimes
+#   --report=DIR         only redo results.md, the JSON and the chart of an
+#                        earlier run (build/bench/<timestamp>)
 #   KVER=, KVERS=        kernels (default: every Debian cloud kernel; --quick:
 #                        6.12)
 #   BENCH_REPS, BENCH_RUNTIME, BENCH_RAMP, BENCH_SIZE, BENCH_CTL_SECS,
@@ -31,10 +33,11 @@ set -uo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$BENCH_DIR/../harness/lib.sh"
 
-QUICK=0
+QUICK=0 REPORT_ONLY=
 for arg in "$@"; do
 	case $arg in
 	--quick) QUICK=1 ;;
+	--report=*) REPORT_ONLY=${arg#--report=} ;;
 	-h | --help) sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*=*) export "${arg?}" ;;
 	*) die "unknown argument: $arg (see --help)" ;;
@@ -52,6 +55,27 @@ fi
 # Full runs boot the kernels side by side to stay within the time budget
 # (every ratio pairs targets measured back to back in the same VM).
 VM_JOBS=${BENCH_VM_JOBS:-$( ((QUICK)) && echo 1 || echo 2)}
+
+# make_report DIR: report.py and gnuplot; non-zero if either failed.
+make_report() {
+	local dir=$1
+	log "report"
+	python3 "$BENCH_DIR/report.py" "$dir" || { warn "report: results missing or broken"; return 1; }
+	if command -v gnuplot >/dev/null; then
+		gnuplot -e "datafile='$dir/chart.dat'; varsfile='$dir/chart.vars'; outfile='$dir/chart.png'" \
+			"$BENCH_DIR/chart.gp" 2>"$dir/gnuplot.log" ||
+			{ warn "gnuplot failed: $(tail -n 3 "$dir/gnuplot.log")"; return 1; }
+	else
+		warn "gnuplot missing (tests/bench/install-deps.sh): no chart"
+	fi
+}
+
+if [[ -n $REPORT_ONLY ]]; then
+	make_report "$REPORT_ONLY"
+	rc=$?
+	cat "$REPORT_ONLY/results.md"
+	exit $rc
+fi
 
 mapfile -t KVER_LIST < <(harness_kvers)
 ((${#KVER_LIST[@]})) || die "no kernels found"
@@ -156,16 +180,7 @@ else
 	done
 fi
 
-log "report"
-if ! python3 "$BENCH_DIR/report.py" "$OUT"; then
-	warn "report failed"
-	failed=1
-elif command -v gnuplot >/dev/null; then
-	gnuplot -e "datafile='$OUT/chart.dat'; varsfile='$OUT/chart.vars'; outfile='$OUT/chart.png'" "$BENCH_DIR/chart.gp" 2>"$OUT/gnuplot.log" ||
-		{ warn "gnuplot failed: $(tail -n 3 "$OUT/gnuplot.log")"; failed=1; }
-else
-	warn "gnuplot missing (tests/bench/install-deps.sh): no chart"
-fi
+make_report "$OUT" || failed=1
 [[ -f $OUT/results.md ]] && cat "$OUT/results.md"
 log "time: $(($(date +%s) - T0))s; results in ${OUT#"$REPO_ROOT"/}"
 if ((failed)); then
