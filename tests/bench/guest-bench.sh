@@ -110,8 +110,8 @@ attach() {
 }
 
 detach() {
-	local i
-	for i in $(seq 50); do
+	local _
+	for _ in $(seq 50); do
 		loopioctl "$1" clr >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
@@ -179,7 +179,7 @@ fio_rep() {
 	local rep=$1 b m g file raw_direct rc=0 base=$OUT/fio/r$1
 	local -A dev=()
 	mkdir -p "$OUT/fio"
-	local spec= meta=
+	local spec='' meta=''
 	for b in $BACKINGS; do
 		file=$(backing_path "$b")
 		for m in buffered dio; do
@@ -303,7 +303,7 @@ sec_memory() {
 }
 
 sec_scale() {
-	local f=/tmp/bench-scale.img left mods rc=0 rmmod_ok=0 mounts
+	local f=/tmp/bench-scale.img left rc=0 rmmod_ok=0 mounts
 	read -r ni nd <<<"$SCALE"
 	make_backing "$f" 1m
 	log "scale: $ni instances x $nd devices"

@@ -31,6 +31,7 @@
 # and nothing left behind; numbers are never judged.
 set -uo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/harness/lib.sh
 . "$BENCH_DIR/../harness/lib.sh"
 
 QUICK=0 REPORT_ONLY=
@@ -124,6 +125,7 @@ bench_kernel() {
 	fi
 	log "$k: booting (guest ${LOOPNS_SMP} CPUs, ${LOOPNS_MEM} MiB)"
 	t0=$(date +%s)
+	# shellcheck disable=SC2016 # expanded by the inner bash
 	timeout -k 10 "$VM_TIMEOUT" bash -c '. "$1"; shift; harness_qemu "$@"' _ "$HARNESS_DIR/lib.sh" "$k" "$vm" \
 		-nographic -monitor none \
 		-serial "file:$logs/console.log" -serial "file:$logs/tap.raw" \
