@@ -7,6 +7,8 @@ Reads OUTDIR/<kver>/raw/ (what the guest wrote: fio JSON, control-path,
 memory and scale results) and writes
     OUTDIR/<kver>.json   every repetition, medians and ratios of one kernel
     OUTDIR/results.md    markdown tables for all kernels
+    OUTDIR/summary.md    targets and headline numbers, kernels side by side
+                         (the README's "Where we stand")
     OUTDIR/chart.dat     log2 of the fio ratios, one gnuplot index per kernel
     OUTDIR/chart.vars    gnuplot variables for tests/bench/chart.gp
 
@@ -434,6 +436,68 @@ def md_kernel(rep):
     return L
 
 
+def md_summary(reps):
+    """Targets and headline numbers with one column per kernel."""
+    short = [r["kernel"].split("-")[0] for r in reps]
+    L = ["| target | " + " | ".join(short) + " |", "| --- |" + " --- |" * len(reps)]
+    names = []
+    for r in reps:
+        for t in r["targets"]:
+            if t["target"] not in names:
+                names.append(t["target"])
+    for n in names:
+        cells = []
+        for r in reps:
+            t = next((t for t in r["targets"] if t["target"] == n), None)
+            cells.append("n/a" if t is None else f"**{t['status']}**: {t['value']}")
+        L.append(f"| {n} | " + " | ".join(cells) + " |")
+    L.append("")
+
+    def hot(r, b):
+        row = next((x for x in r["hot"] if x["backing"] == b), None)
+        if not row:
+            return "n/a"
+        return (f"{fmt(row['loopns'])} / {fmt(row['loop'])} / {fmt(row['raw'])} IOPS, "
+                f"p99 {fmt(row['loopns_p99_us'])} / {fmt(row['loop_p99_us'])} µs")
+
+    def ctl(r, a, b):
+        c = r["control"]
+        if a not in c or b not in c:
+            return "n/a"
+        return f"{fmt(c[a]['median'])} / {fmt(c[b]['median'])}"
+
+    def mem(r, key):
+        m = r["memory"]
+        if "loopns" not in m or "loop" not in m:
+            return "n/a"
+        return (f"{m['loopns'][key]['MemFree'] / 1024:.1f} / {m['loop'][key]['MemFree'] / 1024:.1f} "
+                f"(percpu {m['loopns'][key]['Percpu'] / 1024:.1f} / {m['loop'][key]['Percpu'] / 1024:.1f})")
+
+    def scale(r):
+        s = r["scale"]
+        if not s or "error" in s:
+            return "n/a"
+        return (f"add {fmt(s['add_s'])} s, bind {fmt(s['bind_s'])} s, teardown {fmt(s['teardown_s'])} s; "
+                f"{s['bytes_per_bound_device'] / 1024:.0f} KiB/bound device; left: "
+                f"{s['left_sysfs']} disks, {s['left_mounts']} mounts, rmmod {'ok' if s['rmmod_ok'] else 'FAILED'}")
+    rows = [
+        ("page-cache-hot 4 KiB QD1, tmpfs: loopns / loop / raw", lambda r: hot(r, "tmpfs")),
+        ("page-cache-hot 4 KiB QD1, ext4: loopns / loop / raw", lambda r: hot(r, "ext4")),
+        ("attach+detach/s, 1 process: loopns / loop", lambda r: ctl(r, "attach_loopns_1", "attach_loop_1")),
+        ("attach+detach/s, 2 in parallel: loopns (2 instances) / loop", lambda r: ctl(r, "attach_loopns_2inst", "attach_loop_2proc")),
+        ("instance mount+umount/s, 1 / 2 processes", lambda r: ctl(r, "mount_loopns_1", "mount_loopns_2")),
+        ("KiB per idle device: loopns / loop", lambda r: mem(r, "idle_bytes_per_device")),
+        ("KiB per bound device: loopns / loop", lambda r: mem(r, "bound_bytes_per_device")),
+        ("scale: 1000 instances x 4 devices", scale),
+    ]
+    L.append("| measurement | " + " | ".join(short) + " |")
+    L.append("| --- |" + " --- |" * len(reps))
+    for label, f in rows:
+        L.append(f"| {label} | " + " | ".join(f(r) for r in reps) + " |")
+    L.append("")
+    return L
+
+
 def chart(outdir, reps):
     """chart.dat: per kernel (gnuplot index) rows: label log2(loopns/loop) log2(loopns/raw)."""
     def l2(v):
@@ -485,6 +549,8 @@ def main():
         L.append("")
     with open(os.path.join(outdir, "results.md"), "w") as f:
         f.write("\n".join(L))
+    with open(os.path.join(outdir, "summary.md"), "w") as f:
+        f.write("\n".join(md_summary(reps)))
     chart(outdir, reps)
     for p in problems:
         print(f"report: {p}", file=sys.stderr)
