@@ -198,3 +198,34 @@ module_unloads() {
 	reg_teardown
 	[ "$r" -eq 0 ]
 }
+
+@test "regression: LOOP_CHANGE_FD through a partition node onto the device itself is refused (no self-backed device)" {
+	skip_unless_cmd sfdisk
+	reg_setup
+	local dev st r
+	make_image "$IMG" 8M
+	echo ',,L' | sfdisk -q "$IMG"
+	mount -t loopns loopns "$D"
+	loopioctl "$D/loop-control" ctl-add 0
+	# read-only (CHANGE_FD needs it) + partscan
+	loopioctl "$D/loop0" configure "ro:$IMG" $((1 | 8))
+	wait_for 10 test -e "$D/loop0p1"
+	dev=$(stat -c '%t:%T' "$D/loop0")
+	# Hold the partition open: a rescan (after CHANGE_FD, or at the next
+	# open) then fails with EBUSY instead of reading a self-backed disk.
+	exec 8<"$D/loop0p1"
+	run loopioctl "$D/loop0p1" change-fd "ro:$D/loop0"
+	r=$output
+	echo "CHANGE_FD via loop0p1 onto loop0: $r"
+	st=$(LOOPIOCTL_RDONLY=1 loopioctl "$D/loop0p1" get-status64)
+	echo "status now: $st"
+	if [[ $r == 0 ]]; then
+		# Undo before anything reads the self-backed device.
+		loopioctl "$D/loop0p1" change-fd "ro:$IMG"
+	fi
+	exec 8<&-
+	loopioctl "$D/loop0" clr
+	umount "$D"
+	reg_teardown
+	[ "$r" = EBADF ]
+}
