@@ -214,14 +214,14 @@ module_unloads() {
 	# Hold the partition open: a rescan (after CHANGE_FD, or at the next
 	# open) then fails with EBUSY instead of reading a self-backed disk.
 	exec 8<"$D/loop0p1"
-	run loopioctl "$D/loop0p1" change-fd "ro:$D/loop0"
+	LOOPIOCTL_RDONLY=1 run loopioctl "$D/loop0p1" change-fd "ro:$D/loop0"
 	r=$output
 	echo "CHANGE_FD via loop0p1 onto loop0: $r"
 	st=$(LOOPIOCTL_RDONLY=1 loopioctl "$D/loop0p1" get-status64)
 	echo "status now: $st"
 	if [[ $r == 0 ]]; then
 		# Undo before anything reads the self-backed device.
-		loopioctl "$D/loop0p1" change-fd "ro:$IMG"
+		LOOPIOCTL_RDONLY=1 loopioctl "$D/loop0p1" change-fd "ro:$IMG"
 	fi
 	exec 8<&-
 	loopioctl "$D/loop0" clr
