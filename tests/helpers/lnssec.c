@@ -343,6 +343,7 @@ static int cmd_recv_fd(int argc, char **argv)
 		return 2;
 	}
 	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	close(s);	/* before dup2: s may be the wanted number */
 	if (fd == want) {
 		if (fcntl(fd, F_SETFD, 0) < 0)
 			return 2;
@@ -351,7 +352,6 @@ static int cmd_recv_fd(int argc, char **argv)
 			return 2;
 		close(fd);
 	}
-	close(s);
 	execvp(argv[2], argv + 2);
 	perror("lnssec: exec");
 	return 127;
