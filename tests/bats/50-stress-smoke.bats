@@ -229,3 +229,46 @@ module_unloads() {
 	reg_teardown
 	[ "$r" = EBADF ]
 }
+
+@test "regression: a device stacked on another node of its own instance does not keep the instance alive after umount -l" {
+	# What a container that ran `losetup /dev/loop1 /dev/loop0` (both
+	# nodes of its instance) leaves when its mount namespace goes away.
+	reg_setup
+	local d0 d1
+	mount -t loopns loopns "$D"
+	loopioctl "$D/loop-control" ctl-add 0
+	loopioctl "$D/loop-control" ctl-add 1
+	loopioctl "$D/loop0" set-fd "$IMG"
+	loopioctl "$D/loop1" set-fd "$D/loop0"
+	d0=$(lns_disk "$D/loop0") d1=$(lns_disk "$D/loop1")
+	umount -l "$D"
+	run wait_for 10 eval '[ ! -e /sys/block/'"$d0"' ] && [ ! -e /sys/block/'"$d1"' ]'
+	if [ "$status" -ne 0 ]; then
+		echo "$d1 (backing $(cat /sys/block/$d1/loop/backing_file)) and $d0 survive the instance"
+		loopioctl "/dev/$d1" clr
+		wait_for 10 test ! -e "/sys/block/$d0"
+		reg_teardown
+		false
+	fi
+	reg_teardown
+}
+
+@test "regression: LOOPNS_CTL_ATTACH is not disturbed by another process opening the new node" {
+	reg_setup
+	local n fails=0 out p
+	mount -t loopns loopns "$D"
+	# Open and close whatever node the next ATTACH creates, all the time.
+	( while :; do for n in 0 1 2; do : <"$D/loop$n"; done 2>/dev/null; done ) &
+	p=$!
+	for n in $(seq 30); do
+		out=$(loopns-attach "$D/loop-control" "$IMG") || { echo "attach $n: $out"; fails=$((fails + 1)); }
+	done
+	kill "$p"; wait "$p" 2>/dev/null || true
+	run wait_for 10 gone
+	echo "failed attaches: $fails; leftover: $(ls "$D" | tr '\n' ' ')"
+	for n in "$D"/loop[0-9]*; do [ -e "$n" ] && { loopioctl "$n" clr; : <"$n"; }; done
+	umount "$D"
+	reg_teardown
+	[ "$fails" -eq 0 ]
+	[ "$status" -eq 0 ]
+}

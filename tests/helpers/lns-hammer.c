@@ -454,7 +454,8 @@ static void op_dev_ioctl(int idx)
 		break;
 	default:
 		r = WATCH("BLKRRPART", idx, ioctl(fd, BLKRRPART, 0));
-		check("BLKRRPART", idx, r, "* EACCES");
+		/* EIO: the device was being detached under the rescan. */
+		check("BLKRRPART", idx, r, "* EACCES EIO");
 		break;
 	}
 	put_dev(fd, fresh);

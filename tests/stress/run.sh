@@ -282,7 +282,14 @@ stack_round() {
 		sleep 0.1
 	done
 	echo "chain not torn down after 30s (order ${steps[*]}):"
-	for dsk in $disks; do ls -d "/sys/block/$dsk" 2>/dev/null; done
+	for dsk in $disks; do
+		[[ -e /sys/block/$dsk ]] || continue
+		echo "  $dsk: size=$(cat /sys/block/$dsk/size) backing=$(cat /sys/block/$dsk/loop/backing_file 2>/dev/null) autoclear=$(cat /sys/block/$dsk/loop/autoclear 2>/dev/null)"
+		ls -l /proc/[0-9]*/fd 2>/dev/null | grep -F "$dsk" | sed 's/^/    open: /'
+	done
+	grep loopns /proc/self/mountinfo | sed 's/^/  mount: /'
+	# Recover as host root would, so that the next round starts clean.
+	for dsk in $disks; do loopioctl "/dev/$dsk" clr >/dev/null 2>&1; done
 	[[ -n $k ]] && cat "/sys/block/${k#/dev/}/loop/backing_file" 2>/dev/null
 	return 1
 }
