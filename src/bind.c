@@ -22,29 +22,37 @@
 #define LNS_BIND_MAX_DEPTH	32
 
 /*
- * Serializes binding, rebinding and unbinding against the walk along
- * stacked loopns devices in lns_bind_validate(), so that the backing file
- * of a device in the chain cannot change while it is being followed.
+ * Serializes the walk along stacked devices in lns_bind_validate() against
+ * changes of the backing file of any device, so that a device in the chain
+ * cannot change while it is being followed. It is global, so it is held
+ * only where it must be and never across a call into a backing
+ * filesystem for a plain file: binding to a block device (the walk), and
+ * the instant a backing file pointer changes.
  */
 static DEFINE_MUTEX(lns_bind_mutex);
 
-static int lns_bind_lock(struct lns_device *dev)
+/* Lock @dev, and the walk too when @file is a block device (stacking). */
+static int lns_bind_lock(struct lns_device *dev, struct file *file)
 {
+	bool global = S_ISBLK(file->f_mapping->host->i_mode);
 	int err;
 
-	err = mutex_lock_killable(&lns_bind_mutex);
-	if (err)
-		return err;
+	if (global) {
+		err = mutex_lock_killable(&lns_bind_mutex);
+		if (err)
+			return err;
+	}
 	err = mutex_lock_killable(&dev->lock);
-	if (err)
+	if (err && global)
 		mutex_unlock(&lns_bind_mutex);
 	return err;
 }
 
-static void lns_bind_unlock(struct lns_device *dev)
+static void lns_bind_unlock(struct lns_device *dev, struct file *file)
 {
 	mutex_unlock(&dev->lock);
-	mutex_unlock(&lns_bind_mutex);
+	if (S_ISBLK(file->f_mapping->host->i_mode))
+		mutex_unlock(&lns_bind_mutex);
 }
 
 static loff_t lns_bind_size(loff_t offset, loff_t sizelimit, struct file *file)
@@ -77,11 +85,39 @@ static struct block_device *lns_bind_backing_bdev(struct file *file)
 
 static int lns_bind_check_file(struct file *file)
 {
+	/* A device must not make a write-only file readable. */
+	if (!(file->f_mode & FMODE_READ))
+		return -EBADF;
 	if (!file->f_op->read_iter)
 		return -EINVAL;
 	if ((file->f_mode & FMODE_WRITE) && !file->f_op->write_iter)
 		return -EINVAL;
 	return 0;
+}
+
+/*
+ * Whether writes through the device may go to @file: not to a file that
+ * is append-only or was opened for appending, whose contents must not be
+ * rewritten.
+ */
+static bool lns_bind_file_writable(struct file *file)
+{
+	return (file->f_mode & FMODE_WRITE) && file->f_op->write_iter &&
+	       !(file->f_flags & O_APPEND) &&
+	       !IS_APPEND(file->f_mapping->host);
+}
+
+/*
+ * Block size of the backing file's filesystem, for discard granularity.
+ * Asked before any lock is taken: the filesystem may be slow to answer.
+ */
+static u32 lns_bind_fs_bsize(struct file *file)
+{
+	struct kstatfs st;
+
+	if (!file->f_op->fallocate || vfs_statfs(&file->f_path, &st))
+		return 0;
+	return st.f_bsize;
 }
 
 /*
@@ -141,9 +177,10 @@ static int lns_bind_validate(struct file *file, struct block_device *bdev)
 	dev_t devt = inode->i_rdev;
 	int depth;
 
-	lockdep_assert_held(&lns_bind_mutex);
 	if (!S_ISREG(mode) && !S_ISBLK(mode))
 		return -EINVAL;
+	if (S_ISBLK(mode))
+		lockdep_assert_held(&lns_bind_mutex);
 	for (depth = 0; S_ISBLK(mode); depth++) {
 		struct lns_device *lower;
 
@@ -152,12 +189,18 @@ static int lns_bind_validate(struct file *file, struct block_device *bdev)
 		if (depth >= LNS_BIND_MAX_DEPTH)
 			return -EINVAL;
 		if (MAJOR(devt) == LOOP_MAJOR) {
-			int err = lns_bind_loop_backing(devt, &mode, &devt);
+			int err;
 
-			if (err == -ENXIO)
-				return -EINVAL;
+			/*
+			 * The chain is followed through paths, which only
+			 * the host can be trusted with: a container could
+			 * forge them in its own mount namespace.
+			 */
+			if (!capable(CAP_SYS_ADMIN))
+				return -EPERM;
+			err = lns_bind_loop_backing(devt, &mode, &devt);
 			if (err)
-				return 0;	/* cannot be followed */
+				return -EINVAL;
 			continue;
 		}
 		if (MAJOR(devt) != lns_device_major())
@@ -195,7 +238,6 @@ static void lns_bind_discard_limits(struct lns_device *dev,
 {
 	struct file *file = dev->backing;
 	struct inode *inode = file->f_mapping->host;
-	struct kstatfs st;
 
 	if (S_ISBLK(inode->i_mode)) {
 		struct block_device *b = I_BDEV(inode);
@@ -204,10 +246,10 @@ static void lns_bind_discard_limits(struct lns_device *dev,
 		lim->max_discard_sectors = bdev_write_zeroes_sectors(b);
 		lim->max_write_zeroes_sectors = lim->max_discard_sectors;
 		lim->discard_granularity = bdev_discard_granularity(b);
-	} else if (file->f_op->fallocate && !vfs_statfs(&file->f_path, &st)) {
+	} else if (file->f_op->fallocate && dev->backing_bsize) {
 		lim->max_discard_sectors = UINT_MAX >> SECTOR_SHIFT;
 		lim->max_write_zeroes_sectors = UINT_MAX >> SECTOR_SHIFT;
-		lim->discard_granularity = st.f_bsize;
+		lim->discard_granularity = dev->backing_bsize;
 	}
 }
 
@@ -312,7 +354,7 @@ static void lns_bind_rescan(struct lns_device *dev)
 /* The part of LOOP_CONFIGURE done under the locks. */
 static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 			   struct block_device *bdev, struct file *file,
-			   const struct loop_config *config)
+			   const struct loop_config *config, u32 fs_bsize)
 {
 	struct lns_compat_limits lim;
 	int err;
@@ -329,8 +371,7 @@ static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 	err = lns_bind_info_to_dev(dev, &config->info);
 	if (err)
 		return err;
-	if (!(file->f_mode & FMODE_WRITE) || !(mode & BLK_OPEN_WRITE) ||
-	    !file->f_op->write_iter)
+	if (!lns_bind_file_writable(file) || !(mode & BLK_OPEN_WRITE))
 		dev->flags |= LO_FLAGS_READ_ONLY;
 
 	err = lns_io_start(dev);
@@ -342,6 +383,7 @@ static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 	set_disk_ro(dev->disk, (dev->flags & LO_FLAGS_READ_ONLY) != 0);
 	dev->use_dio = false;
 	dev->bdev = bdev;
+	dev->backing_bsize = fs_bsize;
 	lns_bind_set_backing(dev, file);
 
 	lns_bind_limits(dev, &lim, config->block_size);
@@ -383,6 +425,7 @@ int lns_bind_configure(struct lns_device *dev, blk_mode_t mode,
 {
 	struct file *file = fget(config->fd);
 	bool partscan = false;
+	u32 fs_bsize;
 	int err;
 
 	if (!file)
@@ -401,13 +444,14 @@ int lns_bind_configure(struct lns_device *dev, blk_mode_t mode,
 			goto out_module;
 	}
 
-	err = lns_bind_lock(dev);
+	fs_bsize = lns_bind_fs_bsize(file);
+	err = lns_bind_lock(dev, file);
 	if (err)
 		goto out_claim;
-	err = lns_bind_attach(dev, mode, bdev, file, config);
+	err = lns_bind_attach(dev, mode, bdev, file, config, fs_bsize);
 	if (!err)
 		partscan = dev->flags & LO_FLAGS_PARTSCAN;
-	lns_bind_unlock(dev);
+	lns_bind_unlock(dev, file);
 	if (partscan)
 		lns_bind_rescan(dev);
 out_claim:
@@ -446,11 +490,11 @@ void lns_bind_detach(struct lns_device *dev, bool in_release)
 	struct file *filp;
 	unsigned int token;
 
-	mutex_lock(&lns_bind_mutex);
 	token = lns_compat_freeze(disk->queue);
+	mutex_lock(&lns_bind_mutex);
 	filp = lns_bind_take_backing(dev);
-	lns_compat_unfreeze(disk->queue, token);
 	mutex_unlock(&lns_bind_mutex);
+	lns_compat_unfreeze(disk->queue, token);
 
 	dev->bdev = NULL;
 	dev->offset = 0;
@@ -498,7 +542,7 @@ int lns_bind_clear(struct lns_device *dev)
 {
 	int err;
 
-	err = lns_bind_lock(dev);
+	err = mutex_lock_killable(&dev->lock);
 	if (err)
 		return err;
 	if (dev->state != LNS_BOUND) {
@@ -508,14 +552,15 @@ int lns_bind_clear(struct lns_device *dev)
 		if (disk_openers(dev->disk) == 1)
 			WRITE_ONCE(dev->state, LNS_RUNDOWN);
 	}
-	lns_bind_unlock(dev);
+	mutex_unlock(&dev->lock);
 	return err;
 }
 
 /* The part of LOOP_CHANGE_FD done under the locks. */
 static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
-			 struct file *file, struct file **old)
+			 struct file *file, struct file **old, u32 fs_bsize)
 {
+	bool stacked = S_ISBLK(file->f_mapping->host->i_mode);
 	unsigned int token;
 	int err;
 
@@ -532,8 +577,13 @@ static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
 
 	lns_compat_force_media_change(dev->disk);
 	token = lns_compat_freeze(dev->disk->queue);
+	if (!stacked)
+		mutex_lock(&lns_bind_mutex);
 	*old = lns_bind_take_backing(dev);
 	lns_bind_set_backing(dev, file);
+	dev->backing_bsize = fs_bsize;
+	if (!stacked)
+		mutex_unlock(&lns_bind_mutex);
 	lns_compat_unfreeze(dev->disk->queue, token);
 	lns_bind_default_dio(dev, dev->use_dio);
 	return 0;
@@ -554,6 +604,7 @@ int lns_bind_change_fd(struct lns_device *dev, struct block_device *bdev,
 	struct file *file = fget(fd);
 	struct file *old = NULL;
 	bool partscan = false;
+	u32 fs_bsize;
 	int err;
 
 	if (!file)
@@ -562,13 +613,14 @@ int lns_bind_change_fd(struct lns_device *dev, struct block_device *bdev,
 	if (err)
 		goto out_putf;
 
+	fs_bsize = lns_bind_fs_bsize(file);
 	dev_set_uevent_suppress(disk_to_dev(dev->disk), 1);
-	err = lns_bind_lock(dev);
+	err = lns_bind_lock(dev, file);
 	if (err)
 		goto out_uevent;
-	err = lns_bind_swap(dev, bdev, file, &old);
+	err = lns_bind_swap(dev, bdev, file, &old, fs_bsize);
 	partscan = dev->flags & LO_FLAGS_PARTSCAN;
-	lns_bind_unlock(dev);
+	lns_bind_unlock(dev, file);
 out_uevent:
 	dev_set_uevent_suppress(disk_to_dev(dev->disk), 0);
 	if (!err) {

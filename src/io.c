@@ -361,6 +361,14 @@ static bool lns_io_read_cached(struct lns_device *dev, struct lns_io_cmd *cmd)
 
 	if (req_op(rq) != REQ_OP_READ || dev->use_dio)
 		return false;
+	/*
+	 * Not inside a filesystem transaction of the submitter: the read
+	 * may update the backing file's atime, which starts a transaction
+	 * of the backing filesystem, and transactions must not nest across
+	 * filesystems (jbd2 asserts).
+	 */
+	if (current->journal_info)
+		return false;
 	if (!(file->f_mode & FMODE_NOWAIT) && !shmem_mapping(file->f_mapping))
 		return false;
 	if (lns_io_init_iter(cmd, &iter, ITER_DEST, GFP_NOWAIT | __GFP_NOWARN))

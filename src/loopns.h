@@ -10,7 +10,8 @@
  *
  * Lock order (outermost first):
  *   instance root directory i_rwsem      (node creation and removal)
- *   lns_bind_mutex                      (bind/unbind chain validation)
+ *   lns_bind_mutex                      (walk along stacked devices; only
+ *                                        while binding to a block device)
  *   lns_device.lock
  *   lns_instance.lock
  *   gendisk open_mutex is taken by the block layer around ->open and
@@ -84,6 +85,7 @@ enum lns_state {
  * @sizelimit: size limit in bytes, 0 for none
  * @file_name: lo_file_name as set by userspace
  * @backing: backing file while bound
+ * @backing_bsize: block size of the backing file's filesystem, 0 if unknown
  * @old_gfp_mask: backing mapping's gfp mask before binding
  * @bdev: the block device that was bound (whole disk)
  * @use_dio: requests go to the backing file with IOCB_DIRECT
@@ -110,6 +112,7 @@ struct lns_device {
 	loff_t sizelimit;
 	char file_name[LO_NAME_SIZE];
 	struct file *backing;
+	u32 backing_bsize;
 	gfp_t old_gfp_mask;
 	struct block_device *bdev;
 	bool use_dio;
