@@ -180,7 +180,9 @@ def summarise_control(raw):
 def mem_delta(a, b, field="MemFree"):
     """Memory taken from a to b in KiB (positive: b uses more)."""
     if field == "MemFree":
-        return a["MemFree"] - b["MemFree"]
+        # Free pages on the per-cpu lists are not in MemFree (older runs
+        # did not record them).
+        return (a["MemFree"] + a.get("PcpFree", 0)) - (b["MemFree"] + b.get("PcpFree", 0))
     return b[field] - a[field]
 
 
@@ -405,7 +407,7 @@ def md_kernel(rep):
         L.append("")
     m = rep["memory"]
     if m:
-        L.append("### Kernel memory per device (MemFree drop; slab, percpu in it)")
+        L.append("### Kernel memory per device (drop of free memory, MemFree + per-cpu free lists; slab and percpu are part of it)")
         L.append("")
         L.append("| driver | devices | idle KiB/dev | of it slab | of it percpu | bound KiB/dev | bind adds KiB/dev | left after teardown KiB | add s | teardown s |")
         L.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -195,9 +195,12 @@ static int mount_umount(const char *dir, void *p)
 
 /* ------------------------------------------------------------------ memory */
 
+/* /proc/meminfo fields, then "PcpFree": free pages on the per-cpu lists
+ * (/proc/zoneinfo), which MemFree leaves out; free memory is the sum. */
 static const char *const mem_fields[] = {
 	"MemFree", "MemAvailable", "Slab", "SReclaimable", "SUnreclaim",
-	"KernelStack", "PageTables", "Percpu", "VmallocUsed",
+	"KernelStack", "PageTables", "Percpu", "VmallocUsed", "Cached",
+	"Buffers", "AnonPages", "PcpFree",
 };
 #define NFIELDS (sizeof(mem_fields) / sizeof(mem_fields[0]))
 #define MAXSLABS 512
@@ -247,6 +250,16 @@ static void snap(struct snapshot *s)
 		}
 	}
 	fclose(f);
+	f = fopen("/proc/zoneinfo", "r");
+	if (f) {
+		long pages = 0, v;
+
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, " count: %ld", &v) == 1)
+				pages += v;
+		fclose(f);
+		s->kb[NFIELDS - 1] = pages * (sysconf(_SC_PAGESIZE) / 1024);
+	}
 	f = fopen("/proc/slabinfo", "r");
 	if (!f)
 		return;
