@@ -424,10 +424,14 @@ fault_knob() { [[ -w $DBG/$1/$2 ]] && echo "$3" >"$DBG/$1/$2"; }
 
 # Restrict failslab/fail_page_alloc to call chains through loopns code.
 fault_setup() {
-	local f lo hi
-	read -r lo hi < <(awk '$4 == "[loopns]" && ($2 == "t" || $2 == "T") {
-		a = strtonum("0x" $1); if (!min || a < min) min = a; if (a > max) max = a }
-		END { if (min) printf "%d %d\n", min, max + 65536 }' /proc/kallsyms)
+	local f lo= hi= a
+	# Text symbols of loopns; kernel addresses do not fit awk's doubles.
+	a=$(awk '$4 == "[loopns]" && ($2 == "t" || $2 == "T") { print $1 }' /proc/kallsyms | sort | sed -n '1p;$p')
+	if [[ -n $a && $a != *0000000000000000* ]]; then
+		lo=$(printf '0x%x' "$((0x$(head -n 1 <<<"$a")))")
+		hi=$(printf '0x%x' "$((0x$(tail -n 1 <<<"$a") + 65536))")
+		echo "fault injection restricted to loopns text $lo-$hi"
+	fi
 	for f in failslab fail_page_alloc; do
 		[[ -d $DBG/$f ]] || continue
 		fault_knob $f probability 5
