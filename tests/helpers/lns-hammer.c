@@ -38,6 +38,9 @@
  *   -R           also remount the shared instance with random max=
  *   -w SECONDS   one syscall slower than this is a possible hang (60)
  *   -q           quiet: only the summary and unexpected results
+ *   -o           open storm: the children only open and close nodes
+ *                loop0..loop(-n - 1) as fast as they can (no checks);
+ *                for racing other clients of the instance
  *
  * Exit status: 0 if nothing unexpected happened, 1 otherwise, 2 on usage
  * errors. Last line: "lns-hammer: N ops, N unexpected, N hangs".
@@ -80,7 +83,7 @@
 #define IMG_SIZE	(1 << 20)
 
 static int opt_t = 10, opt_j = 4, opt_n = 8, opt_p, opt_f, opt_R, opt_w = 60,
-	   opt_q;
+	   opt_q, opt_o;
 static unsigned int opt_seed;
 static const char *opt_b, *dir;
 
@@ -829,11 +832,28 @@ static void make_backing(void)
 	}
 }
 
+static void open_storm(void)
+{
+	char name[32];
+	int fd;
+
+	while (time(NULL) < deadline) {
+		snprintf(name, sizeof(name), "%s/loop%d", dir, rnd(opt_n));
+		fd = open(name, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+	}
+	exit(0);
+}
+
 static void child(int n)
 {
 	int i, fd;
 
 	seed = opt_seed + 7919 * (n + 1);
+	if (opt_o)
+		open_storm();
+
 	for (i = 0; i < POOL; i++)
 		pool[i].fd = -1;
 	if (posix_memalign((void **)&iobuf, 4096, 4096))
@@ -884,7 +904,7 @@ int main(int argc, char **argv)
 	int c, i, st, left, rc = 0;
 	time_t hard;
 
-	while ((c = getopt(argc, argv, "t:j:n:b:s:pfRw:q")) != -1) {
+	while ((c = getopt(argc, argv, "t:j:n:b:s:pfRw:qo")) != -1) {
 		switch (c) {
 		case 't': opt_t = atoi(optarg); break;
 		case 'j': opt_j = atoi(optarg); break;
@@ -896,6 +916,7 @@ int main(int argc, char **argv)
 		case 'R': opt_R = 1; break;
 		case 'w': opt_w = atoi(optarg); break;
 		case 'q': opt_q = 1; break;
+		case 'o': opt_o = 1; break;
 		default: goto usage;
 		}
 	}
@@ -920,7 +941,8 @@ int main(int argc, char **argv)
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shared == MAP_FAILED)
 		return 2;
-	make_backing();
+	if (!opt_o)
+		make_backing();
 	if (!opt_q)
 		fprintf(stderr, "lns-hammer: %s%s, %d children, %d indexes, %ds, seed %u\n",
 			dir, opt_p ? " (private instances)" : "", opt_j, opt_n,
@@ -968,7 +990,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "lns-hammer: %lu ops (%lu binds, %lu attaches, %lu I/Os, %lu mounts), %lu unexpected, %lu hangs\n",
 		shared->ops, shared->binds, shared->attaches, shared->ios,
 		shared->mounts, shared->bad, shared->hangs);
-	for (i = 0; i <= NR_BACKING && left == 0; i++) {
+	for (i = 0; i <= NR_BACKING && left == 0 && !opt_o; i++) {
 		char path[4096];
 
 		snprintf(path, sizeof(path), "%s/.hammer-img%d", opt_b, i);
@@ -978,6 +1000,6 @@ int main(int argc, char **argv)
 		rc = 1;
 	return rc;
 usage:
-	fprintf(stderr, "usage: lns-hammer [-t SEC] [-j N] [-n N] [-b DIR] [-s SEED] [-p] [-f] [-R] [-w SEC] [-q] DIR\n");
+	fprintf(stderr, "usage: lns-hammer [-t SEC] [-j N] [-n N] [-b DIR] [-s SEED] [-p] [-f] [-R] [-w SEC] [-q] [-o] DIR\n");
 	return 2;
 }
