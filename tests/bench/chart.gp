@@ -14,9 +14,9 @@ set boxwidth 0.9
 set grid ytics
 set xtics rotate by 60 right font "sans,8" nomirror
 set ylabel "ratio (log scale)"
-set ytics ("1/128x" -7, "1/64x" -6, "1/32x" -5, "1/16x" -4, "1/8x" -3, "1/4x" -2, "1/2x" -1, "1x" 0, \
-	"2x" 1, "4x" 2, "8x" 3, "16x" 4, "32x" 5, "64x" 6, "128x" 7)
-set yrange [-7:7]
+set ytics ("1/256x" -8, "1/128x" -7, "1/64x" -6, "1/32x" -5, "1/16x" -4, "1/8x" -3, "1/4x" -2, "1/2x" -1, "1x" 0, \
+	"2x" 1, "4x" 2, "8x" 3, "16x" 4, "32x" 5, "64x" 6, "128x" 7, "256x" 8)
+set yrange [-8:8]
 set key outside top center horizontal
 set bmargin 13
 set xzeroaxis lt -1 lw 1.5
