@@ -542,6 +542,16 @@ def main():
              "not hardware numbers. The ratios between targets measured in the same boot, "
              "back to back, are the point.")
     L.append("")
+    run_p = os.path.join(outdir, "run.json")
+    if os.path.exists(run_p):
+        run = load(run_p)
+        L.append(f"Source: commit {run['commit']}"
+                 + (f" with {run['src_dirty_files']} modified file(s) under src/include/Kbuild"
+                    if run.get("src_dirty_files") else "")
+                 + f"; wall time {run['wall_s']} s; {run['vm_jobs']} VM(s) at a time; host: "
+                 f"{run['host_nproc']} CPUs, load average {run['host_load_start']} at the start, "
+                 f"{run['host_load_end']} at the end.")
+        L.append("")
     for rep in reps:
         L.extend(md_kernel(rep))
     if problems:

@@ -106,6 +106,10 @@ export LOOPNS_GUEST_ENV="$genv${LOOPNS_GUEST_ENV:+ $LOOPNS_GUEST_ENV}"
 
 KERNEL_ISSUES=$(harness_kernel_issues)
 T0=$(date +%s)
+# What was measured, and on how busy a host.
+src_commit=$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+src_dirty=$(git -C "$REPO_ROOT" status --porcelain -- src include Kbuild 2>/dev/null | wc -l)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 log "bench$( ((QUICK)) && echo ' --quick'): kernels ${KVER_LIST[*]}, output ${OUT#"$REPO_ROOT"/}"
 harness_build_helpers || die "helpers failed to build"
 
@@ -182,6 +186,9 @@ else
 	done
 fi
 
+printf '{"commit":"%s","src_dirty_files":%d,"quick":%d,"vm_jobs":%d,"kernels":"%s","wall_s":%d,"host_nproc":%d,"host_load_start":"%s","host_load_end":"%s","guest_env":"%s"}\n' \
+	"$src_commit" "$src_dirty" "$QUICK" "$VM_JOBS" "${KVER_LIST[*]}" $(($(date +%s) - T0)) "$(nproc)" \
+	"$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)" "$LOOPNS_GUEST_ENV" >"$OUT/run.json"
 make_report "$OUT" || failed=1
 [[ -f $OUT/results.md ]] && cat "$OUT/results.md"
 log "time: $(($(date +%s) - T0))s; results in ${OUT#"$REPO_ROOT"/}"
