@@ -181,6 +181,9 @@ static int lns_bind_validate(struct file *file, struct block_device *bdev)
 		return -EINVAL;
 	if (S_ISBLK(mode))
 		lockdep_assert_held(&lns_bind_mutex);
+	/* Any node of @bdev's disk, partitions included, is @bdev itself. */
+	if (S_ISBLK(mode) && I_BDEV(inode)->bd_disk == bdev->bd_disk)
+		return -EBADF;
 	for (depth = 0; S_ISBLK(mode); depth++) {
 		struct lns_device *lower;
 
@@ -211,6 +214,8 @@ static int lns_bind_validate(struct file *file, struct block_device *bdev)
 		inode = lower->backing->f_mapping->host;
 		mode = inode->i_mode;
 		devt = inode->i_rdev;
+		if (S_ISBLK(mode) && I_BDEV(inode)->bd_disk == bdev->bd_disk)
+			return -EBADF;
 	}
 	return 0;
 }
