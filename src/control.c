@@ -125,11 +125,14 @@ static long lns_control_attach(struct file *ctl,
 	}
 	err = lns_bind_configure(dev, BLK_OPEN_READ | (rw ? BLK_OPEN_WRITE : 0),
 				 I_BDEV(file->f_mapping->host), &arg.config);
+	/* Whoever closes the device last deletes it from now on. */
+	mutex_lock(&dev->lock);
+	dev->ephemeral_armed = true;
+	if (!err)
+		dev->flags |= LO_FLAGS_AUTOCLEAR;
+	mutex_unlock(&dev->lock);
 	if (err)
 		goto out_fput;
-	mutex_lock(&dev->lock);
-	dev->flags |= LO_FLAGS_AUTOCLEAR;
-	mutex_unlock(&dev->lock);
 
 	fd = get_unused_fd_flags((arg.flags & LOOPNS_ATTACH_CLOEXEC) ?
 				 O_CLOEXEC : 0);

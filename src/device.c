@@ -75,7 +75,7 @@ static void lns_device_release(struct gendisk *disk)
 	 */
 	mutex_lock(&dev->lock);
 	if (dev->state == LNS_BOUND && ((dev->flags & LO_FLAGS_AUTOCLEAR) ||
-					dev->orphan || dev->ephemeral_sb))
+					dev->orphan || dev->ephemeral_armed))
 		dev->state = LNS_RUNDOWN;
 	detach = dev->state == LNS_RUNDOWN;
 	mutex_unlock(&dev->lock);
@@ -85,7 +85,7 @@ static void lns_device_release(struct gendisk *disk)
 
 	/* Orphans and ephemeral devices go away at their last close. */
 	mutex_lock(&dev->lock);
-	if ((dev->orphan || dev->ephemeral_sb) && dev->state == LNS_UNBOUND) {
+	if ((dev->orphan || dev->ephemeral_armed) && dev->state == LNS_UNBOUND) {
 		dev->state = LNS_DELETING;
 		queue_work(lns_remove_wq, &dev->remove_work);
 	}

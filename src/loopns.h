@@ -94,6 +94,8 @@ enum lns_state {
  * @ephemeral_sb: set for devices made by LOOPNS_CTL_ATTACH, which are
  *	deleted at their last close; holds an active reference on the
  *	instance's superblock until then
+ * @ephemeral_armed: LOOPNS_CTL_ATTACH is done with the device; until then
+ *	a last close by someone else does not delete it
  * @dentry: node in the instance, NULL once removed
  * @wq: request workqueue, allocated at first bind
  * @tag_set: blk-mq tag set
@@ -119,6 +121,7 @@ struct lns_device {
 	bool sysfs_inited;
 	bool orphan;
 	struct super_block *ephemeral_sb;
+	bool ephemeral_armed;
 	struct dentry *dentry;
 	struct workqueue_struct *wq;
 	struct blk_mq_tag_set tag_set;
