@@ -67,6 +67,7 @@ static int lns_control_new_ephemeral(struct file *ctl,
 static void lns_control_drop_ephemeral(struct lns_device *dev)
 {
 	mutex_lock(&dev->lock);
+	dev->ephemeral_armed = true;
 	if (dev->state != LNS_UNBOUND || disk_openers(dev->disk)) {
 		/* Somebody else opened it: their last close reaps it. */
 		mutex_unlock(&dev->lock);
