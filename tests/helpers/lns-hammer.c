@@ -504,7 +504,11 @@ static void op_attach(void)
 	a.config.info.lo_flags = rnd_flags() & ~LO_FLAGS_AUTOCLEAR;
 	a.flags = LOOPNS_ATTACH_CLOEXEC;
 	fd = WATCH("ATTACH", -1, ioctl(ctl, LOOPNS_CTL_ATTACH, &a));
-	if (check("ATTACH", -1, fd, "EINVAL EBADF ENOSPC ENODEV ENXIO") < 0)
+	/*
+	 * EBUSY/ENXIO: another child bound (and maybe cleared) the fresh
+	 * node before ATTACH did. ENOENT would mean the device vanished.
+	 */
+	if (check("ATTACH", -1, fd, "EINVAL EBADF ENOSPC ENODEV ENXIO EBUSY") < 0)
 		return;
 	me.attaches++;
 	if (a.index < 0 || a.index >= 1 << 20)
@@ -550,7 +554,7 @@ static void op_attach_race(void)
 		a.config.fd = bk[rnd(NR_BACKING)].rw;
 		pthread_create(&th, NULL, closer, &base);
 		r = ioctl(ctl, LOOPNS_CTL_ATTACH, &a);
-		if (r < 0 && !allowed(errno, "EINVAL EBADF ENOSPC ENODEV ENXIO")) {
+		if (r < 0 && !allowed(errno, "EINVAL EBADF ENOSPC ENODEV ENXIO EBUSY")) {
 			say("UNEXPECTED ATTACH (racing close) -> %s",
 			    ename(errno));
 			_exit(1);
