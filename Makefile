@@ -129,6 +129,7 @@ sparse:
 check:
 	tests/harness/install-deps.sh
 	tests/packaging/install-deps.sh
+	tests/bench/install-deps.sh
 	tests/run-check.sh
 
 vm-shell:

@@ -303,8 +303,14 @@ static void lns_bind_update_dio(struct lns_device *dev, bool want)
 	bool use_dio = want && lns_bind_can_dio(dev);
 	unsigned int token;
 
-	if (dev->use_dio == use_dio)
+	if (dev->use_dio == use_dio) {
+		/* LO_FLAGS_DIRECT_IO tells what is in effect, not what was asked. */
+		if (use_dio)
+			dev->flags |= LO_FLAGS_DIRECT_IO;
+		else
+			dev->flags &= ~LO_FLAGS_DIRECT_IO;
 		return;
+	}
 	vfs_fsync(dev->backing, 0);
 	token = lns_compat_freeze(dev->disk->queue);
 	dev->use_dio = use_dio;

@@ -8,6 +8,8 @@
 #   unit       host-side unit tests of loopnsctl (TAP), when present
 #   vm         tests/harness/check.sh: the Bats suite in a VM per kernel,
 #              plus its own self-test ("N passed, N failed")
+#   bench      make bench-quick: the benchmark must still run (no timing
+#              is asserted; 1 test)
 #   packaging  tests/packaging/run.sh: DKMS, .deb, .rpm (TAP)
 # With BATS= or FILTER= only the vm stage runs. The last line is
 # "N passed, N failed" for everything; the exit status is non-zero if
@@ -75,6 +77,17 @@ stage_vm() {
 	count vm done "${line%% passed*}" "$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")"
 }
 
+stage_bench() {
+	local log=$LOGDIR/bench-quick.log
+	make -n bench-quick >/dev/null 2>&1 || return 0
+	if make --no-print-directory bench-quick >"$log" 2>&1; then
+		count bench ok 1 0
+	else
+		tail -30 "$log"
+		count bench "FAILED (see $log)" 0 1
+	fi
+}
+
 stage_packaging() {
 	local log=$LOGDIR/packaging.log rc
 	tests/packaging/run.sh >"$log" 2>&1
@@ -88,7 +101,10 @@ if [[ -z ${ONLY_VM:-} ]]; then
 	stage_unit
 fi
 stage_vm
-[[ -z ${ONLY_VM:-} ]] && stage_packaging
+if [[ -z ${ONLY_VM:-} ]]; then
+	stage_bench
+	stage_packaging
+fi
 
 echo "$PASSED passed, $FAILED failed"
 [[ $FAILED -eq 0 ]]
