@@ -277,3 +277,39 @@ module_unloads() {
 	[ "$fails" -eq 0 ]
 	[ "$status" -eq 0 ]
 }
+
+@test "regression: LOOP_CHANGE_FD to a file racing LOOP_CHANGE_FD onto a stacked device does not deadlock" {
+	# lockdep on the debug kernel: lns_bind_swap() took lns_bind_mutex
+	# under dev->lock, lns_bind_lock() takes them the other way round.
+	reg_setup
+	local a=$D.a b=$D.b c=$D.c p1 p2 i ok=1
+	make_image "$a" 4M; make_image "$b" 4M; make_image "$c" 4M
+	mount -t loopns loopns "$D"
+	loopioctl "$D/loop-control" ctl-add 0
+	loopioctl "$D/loop-control" ctl-add 1
+	loopioctl "$D/loop1" configure "ro:$c" 1
+	loopioctl "$D/loop0" configure "ro:$a" 1
+	export LOOPIOCTL_RDONLY=1
+	( for i in $(seq 40); do loopioctl "$D/loop0" change-fd "ro:$a"; loopioctl "$D/loop0" change-fd "ro:$b"; done ) >/dev/null 2>&1 &
+	p1=$!
+	( for i in $(seq 40); do loopioctl "$D/loop0" change-fd "ro:$D/loop1"; done ) >/dev/null 2>&1 &
+	p2=$!
+	for i in $(seq 1200); do
+		kill -0 "$p1" 2>/dev/null || kill -0 "$p2" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$p1" 2>/dev/null || kill -0 "$p2" 2>/dev/null; then
+		ok=0
+		echo "CHANGE_FD racers still running after 120 s (deadlock?):"
+		for i in $(pgrep loopioctl); do echo "--- $i"; cat /proc/$i/stack; done
+	fi
+	unset LOOPIOCTL_RDONLY
+	if ((ok)); then
+		loopioctl "$D/loop0" clr
+		loopioctl "$D/loop1" clr
+		umount "$D"
+		rm -f "$a" "$b" "$c"
+		reg_teardown
+	fi
+	[ "$ok" -eq 1 ]
+}
