@@ -571,7 +571,6 @@ int lns_bind_clear(struct lns_device *dev)
 static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
 			 struct file *file, struct file **old, u32 fs_bsize)
 {
-	bool stacked = S_ISBLK(file->f_mapping->host->i_mode);
 	unsigned int token;
 	int err;
 
@@ -588,13 +587,9 @@ static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
 
 	lns_compat_force_media_change(dev->disk);
 	token = lns_compat_freeze(dev->disk->queue);
-	if (!stacked)
-		mutex_lock(&lns_bind_mutex);
 	*old = lns_bind_take_backing(dev);
 	lns_bind_set_backing(dev, file);
 	dev->backing_bsize = fs_bsize;
-	if (!stacked)
-		mutex_unlock(&lns_bind_mutex);
 	lns_compat_unfreeze(dev->disk->queue, token);
 	lns_bind_default_dio(dev, dev->use_dio);
 	return 0;
@@ -626,12 +621,19 @@ int lns_bind_change_fd(struct lns_device *dev, struct block_device *bdev,
 
 	fs_bsize = lns_bind_fs_bsize(file);
 	dev_set_uevent_suppress(disk_to_dev(dev->disk), 1);
-	err = lns_bind_lock(dev, file);
+	/* Always the walk's lock too: the backing pointer changes. */
+	err = mutex_lock_killable(&lns_bind_mutex);
 	if (err)
 		goto out_uevent;
+	err = mutex_lock_killable(&dev->lock);
+	if (err) {
+		mutex_unlock(&lns_bind_mutex);
+		goto out_uevent;
+	}
 	err = lns_bind_swap(dev, bdev, file, &old, fs_bsize);
 	partscan = dev->flags & LO_FLAGS_PARTSCAN;
-	lns_bind_unlock(dev, file);
+	mutex_unlock(&dev->lock);
+	mutex_unlock(&lns_bind_mutex);
 out_uevent:
 	dev_set_uevent_suppress(disk_to_dev(dev->disk), 0);
 	if (!err) {
