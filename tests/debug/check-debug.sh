@@ -86,7 +86,7 @@ for part in $PARTS; do
 			run_part suite &
 		;;
 	stress)
-		FILTER= LOOPNS_GUEST_ENV="${LOOPNS_GUEST_ENV:-} LOOPNS_STRESS_SECONDS=$STRESS_SECONDS" \
+		FILTER='' LOOPNS_GUEST_ENV="${LOOPNS_GUEST_ENV:-} LOOPNS_STRESS_SECONDS=$STRESS_SECONDS" \
 			BATS="tests/debug/bats/00-debug-baseline.bats tests/debug/bats/90-stress.bats tests/debug/bats/99-kmemleak.bats" \
 			run_part stress &
 		;;

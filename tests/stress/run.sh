@@ -268,7 +268,8 @@ stack_round() {
 	fi
 	# The global nodes (/dev/loopnsM): usable after umount -l too.
 	disks=$(for i in 0 1 2; do node_disk "$a/loop$i"; done)
-	local -a g=($disks)
+	local -a g
+	read -r -a g <<<"$disks"
 	# A cycle must be refused: loop0 onto the top of its own chain.
 	if loopioctl "$a/loop0" change-fd "$top" >/dev/null 2>&1; then
 		echo "LOOP_CHANGE_FD into a cycle succeeded"
@@ -307,7 +308,7 @@ stack_round() {
 	for dsk in $disks; do
 		[[ -e /sys/block/$dsk ]] || continue
 		echo "  $dsk: size=$(cat /sys/block/$dsk/size) backing=$(cat /sys/block/$dsk/loop/backing_file 2>/dev/null) autoclear=$(cat /sys/block/$dsk/loop/autoclear 2>/dev/null)"
-		ls -l /proc/[0-9]*/fd 2>/dev/null | grep -F "$dsk" | sed 's/^/    open: /'
+		find /proc/[0-9]*/fd -lname "*$dsk" 2>/dev/null | sed "s/^/    open: /"
 	done
 	grep loopns /proc/self/mountinfo | sed 's/^/  mount: /'
 	# Recover as host root would, so that the next round starts clean.
@@ -446,7 +447,7 @@ fault_knob() { [[ -w $DBG/$1/$2 ]] && echo "$3" >"$DBG/$1/$2"; }
 
 # Restrict failslab/fail_page_alloc to call chains through loopns code.
 fault_setup() {
-	local f lo= hi= a
+	local f lo='' hi='' a
 	# Text symbols of loopns; kernel addresses do not fit awk's doubles.
 	a=$(awk '$4 == "[loopns]" && ($2 == "t" || $2 == "T") { print $1 }' /proc/kallsyms | sort | sed -n '1p;$p')
 	if [[ -n $a && $a != *0000000000000000* ]]; then
