@@ -269,7 +269,7 @@ stack_round() {
 	# The global nodes (/dev/loopnsM): usable after umount -l too.
 	disks=$(for i in 0 1 2; do node_disk "$a/loop$i"; done)
 	local -a g
-	read -r -a g <<<"$disks"
+	mapfile -t g <<<"$disks"
 	# A cycle must be refused: loop0 onto the top of its own chain.
 	if loopioctl "$a/loop0" change-fd "$top" >/dev/null 2>&1; then
 		echo "LOOP_CHANGE_FD into a cycle succeeded"
