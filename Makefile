@@ -117,9 +117,12 @@ checkpatch:
 
 sparse:
 	@set -e; for k in $(TEST_KVERS); do \
+		mkdir -p $(BUILD_ROOT)/$$k; \
 		rm -f $(BUILD_ROOT)/$$k/src/*.o; \
 		$(MAKE) --no-print-directory modules KVER=$$k W=1 C=1 \
-			2>&1 | tee $(BUILD_ROOT)/$$k/sparse.log; \
+			>$(BUILD_ROOT)/$$k/sparse.log 2>&1 || \
+			{ cat $(BUILD_ROOT)/$$k/sparse.log; exit 1; }; \
+		cat $(BUILD_ROOT)/$$k/sparse.log; \
 		if grep -E 'warning:|error:' $(BUILD_ROOT)/$$k/sparse.log; then \
 			echo "sparse/W=1 findings on $$k"; exit 1; fi; \
 	done
