@@ -321,10 +321,12 @@ static void lns_bind_update_dio(struct lns_device *dev, bool want)
 	lns_compat_unfreeze(dev->disk->queue, token);
 }
 
-static void lns_bind_set_backing(struct lns_device *dev, struct file *file)
+static void lns_bind_set_backing(struct lns_device *dev, struct file *file,
+				 struct lns_backing_alias *alias)
 {
 	spin_lock_irq(&dev->backing_lock);
 	dev->backing = file;
+	dev->backing_alias = alias;
 	spin_unlock_irq(&dev->backing_lock);
 	dev->old_gfp_mask = mapping_gfp_mask(file->f_mapping);
 	/* The backing file's page cache must not recurse into our I/O. */
@@ -338,13 +340,19 @@ static void lns_bind_default_dio(struct lns_device *dev, bool want)
 	lns_bind_update_dio(dev, want || (dev->backing->f_flags & O_DIRECT));
 }
 
-/* Forget the backing file and give its mapping its old gfp mask back. */
-static struct file *lns_bind_take_backing(struct lns_device *dev)
+/*
+ * Forget the backing file and give its mapping its old gfp mask back.
+ * The caller owns the file reference and the alias (*@alias) returned.
+ */
+static struct file *lns_bind_take_backing(struct lns_device *dev,
+					  struct lns_backing_alias **alias)
 {
 	struct file *file = dev->backing;
 
 	spin_lock_irq(&dev->backing_lock);
 	dev->backing = NULL;
+	*alias = dev->backing_alias;
+	dev->backing_alias = NULL;
 	spin_unlock_irq(&dev->backing_lock);
 	mapping_set_gfp_mask(file->f_mapping, dev->old_gfp_mask);
 	return file;
@@ -365,6 +373,7 @@ static void lns_bind_rescan(struct lns_device *dev)
 /* The part of LOOP_CONFIGURE done under the locks. */
 static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 			   struct block_device *bdev, struct file *file,
+			   struct lns_backing_alias *alias,
 			   const struct loop_config *config, u32 fs_bsize)
 {
 	struct lns_compat_limits lim;
@@ -395,12 +404,12 @@ static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 	dev->use_dio = false;
 	dev->bdev = bdev;
 	dev->backing_bsize = fs_bsize;
-	lns_bind_set_backing(dev, file);
+	lns_bind_set_backing(dev, file, alias);
 
 	lns_bind_limits(dev, &lim, config->block_size);
 	err = lns_compat_apply_limits(dev->disk->queue, &lim);
 	if (err) {
-		lns_bind_take_backing(dev);
+		lns_bind_take_backing(dev, &alias);
 		dev->bdev = NULL;
 		dev_set_uevent_suppress(disk_to_dev(dev->disk), 0);
 		return err;
@@ -435,6 +444,7 @@ int lns_bind_configure(struct lns_device *dev, blk_mode_t mode,
 		       const struct loop_config *config)
 {
 	struct file *file = fget(config->fd);
+	struct lns_backing_alias *alias = NULL;
 	bool partscan = false;
 	u32 fs_bsize;
 	int err;
@@ -444,6 +454,10 @@ int lns_bind_configure(struct lns_device *dev, blk_mode_t mode,
 	err = lns_bind_check_file(file);
 	if (err)
 		goto out_putf;
+	fs_bsize = lns_bind_fs_bsize(file);
+	file = lns_backing_open(file, &alias);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
 
 	/* A bound device pins the module; open() holds a reference now. */
 	__module_get(THIS_MODULE);
@@ -455,11 +469,10 @@ int lns_bind_configure(struct lns_device *dev, blk_mode_t mode,
 			goto out_module;
 	}
 
-	fs_bsize = lns_bind_fs_bsize(file);
 	err = lns_bind_lock(dev, file);
 	if (err)
 		goto out_claim;
-	err = lns_bind_attach(dev, mode, bdev, file, config, fs_bsize);
+	err = lns_bind_attach(dev, mode, bdev, file, alias, config, fs_bsize);
 	if (!err)
 		partscan = dev->flags & LO_FLAGS_PARTSCAN;
 	lns_bind_unlock(dev, file);
@@ -473,6 +486,7 @@ out_claim:
 out_module:
 	module_put(THIS_MODULE);
 out_putf:
+	kfree(alias);
 	fput(file);
 	return err;
 }
@@ -498,14 +512,16 @@ static void lns_bind_reset_limits(struct lns_device *dev)
 void lns_bind_detach(struct lns_device *dev, bool in_release)
 {
 	struct gendisk *disk = dev->disk;
+	struct lns_backing_alias *alias;
 	struct file *filp;
 	unsigned int token;
 
-	token = lns_compat_freeze(disk->queue);
+	/* The walk's lock first, as everywhere: it nests outside the queue. */
 	mutex_lock(&lns_bind_mutex);
-	filp = lns_bind_take_backing(dev);
-	mutex_unlock(&lns_bind_mutex);
+	token = lns_compat_freeze(disk->queue);
+	filp = lns_bind_take_backing(dev, &alias);
 	lns_compat_unfreeze(disk->queue, token);
+	mutex_unlock(&lns_bind_mutex);
 
 	dev->bdev = NULL;
 	dev->offset = 0;
@@ -538,6 +554,7 @@ void lns_bind_detach(struct lns_device *dev, bool in_release)
 	mutex_unlock(&dev->lock);
 	/* Not under dev->lock: the last fput may take a disk's open_mutex. */
 	fput(filp);
+	kfree(alias);
 }
 
 /**
@@ -569,8 +586,11 @@ int lns_bind_clear(struct lns_device *dev)
 
 /* The part of LOOP_CHANGE_FD done under the locks. */
 static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
-			 struct file *file, struct file **old, u32 fs_bsize)
+			 struct file *file, struct lns_backing_alias **alias,
+			 struct file **old, u32 fs_bsize)
 {
+	struct lns_backing_alias *new_alias = *alias;
+
 	unsigned int token;
 	int err;
 
@@ -587,8 +607,8 @@ static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
 
 	lns_compat_force_media_change(dev->disk);
 	token = lns_compat_freeze(dev->disk->queue);
-	*old = lns_bind_take_backing(dev);
-	lns_bind_set_backing(dev, file);
+	*old = lns_bind_take_backing(dev, alias);
+	lns_bind_set_backing(dev, file, new_alias);
 	dev->backing_bsize = fs_bsize;
 	lns_compat_unfreeze(dev->disk->queue, token);
 	lns_bind_default_dio(dev, dev->use_dio);
@@ -608,6 +628,7 @@ int lns_bind_change_fd(struct lns_device *dev, struct block_device *bdev,
 		       unsigned int fd)
 {
 	struct file *file = fget(fd);
+	struct lns_backing_alias *alias = NULL;
 	struct file *old = NULL;
 	bool partscan = false;
 	u32 fs_bsize;
@@ -618,8 +639,11 @@ int lns_bind_change_fd(struct lns_device *dev, struct block_device *bdev,
 	err = lns_bind_check_file(file);
 	if (err)
 		goto out_putf;
-
 	fs_bsize = lns_bind_fs_bsize(file);
+	file = lns_backing_open(file, &alias);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+
 	dev_set_uevent_suppress(disk_to_dev(dev->disk), 1);
 	/* Always the walk's lock too: the backing pointer changes. */
 	err = mutex_lock_killable(&lns_bind_mutex);
@@ -630,7 +654,8 @@ int lns_bind_change_fd(struct lns_device *dev, struct block_device *bdev,
 		mutex_unlock(&lns_bind_mutex);
 		goto out_uevent;
 	}
-	err = lns_bind_swap(dev, bdev, file, &old, fs_bsize);
+	/* On success, @alias is the old file's afterwards. */
+	err = lns_bind_swap(dev, bdev, file, &alias, &old, fs_bsize);
 	partscan = dev->flags & LO_FLAGS_PARTSCAN;
 	mutex_unlock(&dev->lock);
 	mutex_unlock(&lns_bind_mutex);
@@ -638,6 +663,7 @@ out_uevent:
 	dev_set_uevent_suppress(disk_to_dev(dev->disk), 0);
 	if (!err) {
 		fput(old);
+		kfree(alias);
 		if (partscan)
 			lns_bind_rescan(dev);
 		kobject_uevent(&disk_to_dev(dev->disk)->kobj, KOBJ_CHANGE);
@@ -645,6 +671,7 @@ out_uevent:
 	}
 	kobject_uevent(&disk_to_dev(dev->disk)->kobj, KOBJ_CHANGE);
 out_putf:
+	kfree(alias);
 	fput(file);
 	return err;
 }
@@ -716,6 +743,7 @@ out_unlock:
  */
 int lns_bind_get_status(struct lns_device *dev, struct loop_info64 *info)
 {
+	struct lns_backing_alias *alias;
 	struct kstat stat;
 	struct path path;
 	int err;
@@ -735,13 +763,21 @@ int lns_bind_get_status(struct lns_device *dev, struct loop_info64 *info)
 	memcpy(info->lo_file_name, dev->file_name, LO_NAME_SIZE);
 	path = dev->backing->f_path;
 	path_get(&path);
+	alias = dev->backing_alias;
+	if (alias) {
+		/* The node userspace passed, not its private reopening. */
+		info->lo_device = huge_encode_dev(alias->dev);
+		info->lo_inode = alias->ino;
+	}
 	mutex_unlock(&dev->lock);
 
 	/* Not under dev->lock: this calls into the backing filesystem. */
 	err = vfs_getattr(&path, &stat, STATX_INO, AT_STATX_SYNC_AS_STAT);
 	if (!err) {
-		info->lo_device = huge_encode_dev(stat.dev);
-		info->lo_inode = stat.ino;
+		if (!alias) {
+			info->lo_device = huge_encode_dev(stat.dev);
+			info->lo_inode = stat.ino;
+		}
 		info->lo_rdevice = huge_encode_dev(stat.rdev);
 	}
 	path_put(&path);

@@ -509,6 +509,17 @@ static struct file_system_type lns_fs_type = {
 };
 
 /**
+ * lns_fs_is_instance() - whether @sb is the superblock of an instance
+ * @sb: any superblock
+ *
+ * Return: true for a mounted loopns filesystem.
+ */
+bool lns_fs_is_instance(struct super_block *sb)
+{
+	return sb->s_type == &lns_fs_type;
+}
+
+/**
  * lns_fs_init() - register the loopns filesystem type
  *
  * Return: 0 or a negative errno.

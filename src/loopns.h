@@ -77,14 +77,17 @@ enum lns_state {
  * @minor: global device number (M of loopnsM; its first minor is
  *	M << part_shift, see device.c)
  * @lock: protects @state, @flags, @offset, @sizelimit, @file_name,
- *	@use_dio, @orphan, @bdev and writes to @backing
- * @backing_lock: protects @backing for readers that cannot sleep (sysfs)
+ *	@use_dio, @orphan, @bdev and writes to @backing and @backing_alias
+ * @backing_lock: protects @backing and @backing_alias for readers that
+ *	cannot sleep (sysfs)
  * @state: enum lns_state
  * @flags: LO_FLAGS_*
  * @offset: start of the device in the backing file, in bytes
  * @sizelimit: size limit in bytes, 0 for none
  * @file_name: lo_file_name as set by userspace
  * @backing: backing file while bound
+ * @backing_alias: where @backing was opened by userspace, if backing.c
+ *	opened it again (a node of an instance); with @backing
  * @backing_bsize: block size of the backing file's filesystem, 0 if unknown
  * @old_gfp_mask: backing mapping's gfp mask before binding
  * @bdev: the block device that was bound (whole disk)
@@ -114,6 +117,7 @@ struct lns_device {
 	loff_t sizelimit;
 	char file_name[LO_NAME_SIZE];
 	struct file *backing;
+	struct lns_backing_alias *backing_alias;
 	u32 backing_bsize;
 	gfp_t old_gfp_mask;
 	struct block_device *bdev;
@@ -128,6 +132,22 @@ struct lns_device {
 	struct gendisk *disk;
 	struct work_struct remove_work;
 };
+
+/**
+ * struct lns_backing_alias - a backing node as userspace passed it
+ * @dev: device of the filesystem it is on (st_dev)
+ * @ino: its inode number (st_ino)
+ * @path: its path, shown as sysfs backing_file
+ */
+struct lns_backing_alias {
+	dev_t dev;
+	unsigned long ino;
+	char path[];
+};
+
+/* backing.c */
+struct file *lns_backing_open(struct file *file,
+			      struct lns_backing_alias **aliasp);
 
 /* quota.c */
 kuid_t lns_quota_owner(struct user_namespace *user_ns);
@@ -169,6 +189,7 @@ bool lns_instance_find_part(struct lns_instance *inst, int index,
 /* fs.c */
 int lns_fs_init(void);
 void lns_fs_exit(void);
+bool lns_fs_is_instance(struct super_block *sb);
 int lns_fs_create_node(struct lns_device *dev);
 void lns_fs_remove_node(struct lns_device *dev);
 

@@ -35,6 +35,14 @@ static bool lns_sysfs_may_see(struct user_namespace *owner)
 	return true;
 }
 
+/* The path of a node that was opened again (backing.c), for the show. */
+static char *lns_sysfs_copy_path(const char *path, char *buf)
+{
+	if (strscpy(buf, path, PAGE_SIZE - 1) < 0)
+		return ERR_PTR(-ENAMETOOLONG);
+	return buf;
+}
+
 static ssize_t backing_file_show(struct device *d,
 				 struct device_attribute *attr, char *buf)
 {
@@ -45,7 +53,9 @@ static ssize_t backing_file_show(struct device *d,
 	if (!lns_sysfs_may_see(dev->inst->user_ns))
 		return -EACCES;
 	spin_lock_irq(&dev->backing_lock);
-	if (dev->backing)
+	if (dev->backing_alias)
+		p = lns_sysfs_copy_path(dev->backing_alias->path, buf);
+	else if (dev->backing)
 		p = file_path(dev->backing, buf, PAGE_SIZE - 1);
 	spin_unlock_irq(&dev->backing_lock);
 

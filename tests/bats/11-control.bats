@@ -19,12 +19,9 @@ setup() {
 }
 
 teardown() {
-	local m
 	[[ -n ${FD:-} ]] && exec {FD}>&- 2>/dev/null
 	[[ -n ${OLD_MAXDEV:-} ]] && echo "$OLD_MAXDEV" >"$MAXDEV"
-	for m in $(awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r); do
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-	done
+	umount_under "$T"
 	lns_cleanup
 	rm -rf "$T"
 }

@@ -23,9 +23,7 @@ teardown() {
 	for h in "${HOLDS[@]}"; do
 		hold_stop "$h" 2>/dev/null || true
 	done
-	for m in $(awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r); do
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-	done
+	umount_under "$T"
 	lns_cleanup
 	rm -rf "$T"
 	modprobe loopns 2>/dev/null || true

@@ -32,9 +32,7 @@ teardown() {
 		kill "$p" 2>/dev/null || true
 	done
 	[[ -n ${WATCHDOG:-} ]] && kill "$WATCHDOG" 2>/dev/null
-	for m in $(awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r); do
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-	done
+	umount_under "$T"
 	lns_cleanup
 	rm -rf "$T"
 	modprobe loopns 2>/dev/null || true

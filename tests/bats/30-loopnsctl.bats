@@ -19,10 +19,7 @@ setup() {
 }
 
 teardown() {
-	local m
-	for m in $(awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r); do
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-	done
+	umount_under "$T"
 	lns_cleanup
 	rm -rf "$T"
 	# a test that changed module parameters puts the defaults back

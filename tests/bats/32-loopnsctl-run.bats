@@ -24,9 +24,7 @@ teardown() {
 	for p in ${PIDS:-}; do
 		kill -9 "$p" 2>/dev/null
 	done
-	for m in $(awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r); do
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-	done
+	umount_under "$T"
 	lns_cleanup
 	rm -rf "$T"
 }

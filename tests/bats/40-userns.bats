@@ -31,9 +31,7 @@ teardown() {
 	for p in "${PIDS[@]}"; do
 		wait "$p" 2>/dev/null || true
 	done
-	for m in $(awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r); do
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-	done
+	umount_under "$T"
 	wait_for 10 test "$(lns_disk_count)" -le "$BASE" || true
 	rm -rf "$T"
 }

@@ -36,9 +36,7 @@ teardown() {
 	for p in "${PIDS[@]}"; do
 		wait "$p" 2>/dev/null || true
 	done
-	for m in $(awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r); do
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-	done
+	umount_under "$T"
 	echo "$OLD_MAX" >"$PARAMS/max_devices"
 	echo "$OLD_PER_USER" >"$PARAMS/max_devices_per_user"
 	[[ -n $CG ]] && rmdir "$CG" 2>/dev/null

@@ -115,6 +115,17 @@ make_image() {
 	rm -f "$1" && truncate -s "$2" "$1"
 }
 
+# umount_under DIR: unmount everything mounted below DIR, innermost first
+# (lazily when busy). An empty DIR or "/" does nothing: a teardown after
+# a setup that skipped early must not unmount the guest's own filesystems.
+umount_under() {
+	local t=${1%/} m
+	[[ -n $t ]] || return 0
+	for m in $(awk -v t="$t/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r); do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+	done
+}
+
 # kmsg_mark TEXT: put a marker in the kernel log (helps reading console logs).
 kmsg_mark() {
 	echo "loopns-test: $*" >/dev/kmsg 2>/dev/null || true

@@ -38,9 +38,6 @@
  *   -R           also remount the shared instance with random max=
  *   -w SECONDS   one syscall slower than this is a possible hang (60)
  *   -q           quiet: only the summary and unexpected results
- *   -K           known bugs too: in -p mode, also stack devices on nodes of
- *                their own instance before it is unmounted lazily (STRESS-7:
- *                such an instance is never torn down)
  *   -o           open storm: the children only open and close nodes
  *                loop0..loop(-n - 1) as fast as they can (no checks);
  *                for racing other clients of the instance
@@ -86,7 +83,7 @@
 #define IMG_SIZE	(1 << 20)
 
 static int opt_t = 10, opt_j = 4, opt_n = 8, opt_p, opt_f, opt_R, opt_w = 60,
-	   opt_q, opt_o, opt_K;
+	   opt_q, opt_o;
 static unsigned int opt_seed;
 static const char *opt_b, *dir;
 
@@ -372,7 +369,7 @@ static void op_bind(int idx)
 	if (fd < 0)
 		return;
 	memset(&c, 0, sizeof(c));
-	if (rnd(5) == 0 && (!opt_p || opt_K)) {
+	if (rnd(5) == 0) {
 		/* Stack on another device of this instance (or itself). */
 		lower = node_open(rnd(opt_n), rnd(2) ? O_RDWR : O_RDONLY);
 		c.fd = lower;
@@ -924,7 +921,6 @@ int main(int argc, char **argv)
 		case 'w': opt_w = atoi(optarg); break;
 		case 'q': opt_q = 1; break;
 		case 'o': opt_o = 1; break;
-		case 'K': opt_K = 1; break;
 		default: goto usage;
 		}
 	}
@@ -1008,6 +1004,6 @@ int main(int argc, char **argv)
 		rc = 1;
 	return rc;
 usage:
-	fprintf(stderr, "usage: lns-hammer [-t SEC] [-j N] [-n N] [-b DIR] [-s SEED] [-p] [-f] [-R] [-w SEC] [-q] [-o] [-K] DIR\n");
+	fprintf(stderr, "usage: lns-hammer [-t SEC] [-j N] [-n N] [-b DIR] [-s SEED] [-p] [-f] [-R] [-w SEC] [-q] [-o] DIR\n");
 	return 2;
 }
