@@ -30,7 +30,7 @@
 
 static const struct super_operations lns_backing_sops = {
 	.statfs		= simple_statfs,
-	.drop_inode	= generic_delete_inode,
+	.drop_inode	= lns_compat_inode_just_drop,
 };
 
 static int lns_backing_fill_super(struct super_block *sb,
@@ -99,6 +99,7 @@ static struct lns_backing_alias *lns_backing_alias(struct file *file)
 	struct inode *inode = file_inode(file);
 	struct lns_backing_alias *alias;
 	char *buf, *p;
+	size_t len;
 
 	buf = kmalloc(PATH_MAX, GFP_KERNEL);
 	if (!buf)
@@ -108,11 +109,12 @@ static struct lns_backing_alias *lns_backing_alias(struct file *file)
 		kfree(buf);
 		return ERR_CAST(p);
 	}
-	alias = kmalloc(struct_size(alias, path, strlen(p) + 1), GFP_KERNEL);
+	len = strlen(p) + 1;
+	alias = kmalloc(struct_size(alias, path, len), GFP_KERNEL);
 	if (alias) {
 		alias->dev = inode->i_sb->s_dev;
 		alias->ino = inode->i_ino;
-		strcpy(alias->path, p);
+		memcpy(alias->path, p, len);
 	}
 	kfree(buf);
 	return alias ?: ERR_PTR(-ENOMEM);

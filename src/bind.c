@@ -15,6 +15,7 @@
 #include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/statfs.h>
+#include <linux/workqueue.h>
 
 #include "loopns.h"
 
@@ -127,7 +128,7 @@ static u32 lns_bind_fs_bsize(struct file *file)
  * Return: 0 and the backing inode's mode and rdev, -ENXIO if it is not
  * bound, or another negative errno if the path cannot be followed.
  */
-static int lns_bind_loop_backing(dev_t devt, umode_t *mode, dev_t *rdev)
+static int __lns_bind_loop_backing(dev_t devt, umode_t *mode, dev_t *rdev)
 {
 	struct file *attr;
 	struct path path;
@@ -161,6 +162,41 @@ static int lns_bind_loop_backing(dev_t devt, umode_t *mode, dev_t *rdev)
 out:
 	kfree(buf);
 	return err;
+}
+
+struct lns_bind_loop_walk {
+	struct work_struct work;
+	dev_t devt;
+	umode_t mode;
+	dev_t rdev;
+	int err;
+};
+
+static void lns_bind_loop_walk_fn(struct work_struct *work)
+{
+	struct lns_bind_loop_walk *w =
+		container_of(work, struct lns_bind_loop_walk, work);
+
+	w->err = __lns_bind_loop_backing(w->devt, &w->mode, &w->rdev);
+}
+
+/*
+ * __lns_bind_loop_backing() in a kernel worker, whose root directory and
+ * mount namespace are init's: the caller's own could be forged (a /sys of
+ * its making, a file mounted over the path), and backing_file shows the
+ * path relative to the root of whoever reads it.
+ */
+static int lns_bind_loop_backing(dev_t devt, umode_t *mode, dev_t *rdev)
+{
+	struct lns_bind_loop_walk w = { .devt = devt };
+
+	INIT_WORK_ONSTACK(&w.work, lns_bind_loop_walk_fn);
+	queue_work(system_unbound_wq, &w.work);
+	flush_work(&w.work);
+	destroy_work_on_stack(&w.work);
+	*mode = w.mode;
+	*rdev = w.rdev;
+	return w.err;
 }
 
 /*

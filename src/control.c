@@ -54,9 +54,7 @@ static int lns_control_new_ephemeral(struct file *ctl,
 	index = lns_instance_add(sb->s_fs_info, -1, devp);
 	if (index < 0)
 		return index;
-	/* Our caller's open file keeps the superblock active. */
-	atomic_inc(&sb->s_active);
-	(*devp)->ephemeral_sb = sb;
+	(*devp)->ephemeral = true;
 	return index;
 }
 

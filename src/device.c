@@ -122,7 +122,8 @@ static void lns_device_remove_workfn(struct work_struct *work)
 	struct lns_device *dev = container_of(work, struct lns_device,
 					      remove_work);
 
-	if (dev->ephemeral_sb)
+	/* An orphan's node went with its instance. */
+	if (dev->ephemeral && !dev->orphan)
 		lns_instance_reap(dev);
 	else
 		lns_device_destroy(dev);
@@ -326,6 +327,11 @@ void lns_device_orphan(struct lns_device *dev)
 	bool detach = false;
 
 	mutex_lock(&dev->lock);
+	if (dev->state == LNS_DELETING) {
+		/* Its deletion is queued already (lns_instance_reap()). */
+		mutex_unlock(&dev->lock);
+		return;
+	}
 	dev->orphan = true;
 	if (disk_openers(dev->disk) > 0 || dev->state == LNS_RUNDOWN) {
 		if (dev->state == LNS_BOUND)

@@ -191,7 +191,7 @@ static int lns_instance_claim_idle(struct lns_device *dev)
 	if (err)
 		return err;
 	if (dev->state != LNS_UNBOUND || disk_openers(dev->disk) > 0 ||
-	    dev->ephemeral_sb)
+	    dev->ephemeral)
 		err = -EBUSY;
 	else
 		dev->state = LNS_DELETING;
@@ -248,14 +248,26 @@ int lns_instance_unlink(struct lns_instance *inst, struct lns_device *dev)
  * lns_instance_reap() - delete an ephemeral device after its last close
  * @dev: the device, in state LNS_DELETING, made by LOOPNS_CTL_ATTACH
  *
- * Removes the node and the device, then drops the device's active
- * reference on the superblock (which may tear the instance down).
+ * Removes the node and the device. The device does not keep its instance
+ * alive (a device stacked on its node would keep both forever): if the
+ * instance is going away, its node goes with it and lns_instance_shutdown()
+ * leaves the device to us.
  */
 void lns_instance_reap(struct lns_device *dev)
 {
-	struct super_block *sb = dev->ephemeral_sb;
-	struct inode *dir = d_inode(sb->s_root);
+	struct lns_instance *inst = dev->inst;
+	struct super_block *sb = NULL;
+	struct inode *dir;
 
+	mutex_lock(&inst->lock);
+	if (!inst->dead && atomic_inc_not_zero(&inst->sb->s_active))
+		sb = inst->sb;
+	mutex_unlock(&inst->lock);
+	if (!sb) {
+		lns_device_destroy(dev);
+		return;
+	}
+	dir = d_inode(sb->s_root);
 	inode_lock(dir);
 	lns_fs_remove_node(dev);
 	lns_device_destroy(dev);
@@ -280,7 +292,7 @@ int lns_instance_get_free(struct lns_instance *inst)
 
 	mutex_lock(&inst->lock);
 	idr_for_each_entry(&inst->devices, dev, id) {
-		if (READ_ONCE(dev->state) == LNS_UNBOUND && !dev->ephemeral_sb) {
+		if (READ_ONCE(dev->state) == LNS_UNBOUND && !dev->ephemeral) {
 			found = id;
 			break;
 		}
@@ -310,12 +322,16 @@ void lns_instance_shutdown(struct lns_instance *inst)
 	for (;;) {
 		mutex_lock(&inst->lock);
 		dev = idr_get_next(&inst->devices, &id);
+		/* lns_instance_reap() may delete it meanwhile. */
+		if (dev)
+			get_device(disk_to_dev(dev->disk));
 		mutex_unlock(&inst->lock);
 		if (!dev)
 			break;
 		id++;
 		dev->dentry = NULL;
 		lns_device_orphan(dev);
+		put_device(disk_to_dev(dev->disk));
 	}
 }
 

@@ -94,9 +94,7 @@ enum lns_state {
  * @use_dio: requests go to the backing file with IOCB_DIRECT
  * @sysfs_inited: the loop/ attribute group exists
  * @orphan: the instance is gone; delete the device at last close
- * @ephemeral_sb: set for devices made by LOOPNS_CTL_ATTACH, which are
- *	deleted at their last close; holds an active reference on the
- *	instance's superblock until then
+ * @ephemeral: made by LOOPNS_CTL_ATTACH: deleted at its last close
  * @ephemeral_armed: LOOPNS_CTL_ATTACH is done with the device; until then
  *	a last close by someone else does not delete it
  * @dentry: node in the instance, NULL once removed
@@ -124,7 +122,7 @@ struct lns_device {
 	bool use_dio;
 	bool sysfs_inited;
 	bool orphan;
-	struct super_block *ephemeral_sb;
+	bool ephemeral;
 	bool ephemeral_armed;
 	struct dentry *dentry;
 	struct workqueue_struct *wq;

@@ -6,7 +6,12 @@
 # Stages, each counted in the summary:
 #   lint       checkpatch --strict and sparse/W=1 on every kernel (1 test)
 #   unit       host-side unit tests of loopnsctl (TAP), when present
-#   vm         tests/harness/check.sh: the Bats suite in a VM per kernel,
+#   sid        tests/harness/sid-kernel.sh prepare: the newest Debian
+#              kernel (sid) and a sid chroot to build for it, cached in
+#              /var/cache/loopns/sid; then W=1 and sparse for it (2 tests).
+#              LOOPNS_SID=0 leaves the sid kernel out of the whole run.
+#   vm         tests/harness/check.sh: the Bats suite in a VM per kernel
+#              (both Debian 12 kernels and sid's, all booted at once),
 #              plus its own self-test ("N passed, N failed")
 #   bench      make bench-quick: the benchmark must still run (no timing
 #              is asserted; 1 test)
@@ -66,6 +71,27 @@ stage_unit() {
 	count_tap unit "$log" "$rc"
 }
 
+stage_sid() {
+	local log=$LOGDIR/sid.log
+	[[ ${LOOPNS_SID:-1} == 1 ]] || return 0
+	if tests/harness/sid-kernel.sh prepare >"$log" 2>&1; then
+		tail -n 1 "$log"
+		count sid "prepared" 1 0
+	else
+		tail -n 30 "$log"
+		count sid "prepare FAILED (see $log)" 0 1
+		return
+	fi
+	export LOOPNS_SID=1
+	export LOOPNS_JOBS=${LOOPNS_JOBS:-3}
+	if tests/harness/sid-kernel.sh lint . >"$LOGDIR/sid-lint.log" 2>&1; then
+		count sid-lint ok 1 0
+	else
+		tail -n 30 "$LOGDIR/sid-lint.log"
+		count sid-lint "FAILED (see $LOGDIR/sid-lint.log)" 0 1
+	fi
+}
+
 stage_vm() {
 	local log=$LOGDIR/vm.log line
 	tests/harness/check.sh 2>&1 | tee "$log"
@@ -99,6 +125,7 @@ stage_packaging() {
 if [[ -z ${ONLY_VM:-} ]]; then
 	stage_lint
 	stage_unit
+	stage_sid
 fi
 stage_vm
 if [[ -z ${ONLY_VM:-} ]]; then

@@ -319,7 +319,7 @@ module_unloads() {
 	# pages nests dev->lock -> the queue. Doing each once is enough for
 	# lockdep; every kernel checks that each one did its job.
 	reg_setup
-	local ro=$D.ro d0 d1 got
+	local ro=$D.ro d0 d1 got fd
 	make_image "$ro" 4M
 	mount -t loopns loopns "$D"
 	loopioctl "$D/loop-control" ctl-add 0
@@ -328,7 +328,7 @@ module_unloads() {
 	loopioctl "$D/loop1" configure "ro:$ro" 1
 	d0=$(lns_disk "$D/loop0") d1=$(lns_disk "$D/loop1")
 	# Hold loop0 open so that the write stays dirty until SET_BLOCK_SIZE.
-	exec 3<"$D/loop0"
+	exec {fd}<"$D/loop0"
 	printf 'stress10' | dd of="$D/loop0" bs=512 conv=notrunc status=none
 	loopioctl "$D/loop0" set-block-size 4096
 	[ "$(cat "/sys/block/$d0/queue/logical_block_size")" -eq 4096 ]
@@ -339,11 +339,38 @@ module_unloads() {
 	# Autoclear, then the last close detaches loop0 from ->release.
 	loopioctl "$D/loop0" clr
 	[ -e "/sys/block/$d0/loop/backing_file" ]
-	exec 3<&-
+	exec {fd}<&-
 	run wait_for 10 test ! -e "/sys/block/$d0/loop/backing_file"
 	[ "$status" -eq 0 ]
 	loopioctl "$D/loop1" clr
 	umount "$D"
 	rm -f "$ro"
+	reg_teardown
+}
+
+@test "regression: a device stacked on an ATTACH device of its own instance does not keep the instance alive after umount -l" {
+	# STRESS-11: a LOOPNS_CTL_ATTACH device held an active reference on
+	# its instance until its last close; a device of the same instance
+	# bound to its node kept it open, so neither ever went away.
+	reg_setup
+	local n de du
+	mount -t loopns loopns "$D"
+	loopioctl "$D/loop-control" ctl-add 5
+	# loop5 stacked on the ATTACH device, whose own fd then closes.
+	n=$(loopns-attach "$D/loop-control" "$IMG" --exec \
+		sh -c 'loopioctl "$0/loop5" set-fd "$0/loop$LOOPNS_INDEX" >/dev/null && echo $LOOPNS_INDEX' "$D")
+	de=$(lns_disk "$D/loop$n") du=$(lns_disk "$D/loop5")
+	[ "$(cat "/sys/block/$du/loop/backing_file")" = "$D/loop$n" ]
+	# The ATTACH device lives on: loop5 holds it open.
+	[ -e "/sys/block/$de" ]
+	umount -l "$D"
+	run wait_for 10 eval '[ ! -e /sys/block/'"$de"' ] && [ ! -e /sys/block/'"$du"' ]'
+	if [ "$status" -ne 0 ]; then
+		echo "$du and $de survive the instance"
+		loopioctl "/dev/$du" clr
+		wait_for 10 test ! -e "/sys/block/$de"
+		reg_teardown
+		false
+	fi
 	reg_teardown
 }

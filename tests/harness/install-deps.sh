@@ -21,8 +21,10 @@ PACKAGES=(
 	# libkmod for the tests' helper programs and loopnsctl (make tool);
 	# groff for its man pages (make tool-lint)
 	libkmod-dev pkgconf groff-base
-	# VM harness: qemu, initramfs tools, bats
+	# VM harness: qemu, initramfs tools, bats; debootstrap for the sid
+	# chroot (tests/harness/sid-kernel.sh)
 	qemu-system-x86 busybox-static cpio xz-utils zstd bats
+	debootstrap debian-archive-keyring
 	# programs copied into the guest
 	bash coreutils util-linux util-linux-extra mount fdisk kmod
 	e2fsprogs fuse2fs fio strace udev procps psmisc bsdextrautils xxd
