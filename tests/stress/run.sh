@@ -221,9 +221,13 @@ verify_final() {
 	local d i bad=0
 	[[ -f $W/fio.dir ]] || return 0
 	d=$(cat "$W/fio.dir")
+	# Write back top down: loop2's pages land in loop3's page cache, which
+	# must reach the bottom file before cmp reads it.
+	for i in 0 1 2 3; do
+		blockdev --flushbufs "$d/loop$i" 2>/dev/null
+	done
 	echo 3 >/proc/sys/vm/drop_caches
 	for i in 0 1 2; do
-		blockdev --flushbufs "$d/loop$i" 2>/dev/null
 		if ! fio_job "$d/loop$i" 0 --verify_only >"$LOGS/fio-final-$i.out" 2>&1; then
 			problem "verify: data of loop$i no longer verifies at the end"
 			cat "$LOGS/fio-final-$i.out"
