@@ -38,6 +38,22 @@ reg_teardown() {
 	rm -rf "$D" "$IMG"
 }
 
+# umount_l_takes_both UPPER LOWER: umount -l of the instance at $D, whose
+# disk UPPER is stacked on its disk LOWER, deletes both within 10 s. If not,
+# unstack them through the host's node (so that nothing leaks) and fail.
+umount_l_takes_both() {
+	local up=$1 low=$2
+	umount -l "$D"
+	run wait_for 10 eval '[ ! -e /sys/block/'"$up"' ] && [ ! -e /sys/block/'"$low"' ]'
+	if [ "$status" -ne 0 ]; then
+		echo "$up (backing $(cat "/sys/block/$up/loop/backing_file")) and $low survive the instance"
+		loopioctl "/dev/$up" clr
+		wait_for 10 test ! -e "/sys/block/$low"
+	fi
+	reg_teardown
+	[ "$status" -eq 0 ]
+}
+
 # gone: the device count is back to $BASE and the instance holds only
 # loop-control.
 gone() {
@@ -243,16 +259,7 @@ module_unloads() {
 	loopioctl "$D/loop0" set-fd "$IMG"
 	loopioctl "$D/loop1" set-fd "$D/loop0"
 	d0=$(lns_disk "$D/loop0") d1=$(lns_disk "$D/loop1")
-	umount -l "$D"
-	run wait_for 10 eval '[ ! -e /sys/block/'"$d0"' ] && [ ! -e /sys/block/'"$d1"' ]'
-	if [ "$status" -ne 0 ]; then
-		echo "$d1 (backing $(cat /sys/block/$d1/loop/backing_file)) and $d0 survive the instance"
-		loopioctl "/dev/$d1" clr
-		wait_for 10 test ! -e "/sys/block/$d0"
-		reg_teardown
-		false
-	fi
-	reg_teardown
+	umount_l_takes_both "$d1" "$d0"
 }
 
 @test "regression: LOOPNS_CTL_ATTACH is not disturbed by another process opening the new node" {
@@ -363,14 +370,5 @@ module_unloads() {
 	[ "$(cat "/sys/block/$du/loop/backing_file")" = "$D/loop$n" ]
 	# The ATTACH device lives on: loop5 holds it open.
 	[ -e "/sys/block/$de" ]
-	umount -l "$D"
-	run wait_for 10 eval '[ ! -e /sys/block/'"$de"' ] && [ ! -e /sys/block/'"$du"' ]'
-	if [ "$status" -ne 0 ]; then
-		echo "$du and $de survive the instance"
-		loopioctl "/dev/$du" clr
-		wait_for 10 test ! -e "/sys/block/$de"
-		reg_teardown
-		false
-	fi
-	reg_teardown
+	umount_l_takes_both "$du" "$de"
 }
