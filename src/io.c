@@ -369,6 +369,13 @@ static bool lns_io_read_cached(struct lns_device *dev, struct lns_io_cmd *cmd)
 	 */
 	if (current->journal_info)
 		return false;
+	/*
+	 * Not from a block device either: the submitter may be reading the
+	 * block device stacked on us, and its read_iter holds that device's
+	 * inode lock, of the same class as the one below (lockdep).
+	 */
+	if (S_ISBLK(file_inode(file)->i_mode))
+		return false;
 	if (!(file->f_mode & FMODE_NOWAIT) && !shmem_mapping(file->f_mapping))
 		return false;
 	if (lns_io_init_iter(cmd, &iter, ITER_DEST, GFP_NOWAIT | __GFP_NOWARN))

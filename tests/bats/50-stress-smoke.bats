@@ -372,3 +372,23 @@ module_unloads() {
 	[ -e "/sys/block/$de" ]
 	umount_l_takes_both "$du" "$de"
 }
+
+@test "regression: buffered reads through a device stacked on a loopns device whose data is cached" {
+	# lockdep on the debug kernel (STRESS-12): the page-cache fast path of
+	# ->queue_rq read a block device backing through its read_iter from
+	# the reader of the upper device, nesting two block device inode locks.
+	reg_setup
+	dd if=/dev/urandom of="$IMG" bs=1M count=1 conv=notrunc status=none
+	mount -t loopns loopns "$D"
+	loopioctl "$D/loop-control" ctl-add 0
+	loopioctl "$D/loop-control" ctl-add 1
+	loopioctl "$D/loop0" set-fd "$IMG"
+	loopioctl "$D/loop1" set-fd "$D/loop0"
+	# loop0's page cache holds the data; readahead on loop1 wants it.
+	cat "$D/loop0" >/dev/null
+	cmp -n 1048576 "$D/loop1" "$IMG"
+	loopioctl "$D/loop1" clr
+	loopioctl "$D/loop0" clr
+	umount "$D"
+	reg_teardown
+}
