@@ -271,8 +271,6 @@ b() {
 }
 
 @test "a stalled FUSE backing file in container A does not block attach or detach anywhere else" {
-	[[ ${LOOPNS_SEC_KNOWN_BUGS:-0} == 1 ]] ||
-		skip "known module bug SEC-1 (global bind mutex held across vfs_statfs); LOOPNS_SEC_KNOWN_BUGS=1 runs it"
 	skip_unless_cmd fuse2fs mkfs.ext4
 	[[ -c /dev/fuse ]] || skip "needs /dev/fuse"
 	as_user 1000 truncate -s 32M "$HA/fimg"
