@@ -278,14 +278,25 @@ struct lns_device *lns_device_create(struct lns_instance *inst, int index)
 	err = lns_device_init_disk(dev);
 	if (err)
 		goto out_free_tags;
-	err = add_disk(dev->disk);
+	err = xa_insert(&lns_devices_by_minor, dev->minor, dev, GFP_KERNEL);
 	if (err)
 		goto out_put_disk;
+	err = add_disk(dev->disk);
+	if (err) {
+		/*
+		 * device_add() reports a failed allocation of the disk's name
+		 * as EINVAL; every argument given here is valid.
+		 */
+		if (err == -EINVAL)
+			err = -ENOMEM;
+		goto out_erase;
+	}
 
 	lns_instance_get(inst);
-	xa_store(&lns_devices_by_minor, dev->minor, dev, GFP_KERNEL);
 	return dev;
 
+out_erase:
+	xa_erase(&lns_devices_by_minor, dev->minor);
 out_put_disk:
 	put_disk(dev->disk);
 out_free_tags:
