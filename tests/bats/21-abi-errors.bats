@@ -109,6 +109,12 @@ sc_configure_bad() {
 	io "$n" configure "$ABI_TMP/img" 0x80000000
 	for bs in 3000 256 511 8192 65536 131072; do
 		io "$n" configure "$ABI_TMP/img" 0 "$bs"
+		# Blocks above PAGE_SIZE are valid where the block layer has
+		# large block sizes (7.x): unbind for the next size.
+		if [[ $(flags "$n") != ENXIO ]]; then
+			io "$n" clr >/dev/null
+			wait_unbound "$n"
+		fi
 	done
 	echo "still unbound: $(flags "$n")"
 	for bs in 512 1024 4096; do
