@@ -117,7 +117,9 @@ pdiff() {
 	grep -qx 'configure flags 0x80000000: EINVAL' "$T/lns.txt"
 	grep -qx 'configure flags 0x20: EINVAL' "$T/lns.txt"
 	grep -qx 'configure block-size 3000: EINVAL' "$T/lns.txt"
-	grep -qx 'configure block-size 8192: EINVAL' "$T/lns.txt"
+	# 8192 > PAGE_SIZE: EINVAL on 6.x, valid with 7.x's large block
+	# sizes (the comparison with loop above decides which).
+	grep -qx -e 'configure block-size 8192: EINVAL' -e 'configure block-size 8192: 0' "$T/lns.txt"
 	grep -qx 'configure offset 1<<63: EOVERFLOW' "$T/lns.txt"
 	grep -qx 'configure sizelimit 1<<63: EOVERFLOW' "$T/lns.txt"
 	grep -qx 'bound configure again: EBUSY' "$T/lns.txt"

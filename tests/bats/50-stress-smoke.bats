@@ -365,7 +365,7 @@ module_unloads() {
 	loopioctl "$D/loop-control" ctl-add 5
 	# loop5 stacked on the ATTACH device, whose own fd then closes.
 	n=$(loopns-attach "$D/loop-control" "$IMG" --exec \
-		sh -c 'loopioctl "$0/loop5" set-fd "$0/loop$LOOPNS_INDEX" >/dev/null && echo $LOOPNS_INDEX' "$D")
+		sh -c 'loopioctl "$0/loop5" set-fd "$0/loop$LOOPNS_INDEX" >/dev/null' "$D")
 	de=$(lns_disk "$D/loop$n") du=$(lns_disk "$D/loop5")
 	[ "$(cat "/sys/block/$du/loop/backing_file")" = "$D/loop$n" ]
 	# The ATTACH device lives on: loop5 holds it open.
