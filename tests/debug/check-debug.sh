@@ -86,7 +86,11 @@ for part in $PARTS; do
 			run_part suite &
 		;;
 	stress)
-		FILTER='' LOOPNS_GUEST_ENV="${LOOPNS_GUEST_ENV:-} LOOPNS_STRESS_SECONDS=$STRESS_SECONDS" \
+		# A worker's last round may overrun the deadline by minutes on
+		# this kernel under TCG (a lazy round took over 8 minutes while
+		# the suite boot ran beside it); hangs are for the hung-task
+		# detector to report.
+		FILTER='' LOOPNS_GUEST_ENV="${LOOPNS_GUEST_ENV:-} LOOPNS_STRESS_SECONDS=$STRESS_SECONDS LOOPNS_STRESS_GRACE=${LOOPNS_STRESS_GRACE:-900}" \
 			BATS="tests/debug/bats/00-debug-baseline.bats tests/debug/bats/90-stress.bats tests/debug/bats/99-kmemleak.bats" \
 			run_part stress &
 		;;
