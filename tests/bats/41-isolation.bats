@@ -10,6 +10,7 @@
 # the other through a stalled FUSE backing file.
 
 load helpers
+load userns
 
 setup() {
 	skip_unless_root
@@ -28,47 +29,11 @@ setup() {
 }
 
 teardown() {
-	local p m
 	[[ -n $FUSE_PID ]] && kill -CONT "$FUSE_PID" 2>/dev/null
-	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
+	kill_pids
 	umount_under "$T"
 	wait_for 10 test "$(lns_disk_count)" -le "$BASE" || true
 	rm -rf "$T"
-}
-
-as_user() {
-	local u=$1
-	shift
-	setpriv --reuid="$u" --regid="$u" --clear-groups "$@"
-}
-
-# hold NAME UID SCRIPT: as 40-userns.bats: SCRIPT as root of a new user +
-# mount namespace of host user UID, kept alive afterwards; sets PID_<NAME>.
-hold() {
-	local name=$1 u=$2 script=$3 pid
-	# exec: $! must be the namespace's process, not a subshell.
-	(exec setpriv --reuid="$u" --regid="$u" --clear-groups unshare -Urm bash -ec "$script
-touch $T/$name.ready
-exec sleep 3600") >"$T/$name.log" 2>&1 3>&- &
-	pid=$!
-	PIDS+=("$pid")
-	if ! wait_for 30 test -e "$T/$name.ready"; then
-		cat "$T/$name.log"
-		return 1
-	fi
-	printf -v "PID_$name" %s "$pid"
-}
-
-# in_ns PID CMD...: CMD as root of PID's user and mount namespaces.
-in_ns() {
-	local pid=$1
-	shift
-	nsenter -t "$pid" -U -m -- "$@"
 }
 
 # Container A: loop0 bound to its image, loop40 and loop41 idle.

@@ -7,6 +7,7 @@
 # creator's memory cgroup.
 
 load helpers
+load userns
 
 PARAMS=/sys/module/loopns/parameters
 
@@ -29,61 +30,13 @@ setup() {
 }
 
 teardown() {
-	local p m
-	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
+	kill_pids
 	umount_under "$T"
 	echo "$OLD_MAX" >"$PARAMS/max_devices"
 	echo "$OLD_PER_USER" >"$PARAMS/max_devices_per_user"
 	[[ -n $CG ]] && rmdir "$CG" 2>/dev/null
 	wait_for 10 test "$(lns_disk_count)" -le "$BASE" || true
 	rm -rf "$T"
-}
-
-as_user() {
-	local u=$1
-	shift
-	setpriv --reuid="$u" --regid="$u" --clear-groups "$@"
-}
-
-# userns UID CMD...: CMD as root of a new user + mount namespace of UID.
-userns() {
-	local u=$1
-	shift
-	as_user "$u" unshare -Urm "$@"
-}
-
-# hold NAME UID SCRIPT: SCRIPT as root of a new user + mount namespace of
-# host user UID, kept alive afterwards; sets PID_<NAME>.
-hold() {
-	local name=$1 u=$2 script=$3 pid
-	(exec setpriv --reuid="$u" --regid="$u" --clear-groups unshare -Urm bash -ec "$script
-touch $T/$name.ready
-exec sleep 3600") >"$T/$name.log" 2>&1 3>&- &
-	pid=$!
-	PIDS+=("$pid")
-	if ! wait_for 30 test -e "$T/$name.ready"; then
-		cat "$T/$name.log"
-		return 1
-	fi
-	printf -v "PID_$name" %s "$pid"
-}
-
-in_ns() {
-	local pid=$1
-	shift
-	nsenter -t "$pid" -U -m -- "$@"
-}
-
-# drop NAME: kill holder NAME; its namespaces and instances go away.
-drop() {
-	local var=PID_$1
-	kill -9 "${!var}"
-	wait "${!var}" 2>/dev/null || true
 }
 
 @test "max= bounds an unprivileged user's instance: ENOSPC for ADD, ADD(-1), GET_FREE and ATTACH; nothing is freed" {

@@ -12,6 +12,7 @@
 # SEC-1 is in 41-isolation.bats.
 
 load helpers
+load userns
 
 setup() {
 	skip_unless_root
@@ -30,16 +31,11 @@ setup() {
 }
 
 teardown() {
-	local p m l
+	local l
 	# Skipped in setup: nothing was made (and "$T/" must never be "/").
 	[[ -n ${T:-} && -d $T ]] || return 0
 	[[ -n $FUSE_PID ]] && kill -CONT "$FUSE_PID" 2>/dev/null
-	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
+	kill_pids
 	for l in "${LOOPS[@]}"; do
 		loopioctl "$l" clr >/dev/null 2>&1 || true
 	done
@@ -343,9 +339,20 @@ set_fd_targets() {
 	done
 }
 
+# set_fd_until END: LOOP_SET_FD of $A/loop0 to $T/img, cleared again at
+# once, until SECONDS reaches END; each result a line in $T/fd.out.
+set_fd_until() {
+	local r
+	while ((SECONDS < $1)); do
+		r=$(loopioctl "$A/loop0" set-fd "$T/img" 2>/dev/null) || true
+		[[ $r == 0 ]] && loopioctl "$A/loop0" clr >/dev/null
+		echo "${r:-empty}" >>"$T/fd.out"
+	done
+}
+
 @test "attach to a device being removed: every outcome is a clean errno, nothing leaks" {
 	lns_mount "$A"
-	local c=$A/loop-control end=$((SECONDS + 5)) r
+	local c=$A/loop-control end=$((SECONDS + 5))
 	(
 		while ((SECONDS < end)); do
 			loopioctl "$c" ctl-add 0 || true
@@ -353,11 +360,7 @@ set_fd_targets() {
 		done
 	) >"$T/ctl.out" 2>&1 3>&- &
 	PIDS+=($!)
-	while ((SECONDS < end)); do
-		r=$(loopioctl "$A/loop0" set-fd "$T/img" 2>/dev/null) || true
-		[[ $r == 0 ]] && loopioctl "$A/loop0" clr >/dev/null
-		echo "${r:-empty}" >>"$T/fd.out"
-	done
+	set_fd_until "$end"
 	wait "${PIDS[-1]}"
 	sort "$T/fd.out" | uniq -c
 	sort "$T/ctl.out" | uniq -c
@@ -370,7 +373,7 @@ set_fd_targets() {
 
 @test "unlink racing attach (LOOP_SET_FD and LOOPNS_CTL_ATTACH): clean errnos, nothing leaks" {
 	lns_mount "$A"
-	local c=$A/loop-control end=$((SECONDS + 5)) r
+	local c=$A/loop-control end=$((SECONDS + 5))
 	(
 		while ((SECONDS < end)); do
 			rm -f "$A/loop0" "$A/loop1" 2>/dev/null || true
@@ -378,11 +381,7 @@ set_fd_targets() {
 		done
 	) 3>&- &
 	PIDS+=($!)
-	while ((SECONDS < end)); do
-		r=$(loopioctl "$A/loop0" set-fd "$T/img" 2>/dev/null) || true
-		[[ $r == 0 ]] && loopioctl "$A/loop0" clr >/dev/null
-		echo "${r:-empty}" >>"$T/fd.out"
-	done
+	set_fd_until "$end"
 	wait "${PIDS[-1]}"
 	sort "$T/fd.out" | uniq -c
 	[ -z "$(grep -v -x -e 0 -e ENOENT -e ENXIO -e EBUSY "$T/fd.out")" ]
