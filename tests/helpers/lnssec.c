@@ -92,6 +92,16 @@ static const char *en(int e)
 	return s ? s : "E?";
 }
 
+/* open(2), or print "open ERRNO" and return -1. */
+static int open_or_say(const char *path, int flags)
+{
+	int fd = open(path, flags);
+
+	if (fd < 0)
+		printf("open %s\n", en(errno));
+	return fd;
+}
+
 static long num(const char *s)
 {
 	char *end;
@@ -390,11 +400,9 @@ static int cmd_sweep(int argc, char **argv)
 
 	if (argc < 1)
 		return usage();
-	fd = open(argv[0], O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		printf("open %s\n", en(errno));
+	fd = open_or_say(argv[0], O_RDWR | O_CLOEXEC);
+	if (fd < 0)
 		return 1;
-	}
 	for (s = 0; s < sizeof(shape) / sizeof(shape[0]); s++) {
 		for (nr = 0; nr < 256; nr++) {
 			cmd = _IOC(shape[s].dir, 'L', nr, shape[s].size);
@@ -620,11 +628,9 @@ static int cmd_setfd_race(int argc, char **argv)
 
 		pthread_barrier_init(&bar, NULL, n);
 		for (i = 0; i < n; i++) {
-			r[i].fd = open(argv[0], O_RDWR | O_CLOEXEC);
-			if (r[i].fd < 0) {
-				printf("open %s\n", en(errno));
+			r[i].fd = open_or_say(argv[0], O_RDWR | O_CLOEXEC);
+			if (r[i].fd < 0)
 				return 1;
-			}
 			r[i].img = img;
 			r[i].bar = &bar;
 			pthread_create(&t[i], NULL, race_setfd, &r[i]);
@@ -811,11 +817,9 @@ static int cmd_read(int argc, char **argv)
 
 	if (argc < 1)
 		return usage();
-	fd = open(argv[0], O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		printf("open %s\n", en(errno));
+	fd = open_or_say(argv[0], O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return 1;
-	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	if (n < 0) {
 		printf("read %s\n", en(errno));
