@@ -217,12 +217,12 @@ static int lns_bind_validate(struct file *file, struct block_device *bdev)
 		return -EINVAL;
 	if (S_ISBLK(mode))
 		lockdep_assert_held(&lns_bind_mutex);
-	/* Any node of @bdev's disk, partitions included, is @bdev itself. */
-	if (S_ISBLK(mode) && I_BDEV(inode)->bd_disk == bdev->bd_disk)
-		return -EBADF;
 	for (depth = 0; S_ISBLK(mode); depth++) {
 		struct lns_device *lower;
 
+		/* Any node of @bdev's disk, partitions included, is @bdev. */
+		if (inode && I_BDEV(inode)->bd_disk == bdev->bd_disk)
+			return -EBADF;
 		if (devt == bdev->bd_dev)
 			return -EBADF;
 		if (depth >= LNS_BIND_MAX_DEPTH)
@@ -240,6 +240,7 @@ static int lns_bind_validate(struct file *file, struct block_device *bdev)
 			err = lns_bind_loop_backing(devt, &mode, &devt);
 			if (err)
 				return -EINVAL;
+			inode = NULL;	/* known by its dev_t only */
 			continue;
 		}
 		if (MAJOR(devt) != lns_device_major())
@@ -250,8 +251,6 @@ static int lns_bind_validate(struct file *file, struct block_device *bdev)
 		inode = lower->backing->f_mapping->host;
 		mode = inode->i_mode;
 		devt = inode->i_rdev;
-		if (S_ISBLK(mode) && I_BDEV(inode)->bd_disk == bdev->bd_disk)
-			return -EBADF;
 	}
 	return 0;
 }
