@@ -93,16 +93,14 @@ stage_sid() {
 
 stage_vm() {
 	local log=$LOGDIR/vm.log line
+	local -a sid=()
 	# The sid kernel only here: packaging needs host headers (DKMS).
 	# Three VMs share the host's two cores: one vCPU each (TCG emulates
 	# an SMP guest about 16% slower; races get two vCPUs in
 	# `make check-debug`, or here with LOOPNS_SMP=2).
-	if [[ -n ${SID_READY:-} ]]; then
-		LOOPNS_SID=1 LOOPNS_JOBS=${LOOPNS_JOBS:-3} LOOPNS_SMP=${LOOPNS_SMP:-1} \
-			tests/harness/check.sh 2>&1 | tee "$log"
-	else
-		tests/harness/check.sh 2>&1 | tee "$log"
-	fi
+	[[ -n ${SID_READY:-} ]] &&
+		sid=(LOOPNS_SID=1 "LOOPNS_JOBS=${LOOPNS_JOBS:-3}" "LOOPNS_SMP=${LOOPNS_SMP:-1}")
+	env "${sid[@]}" tests/harness/check.sh 2>&1 | tee "$log"
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
 	if [[ -z $line ]]; then
 		count vm "no summary" 0 1
