@@ -35,9 +35,18 @@ static int lns_part_shift;
 static DEFINE_IDA(lns_minor_ida);
 
 /*
+ * Where the search for a free device number starts: numbers are handed
+ * out in a cycle, so that a node opened just as its device goes away
+ * does not reach a new device (maybe of another instance) that took the
+ * same dev_t at once. Only a hint; races between creators are harmless.
+ */
+static atomic_t lns_minor_hint = ATOMIC_INIT(0);
+
+/*
  * Registered devices by minor, for following chains of stacked devices by
- * dev_t (bind.c). Entries are added after add_disk() and erased before
- * del_gendisk(); the xarray's own lock serializes updates.
+ * dev_t (bind.c). Entries are added before add_disk() (the device is
+ * unbound until then, which the walk treats as the end of a chain) and
+ * erased before del_gendisk(); the xarray's own lock serializes updates.
  */
 static DEFINE_XARRAY(lns_devices_by_minor);
 
@@ -239,6 +248,22 @@ static int lns_device_init_disk(struct lns_device *dev)
 	return 0;
 }
 
+/* A free device number, the next one after the last handed out. */
+static int lns_device_alloc_minor(void)
+{
+	int max = MINORMASK >> lns_part_shift;
+	int start = atomic_read(&lns_minor_hint);
+	int minor;
+
+	minor = ida_alloc_range(&lns_minor_ida, start, max, GFP_KERNEL);
+	if (minor == -ENOSPC && start > 0)
+		minor = ida_alloc_range(&lns_minor_ida, 0, start - 1,
+					GFP_KERNEL);
+	if (minor >= 0)
+		atomic_set(&lns_minor_hint, minor < max ? minor + 1 : 0);
+	return minor;
+}
+
 /**
  * lns_device_create() - create an unbound device and register its gendisk
  * @inst: owning instance (the device takes a reference)
@@ -266,8 +291,7 @@ struct lns_device *lns_device_create(struct lns_instance *inst, int index)
 	dev->inst = inst;
 	dev->index = index;
 
-	err = ida_alloc_max(&lns_minor_ida, MINORMASK >> lns_part_shift,
-			    GFP_KERNEL);
+	err = lns_device_alloc_minor();
 	if (err < 0)
 		goto out_free_dev;
 	dev->minor = err;
