@@ -8,8 +8,9 @@
 #    it into /lib/modules and /boot under its own release
 #    (6.12.<n>-loopns-debug);
 # 2. the VM harness (tests/harness/check.sh) builds loopns against it and
-#    boots it twice, in parallel:
-#      suite   the whole Bats suite (tests/bats/*.bats)
+#    boots it in parallel:
+#      suite   the whole Bats suite (tests/bats/*.bats), dealt round-robin
+#              over LOOPNS_DEBUG_SHARDS boots (default 2: suite-1, suite-2)
 #      stress  tests/stress/run.sh for LOOPNS_STRESS_SECONDS (default 300)
 #    each boot starts with tests/debug/bats/00-debug-baseline.bats (checks
 #    the sanitizers, clears kmemleak's boot-time reports) and ends with
@@ -21,6 +22,7 @@
 #
 # Options (KEY=VALUE or environment):
 #   PARTS="suite stress"     which boots (default both)
+#   LOOPNS_DEBUG_SHARDS      how many boots share the suite (default 2)
 #   LOOPNS_STRESS_SECONDS    stress duration (default 300)
 #   BATS=...  FILTER=...     restrict the suite boot, as for check.sh
 #   LOOPNS_MEM (2048), LOOPNS_VM_TIMEOUT (14400), LOOPNS_TEST_TIMEOUT (3600)
@@ -76,14 +78,36 @@ run_part() {
 
 "$REPO/tests/stress/install-deps.sh" || echo "check-debug: stress-ng not installable; stress-ng worker will be skipped"
 
-pids=()
+# shard_files I N FILES...: every Nth file from the I-th (1-based).
+shard_files() {
+	local i=$1 n=$2 k=0 f
+	shift 2
+	for f in "$@"; do
+		((k++ % n == i - 1)) && printf '%s ' "$f"
+	done
+}
+
+SHARDS=${LOOPNS_DEBUG_SHARDS:-2}
+pids=() booted=()
+start_part() {
+	pids+=($!)
+	booted+=("$1")
+	echo "check-debug: $1 boot started (log: build/debug/$1/check.out)"
+	sleep 20 # let the first one build the module and the base initramfs
+}
+
 for part in $PARTS; do
 	case $part in
 	suite)
 		files=$(cd "$REPO" && ls tests/bats/*.bats | LC_ALL=C sort | tr '\n' ' ')
 		[[ -n ${BATS:-} ]] && files=$BATS
-		BATS="tests/debug/bats/00-debug-baseline.bats $files tests/debug/bats/99-kmemleak.bats" \
-			run_part suite &
+		# shellcheck disable=SC2086 # a list of file names
+		for ((i = 1; i <= SHARDS; i++)); do
+			BATS="tests/debug/bats/00-debug-baseline.bats $(shard_files "$i" "$SHARDS" $files)tests/debug/bats/99-kmemleak.bats" \
+				run_part "suite-$i" &
+			start_part "suite-$i"
+		done
+		continue
 		;;
 	stress)
 		# A worker's last round may overrun the deadline by minutes on
@@ -96,15 +120,13 @@ for part in $PARTS; do
 		;;
 	*) echo "check-debug: unknown part $part" >&2; exit 2 ;;
 	esac
-	pids+=($!)
-	echo "check-debug: $part boot started (log: build/debug/$part/check.out)"
-	sleep 20 # let the first one build the module and the base initramfs
+	start_part "$part"
 done
 wait "${pids[@]}"
 
 pass=0 fail=0
 : >"$OUT/splats.txt"
-for part in $PARTS; do
+for part in "${booted[@]}"; do
 	b=$OUT/$part
 	echo "=== check-debug part: $part (exit $(cat "$b/check.status" 2>/dev/null))"
 	grep -E '^(  )?(ok|not ok) |^  console log|^    [0-9]+:|^--- |^\[harness\] time' "$b/check.out" | head -n 200
