@@ -151,6 +151,57 @@ static struct dentry *lns_fs_add_node(struct super_block *sb,
 	return dentry;
 }
 
+/*
+ * A node is opened through its dev_t. If its device is deleted between
+ * the lookup of the node and the block layer's open, and a new device
+ * (maybe of another instance) is given that dev_t at once, the open would
+ * reach the new device. Nodes therefore have their own ->open: it opens
+ * the block device as init_special_inode() would, then checks that it
+ * reached device loopN of the node's own instance.
+ *
+ * lns_fs_blk_fops is the block layer's file_operations (not exported),
+ * noted from init_special_inode() whenever a node is made.
+ */
+static const struct file_operations *lns_fs_blk_fops;
+
+static bool lns_fs_node_reaches(struct inode *inode, struct block_device *bdev)
+{
+	struct lns_device *dev;
+
+	if (!lns_device_is_ours(bdev))
+		return false;
+	dev = bdev->bd_disk->private_data;
+	return dev->inst == inode->i_sb->s_fs_info &&
+	       dev->index == (inode->i_ino - LNS_NODE_INO_BASE) >> 16;
+}
+
+static int lns_fs_node_open(struct inode *inode, struct file *file)
+{
+	const struct file_operations *fops = READ_ONCE(lns_fs_blk_fops);
+	int err;
+
+	replace_fops(file, fops);
+	err = fops->open(inode, file);
+	if (err)
+		return err;
+	if (lns_fs_node_reaches(inode, I_BDEV(file->f_mapping->host)))
+		return 0;
+	fops->release(inode, file);
+	return -ENXIO;
+}
+
+static const struct file_operations lns_fs_node_fops = {
+	.owner		= THIS_MODULE,
+	.open		= lns_fs_node_open,
+};
+
+static void lns_fs_init_node(struct inode *inode, dev_t devt)
+{
+	init_special_inode(inode, inode->i_mode, devt);
+	WRITE_ONCE(lns_fs_blk_fops, inode->i_fop);
+	inode->i_fop = &lns_fs_node_fops;
+}
+
 /**
  * lns_fs_create_node() - create the node "loopN" of a new device
  * @dev: the device; the caller holds the instance root's i_rwsem
@@ -170,7 +221,7 @@ int lns_fs_create_node(struct lns_device *dev)
 				 S_IFBLK | inst->mode);
 	if (!inode)
 		return -ENOMEM;
-	init_special_inode(inode, inode->i_mode, disk_devt(dev->disk));
+	lns_fs_init_node(inode, disk_devt(dev->disk));
 	inode->i_private = dev;
 
 	snprintf(name, sizeof(name), "loop%d", dev->index);
@@ -265,7 +316,7 @@ static struct dentry *lns_fs_lookup(struct inode *dir, struct dentry *dentry,
 					 S_IFBLK | inst->mode);
 		if (!inode)
 			return ERR_PTR(-ENOMEM);
-		init_special_inode(inode, inode->i_mode, devt);
+		lns_fs_init_node(inode, devt);
 	}
 	return d_splice_alias(inode, dentry);
 }

@@ -290,3 +290,56 @@ b() {
 	[ "$b_out" = 0 ]
 	[ "$umount_done" = yes ]
 }
+
+# retake NODE DIR INDEX IMAGE, with NODE's partition held open O_PATH on
+# descriptor 9: detach NODE's device, then bind DIR/loopINDEX (with
+# partitions) to IMAGE until its loopINDEXp1 gets the old dev_t (a
+# partition's dev_t is freed after an RCU grace period); open the held
+# node again through /proc/self/fd. Prints "reused OLD" and the open's
+# result.
+retake() {
+	local old try
+	old=$(stat -Lc %t:%T /proc/self/fd/9)
+	losetup -d "${1%p1}"
+	for try in $(seq 50); do
+		losetup -P "$2/loop$3" "$4"
+		[ "$(stat -c %t:%T "$2/loop$3p1" 2>/dev/null)" = "$old" ] && break
+		losetup -d "$2/loop$3"
+		sleep 0.2
+	done
+	[ "$(stat -c %t:%T "$2/loop$3p1" 2>/dev/null)" = "$old" ] && echo "reused $old"
+	lnssec try-open /proc/self/fd/9 rw
+}
+
+@test "a stale partition node never opens the partition that next takes its dev_t, in another instance or its own" {
+	# max_part=0: partitions take dev_ts of the shared extended major,
+	# lowest free first, so a freed one is handed out again at once.
+	wait_for 30 unload_loopns
+	load_loopns
+	truncate -s 8M "$T/p.img"
+	echo 'start=2048, size=4MiB' | sfdisk -q "$T/p.img"
+	mkdir "$T/a" "$T/b"
+	mount -t loopns loopns "$T/a"
+	mount -t loopns loopns "$T/b"
+	for i in 3 5 6; do
+		loopioctl "$T/a/loop-control" ctl-add $i >/dev/null
+	done
+	loopioctl "$T/b/loop-control" ctl-add 0 >/dev/null
+	losetup -P "$T/a/loop3" "$T/p.img"
+	losetup -P "$T/a/loop5" "$T/p.img"
+	# A's loop3p1 goes away and B's loop0p1 takes its dev_t.
+	run lnssec open "$T/a/loop3p1" path 9 bash -c "$(declare -f retake); retake $T/a/loop3p1 $T/b 0 $T/p.img"
+	echo "$output"
+	[[ ${lines[0]} == "reused "* ]]
+	[ "${lines[1]}" = ENXIO ]
+	# A's loop5p1 goes away and A's own loop6p1 takes its dev_t.
+	run lnssec open "$T/a/loop5p1" path 9 bash -c "$(declare -f retake); retake $T/a/loop5p1 $T/a 6 $T/p.img"
+	echo "$output"
+	[[ ${lines[0]} == "reused "* ]]
+	[ "${lines[1]}" = ENXIO ]
+	# The partitions that took the numbers open through their own nodes.
+	[ "$(lnssec try-open "$T/b/loop0p1" rw)" = ok ]
+	[ "$(lnssec try-open "$T/a/loop6p1" rw)" = ok ]
+	losetup -d "$T/b/loop0"
+	losetup -d "$T/a/loop6"
+}
