@@ -21,8 +21,10 @@
 #    build/debug/splats.txt.
 #
 # Options (KEY=VALUE or environment):
-#   PARTS="suite stress"     which boots (default both)
+#   PARTS="suite stress"     which boots (default both); "suite-N" is
+#                            only the N-th of the suite's boots
 #   LOOPNS_DEBUG_SHARDS      how many boots share the suite (default 2)
+#   LOOPNS_DEBUG_OUT         where the logs go (default build/debug)
 #   LOOPNS_STRESS_SECONDS    stress duration (default 300)
 #   BATS=...  FILTER=...     restrict the suite boot, as for check.sh
 #   LOOPNS_MEM (2048), LOOPNS_VM_TIMEOUT (14400), LOOPNS_TEST_TIMEOUT (3600)
@@ -40,7 +42,7 @@ for arg in "$@"; do
 	esac
 done
 PARTS=${PARTS:-suite stress}
-OUT=$REPO/build/debug
+OUT=${LOOPNS_DEBUG_OUT:-$REPO/build/debug}
 mkdir -p "$OUT"
 
 t0=$(date +%s)
@@ -96,13 +98,14 @@ start_part() {
 	sleep 20 # let the first one build the module and the base initramfs
 }
 
+files=$(cd "$REPO" && ls tests/bats/*.bats | LC_ALL=C sort | tr '\n' ' ')
+[[ -n ${BATS:-} ]] && files=$BATS
 for part in $PARTS; do
 	case $part in
-	suite)
-		files=$(cd "$REPO" && ls tests/bats/*.bats | LC_ALL=C sort | tr '\n' ' ')
-		[[ -n ${BATS:-} ]] && files=$BATS
-		# shellcheck disable=SC2086 # a list of file names
+	suite | suite-[1-9]*)
 		for ((i = 1; i <= SHARDS; i++)); do
+			[[ $part == suite || $part == "suite-$i" ]] || continue
+			# shellcheck disable=SC2086 # a list of file names
 			BATS="tests/debug/bats/00-debug-baseline.bats $(shard_files "$i" "$SHARDS" $files)tests/debug/bats/99-kmemleak.bats" \
 				run_part "suite-$i" &
 			start_part "suite-$i"
