@@ -21,6 +21,8 @@
 
 /* Longest chain of stacked loop devices followed by the cycle check. */
 #define LNS_BIND_MAX_DEPTH	32
+/* Walks under the locks before -EAGAIN, while the chain keeps changing. */
+#define LNS_BIND_TRIES		4
 
 /*
  * Serializes the walk along stacked devices in lns_bind_validate() against
@@ -54,6 +56,20 @@ static void lns_bind_unlock(struct lns_device *dev, struct file *file)
 	mutex_unlock(&dev->lock);
 	if (S_ISBLK(file->f_mapping->host->i_mode))
 		mutex_unlock(&lns_bind_mutex);
+}
+
+/* LOOP_CHANGE_FD: always the walk's lock too, the backing pointer changes. */
+static int lns_bind_lock_swap(struct lns_device *dev)
+{
+	int err;
+
+	err = mutex_lock_killable(&lns_bind_mutex);
+	if (err)
+		return err;
+	err = mutex_lock_killable(&dev->lock);
+	if (err)
+		mutex_unlock(&lns_bind_mutex);
+	return err;
 }
 
 static loff_t lns_bind_size(loff_t offset, loff_t sizelimit, struct file *file)
@@ -199,14 +215,141 @@ static int lns_bind_loop_backing(dev_t devt, umode_t *mode, dev_t *rdev)
 	return w.err;
 }
 
+/**
+ * struct lns_bind_hops - where the in-kernel loop devices of a chain lead
+ * @nr: entries used
+ * @hop: per in-kernel loop device: its dev_t, and the result of looking
+ *	up its backing file (0 with the backing inode's mode and rdev, or
+ *	a negative errno)
+ *
+ * Filled by lns_bind_find_hops() before the locks are taken: looking a
+ * path up may block in any filesystem (a stalled FUSE server) or take an
+ * instance directory's i_rwsem (partition nodes are not kept in the
+ * dcache), and neither may happen under lns_bind_mutex and
+ * lns_device.lock: a control operation of that instance holds its
+ * i_rwsem and waits for lns_device.lock.
+ */
+struct lns_bind_hops {
+	int nr;
+	struct lns_bind_hop {
+		dev_t devt;
+		int err;
+		umode_t mode;
+		dev_t rdev;
+	} hop[LNS_BIND_MAX_DEPTH];
+};
+
+/* Pre-walk step through an in-kernel loop device, noted in @hop. */
+static bool lns_bind_note_hop(struct lns_bind_hop *hop, dev_t devt,
+			      umode_t *mode, dev_t *rdev)
+{
+	hop->devt = devt;
+	hop->err = lns_bind_loop_backing(devt, &hop->mode, &hop->rdev);
+	*mode = hop->mode;
+	*rdev = hop->rdev;
+	return !hop->err;
+}
+
+/* Pre-walk step through a loopns device: its backing inode, or false. */
+static bool lns_bind_step_lower(dev_t devt, umode_t *mode, dev_t *rdev)
+{
+	struct lns_device *lower;
+	struct inode *inode;
+
+	mutex_lock(&lns_bind_mutex);
+	lower = lns_device_find_bound(devt);
+	if (lower) {
+		inode = lower->backing->f_mapping->host;
+		*mode = inode->i_mode;
+		*rdev = inode->i_rdev;
+	}
+	mutex_unlock(&lns_bind_mutex);
+	return lower;
+}
+
+/*
+ * Follow @file's chain without the locks and note where every in-kernel
+ * loop device in it leads, for lns_bind_validate(). The chain may change
+ * meanwhile: the walk under the locks gives -EAGAIN if it meets an
+ * in-kernel loop device noted nowhere here, and the caller tries again.
+ */
+static void lns_bind_walk_hops(struct file *file, struct lns_bind_hops *hops)
+{
+	struct inode *inode = file->f_mapping->host;
+	umode_t mode = inode->i_mode;
+	dev_t devt = inode->i_rdev;
+	int depth;
+
+	hops->nr = 0;
+	for (depth = 0; S_ISBLK(mode) && depth < LNS_BIND_MAX_DEPTH; depth++) {
+		if (MAJOR(devt) == LOOP_MAJOR) {
+			int i = hops->nr;
+
+			if (!capable(CAP_SYS_ADMIN))
+				return;		/* the walk refuses it */
+			hops->nr++;
+			if (!lns_bind_note_hop(&hops->hop[i], devt, &mode,
+					       &devt))
+				return;
+		} else if (MAJOR(devt) != lns_device_major() ||
+			   !lns_bind_step_lower(devt, &mode, &devt)) {
+			return;
+		}
+	}
+}
+
+/*
+ * lns_bind_walk_hops() into *@hopsp, allocated at the first call; nothing
+ * for a regular file, which has no chain.
+ * Return: 0 or -ENOMEM.
+ */
+static int lns_bind_find_hops(struct file *file, struct lns_bind_hops **hopsp)
+{
+	if (!S_ISBLK(file->f_mapping->host->i_mode))
+		return 0;
+	if (!*hopsp) {
+		*hopsp = kmalloc(sizeof(**hopsp), GFP_KERNEL);
+		if (!*hopsp)
+			return -ENOMEM;
+	}
+	lns_bind_walk_hops(file, *hopsp);
+	return 0;
+}
+
+/* Walk step through in-kernel loop device @devt, from @hops. */
+static int lns_bind_step_loop(const struct lns_bind_hops *hops,
+			      umode_t *mode, dev_t *devt)
+{
+	int i;
+
+	/*
+	 * The chain is followed through paths, which only the host can be
+	 * trusted with: a container could forge them in its own mount
+	 * namespace.
+	 */
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	for (i = 0; i < hops->nr; i++) {
+		if (hops->hop[i].devt != *devt)
+			continue;
+		if (hops->hop[i].err)
+			return -EINVAL;
+		*mode = hops->hop[i].mode;
+		*devt = hops->hop[i].rdev;
+		return 0;
+	}
+	return -EAGAIN;		/* the chain changed since the pre-walk */
+}
+
 /*
  * Follow @file down through stacked loop and loopns devices by dev_t.
  * Binding @bdev to it must not make @bdev its own backing store: that
  * gives EBADF, and an unbound device in the chain gives EINVAL, as in
- * loop. Called with lns_bind_mutex held, which keeps bound loopns devices
- * bound.
+ * loop. In-kernel loop devices are followed through @hops. Called with
+ * lns_bind_mutex held, which keeps bound loopns devices bound.
  */
-static int lns_bind_validate(struct file *file, struct block_device *bdev)
+static int lns_bind_validate(struct file *file, struct block_device *bdev,
+			     const struct lns_bind_hops *hops)
 {
 	struct inode *inode = file->f_mapping->host;
 	umode_t mode = inode->i_mode;
@@ -228,18 +371,10 @@ static int lns_bind_validate(struct file *file, struct block_device *bdev)
 		if (depth >= LNS_BIND_MAX_DEPTH)
 			return -EINVAL;
 		if (MAJOR(devt) == LOOP_MAJOR) {
-			int err;
+			int err = lns_bind_step_loop(hops, &mode, &devt);
 
-			/*
-			 * The chain is followed through paths, which only
-			 * the host can be trusted with: a container could
-			 * forge them in its own mount namespace.
-			 */
-			if (!capable(CAP_SYS_ADMIN))
-				return -EPERM;
-			err = lns_bind_loop_backing(devt, &mode, &devt);
 			if (err)
-				return -EINVAL;
+				return err;
 			inode = NULL;	/* known by its dev_t only */
 			continue;
 		}
@@ -409,14 +544,15 @@ static void lns_bind_rescan(struct lns_device *dev)
 static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 			   struct block_device *bdev, struct file *file,
 			   struct lns_backing_alias *alias,
-			   const struct loop_config *config, u32 fs_bsize)
+			   const struct loop_config *config, u32 fs_bsize,
+			   const struct lns_bind_hops *hops)
 {
 	struct lns_compat_limits lim;
 	int err;
 
 	if (dev->state != LNS_UNBOUND)
 		return -EBUSY;
-	err = lns_bind_validate(file, bdev);
+	err = lns_bind_validate(file, bdev, hops);
 	if (err)
 		return err;
 	if (config->info.lo_flags & ~LOOP_CONFIGURE_SETTABLE_FLAGS)
@@ -464,6 +600,36 @@ static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 	return 0;
 }
 
+/*
+ * lns_bind_attach() under the locks, with the chain's in-kernel loop
+ * devices looked up before each try; tried again while they change.
+ */
+static int lns_bind_attach_tries(struct lns_device *dev, blk_mode_t mode,
+				 struct block_device *bdev, struct file *file,
+				 struct lns_backing_alias *alias,
+				 const struct loop_config *config,
+				 u32 fs_bsize, bool *partscan)
+{
+	struct lns_bind_hops *hops = NULL;
+	int err, tries;
+
+	for (tries = 1; ; tries++) {
+		err = lns_bind_find_hops(file, &hops);
+		if (!err)
+			err = lns_bind_lock(dev, file);
+		if (err)
+			break;
+		err = lns_bind_attach(dev, mode, bdev, file, alias, config,
+				      fs_bsize, hops);
+		*partscan = !err && (dev->flags & LO_FLAGS_PARTSCAN);
+		lns_bind_unlock(dev, file);
+		if (err != -EAGAIN || tries == LNS_BIND_TRIES)
+			break;
+	}
+	kfree(hops);
+	return err;
+}
+
 /**
  * lns_bind_configure() - LOOP_CONFIGURE and LOOP_SET_FD
  * @dev: the device
@@ -472,7 +638,8 @@ static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
  * @config: fd, block size and loop_info64 settings
  *
  * Return: 0, -EBADF for a bad fd or a cycle back to @dev, -EBUSY if the
- * device is bound, -EINVAL for an unusable file or bad settings.
+ * device is bound, -EINVAL for an unusable file or bad settings, -EAGAIN
+ * if in-kernel loop devices in the chain kept changing under the walk.
  */
 int lns_bind_configure(struct lns_device *dev, blk_mode_t mode,
 		       struct block_device *bdev,
@@ -504,16 +671,10 @@ int lns_bind_configure(struct lns_device *dev, blk_mode_t mode,
 			goto out_module;
 	}
 
-	err = lns_bind_lock(dev, file);
-	if (err)
-		goto out_claim;
-	err = lns_bind_attach(dev, mode, bdev, file, alias, config, fs_bsize);
-	if (!err)
-		partscan = dev->flags & LO_FLAGS_PARTSCAN;
-	lns_bind_unlock(dev, file);
+	err = lns_bind_attach_tries(dev, mode, bdev, file, alias, config,
+				    fs_bsize, &partscan);
 	if (partscan)
 		lns_bind_rescan(dev);
-out_claim:
 	if (!(mode & BLK_OPEN_EXCL))
 		bd_abort_claiming(bdev, lns_bind_configure);
 	if (!err)
@@ -622,7 +783,8 @@ int lns_bind_clear(struct lns_device *dev)
 /* The part of LOOP_CHANGE_FD done under the locks. */
 static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
 			 struct file *file, struct lns_backing_alias **alias,
-			 struct file **old, u32 fs_bsize)
+			 struct file **old, u32 fs_bsize,
+			 const struct lns_bind_hops *hops)
 {
 	struct lns_backing_alias *new_alias = *alias;
 
@@ -633,7 +795,7 @@ static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
 		return -ENXIO;
 	if (!(dev->flags & LO_FLAGS_READ_ONLY))
 		return -EINVAL;
-	err = lns_bind_validate(file, bdev);
+	err = lns_bind_validate(file, bdev, hops);
 	if (err)
 		return err;
 	if (lns_bind_size(dev->offset, dev->sizelimit, file) !=
@@ -650,6 +812,33 @@ static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
 	return 0;
 }
 
+/* lns_bind_swap() under the locks, tried as lns_bind_attach_tries() does. */
+static int lns_bind_swap_tries(struct lns_device *dev,
+			       struct block_device *bdev, struct file *file,
+			       struct lns_backing_alias **alias,
+			       struct file **old, u32 fs_bsize, bool *partscan)
+{
+	struct lns_bind_hops *hops = NULL;
+	int err, tries;
+
+	for (tries = 1; ; tries++) {
+		err = lns_bind_find_hops(file, &hops);
+		if (!err)
+			err = lns_bind_lock_swap(dev);
+		if (err)
+			break;
+		err = lns_bind_swap(dev, bdev, file, alias, old, fs_bsize,
+				    hops);
+		*partscan = dev->flags & LO_FLAGS_PARTSCAN;
+		mutex_unlock(&dev->lock);
+		mutex_unlock(&lns_bind_mutex);
+		if (err != -EAGAIN || tries == LNS_BIND_TRIES)
+			break;
+	}
+	kfree(hops);
+	return err;
+}
+
 /**
  * lns_bind_change_fd() - LOOP_CHANGE_FD
  * @dev: the device
@@ -657,7 +846,8 @@ static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
  * @fd: new backing file descriptor
  *
  * Return: 0, -EBADF, -ENXIO if unbound, -EINVAL unless the device is
- * read-only and the new file has the same size.
+ * read-only and the new file has the same size, -EAGAIN as for
+ * lns_bind_configure().
  */
 int lns_bind_change_fd(struct lns_device *dev, struct block_device *bdev,
 		       unsigned int fd)
@@ -680,21 +870,9 @@ int lns_bind_change_fd(struct lns_device *dev, struct block_device *bdev,
 		return PTR_ERR(file);
 
 	dev_set_uevent_suppress(disk_to_dev(dev->disk), 1);
-	/* Always the walk's lock too: the backing pointer changes. */
-	err = mutex_lock_killable(&lns_bind_mutex);
-	if (err)
-		goto out_uevent;
-	err = mutex_lock_killable(&dev->lock);
-	if (err) {
-		mutex_unlock(&lns_bind_mutex);
-		goto out_uevent;
-	}
 	/* On success, @alias is the old file's afterwards. */
-	err = lns_bind_swap(dev, bdev, file, &alias, &old, fs_bsize);
-	partscan = dev->flags & LO_FLAGS_PARTSCAN;
-	mutex_unlock(&dev->lock);
-	mutex_unlock(&lns_bind_mutex);
-out_uevent:
+	err = lns_bind_swap_tries(dev, bdev, file, &alias, &old, fs_bsize,
+				  &partscan);
 	dev_set_uevent_suppress(disk_to_dev(dev->disk), 0);
 	if (!err) {
 		fput(old);

@@ -16,10 +16,10 @@
  *   lns_instance.lock
  *   gendisk open_mutex is taken by the block layer around ->open and
  *   ->release, which take lns_device.lock inside it.
- * The walk through an in-kernel loop device looks its backing path up
- * with lns_bind_mutex and lns_device.lock held; the nodes of an instance
- * live in the dcache, so that lookup finds them without the directory's
- * i_rwsem.
+ * The backing paths of in-kernel loop devices in a chain of stacked
+ * devices are looked up before lns_bind_mutex and lns_device.lock are
+ * taken (struct lns_bind_hops in bind.c): a lookup may take an instance
+ * directory's i_rwsem or block in a filesystem.
  */
 #ifndef _LOOPNS_H
 #define _LOOPNS_H

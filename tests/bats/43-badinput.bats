@@ -318,6 +318,60 @@ set_fd_targets() {
 	[ "$r3" = EBADF ]
 }
 
+@test "a bind whose walk waits on a stalled FUSE server (behind an in-kernel loop device) blocks no other bind or detach" {
+	skip_unless_cmd fuse2fs mkfs.ext4
+	[[ -c /dev/fuse ]] || skip "needs /dev/fuse"
+	local l apid t0 rc out umount_pid umount_done=no
+	truncate -s 32M "$T/fimg"
+	mkfs.ext4 -q -F -O ^has_journal "$T/fimg"
+	mkdir -p "$T/fm"
+	fuse2fs -f -o fakeroot "$T/fimg" "$T/fm" >/dev/null 2>&1 3>&- </dev/null &
+	FUSE_PID=$!
+	wait_for 15 grep -q " $T/fm " /proc/self/mounts
+	head -c 4M /dev/zero >"$T/fm/back"
+	loop_dev l
+	losetup "$l" "$T/fm/back"
+	lns_mount "$A"
+	lns_mount "$B"
+	loopioctl "$A/loop-control" ctl-add 0 >/dev/null
+	loopioctl "$B/loop-control" ctl-add 0 >/dev/null
+	loopioctl "$B/loop-control" ctl-add 1 >/dev/null
+	loopioctl "$B/loop0" set-fd "$T/img" >/dev/null
+	# Binding A's loop0 onto $l follows $l's backing file by its path,
+	# which fuse2fs answers for. fuse2fs stops; its entries expire after
+	# a second, so that lookup waits for it.
+	kill -STOP "$FUSE_PID"
+	sleep 2
+	timeout -s KILL 90 loopioctl "$A/loop0" set-fd "$l" >"$T/a.out" 2>&1 3>&- &
+	apid=$!
+	sleep 3
+	echo "A's bind waits in:"
+	cat "/proc/$(pgrep -P "$apid" | head -n 1)/stack" 2>/dev/null || true
+	# B stacks loop1 on its own loop0 (the walk's lock) ...
+	t0=$SECONDS
+	run timeout -s KILL 15 loopioctl "$B/loop1" set-fd "$B/loop0"
+	rc=$status out=$output
+	echo "B's stacked bind: status $rc output '$out' after $((SECONDS - t0))s"
+	# ... and unmounts its instance, detaching both (a detach waiting for
+	# that lock sleeps uninterruptibly: give it 10 s).
+	umount "$B" &
+	umount_pid=$!
+	for _ in $(seq 100); do
+		kill -0 "$umount_pid" 2>/dev/null || { umount_done=yes; break; }
+		sleep 0.1
+	done
+	echo "B's umount (detach) done within 10 s: $umount_done"
+	kill -CONT "$FUSE_PID"
+	wait "$umount_pid" || true
+	wait "$apid" || true
+	echo "A's bind: $(cat "$T/a.out")"
+	[ "$rc" -eq 0 ]
+	[ "$out" = 0 ]
+	[ "$umount_done" = yes ]
+	[ "$(cat "$T/a.out")" = 0 ]
+	loopioctl "$A/loop0" clr >/dev/null
+}
+
 @test "stacking: a chain of loopns devices binds up to a fixed depth, deeper is EINVAL; data reads back through all" {
 	lns_mount "$A"
 	head -c 1M /dev/urandom >"$T/data"
