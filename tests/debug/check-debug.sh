@@ -94,7 +94,7 @@ pids=() booted=()
 start_part() {
 	pids+=($!)
 	booted+=("$1")
-	echo "check-debug: $1 boot started (log: build/debug/$1/check.out)"
+	echo "check-debug: $1 boot started (log: $OUT/$1/check.out)"
 	sleep 20 # let the first one build the module and the base initramfs
 }
 
