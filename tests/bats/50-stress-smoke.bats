@@ -15,7 +15,9 @@ teardown() {
 }
 
 @test "stress smoke: racing workers for ${LOOPNS_STRESS_SMOKE_SECONDS:-15}s, data verified, nothing leaked" {
-	run timeout -k 5 300 bash "$TESTS_DIR/stress/run.sh" "${LOOPNS_STRESS_SMOKE_SECONDS:-15}"
+	local secs=${LOOPNS_STRESS_SMOKE_SECONDS:-15}
+	# The run's own limit (its workers' grace) and a margin for its checks.
+	run timeout -k 5 $((secs + ${LOOPNS_STRESS_GRACE:-180} + 120)) bash "$TESTS_DIR/stress/run.sh" "$secs"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ ${lines[-1]} == "stress: PASS" ]]

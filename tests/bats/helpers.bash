@@ -152,7 +152,7 @@ lns_disk_count() {
 # wait_for SECONDS CMD...: retry CMD every 0.1 s until it succeeds; fails
 # when SECONDS have passed.
 wait_for() {
-	local end=$((SECONDS + $1))
+	local end=$((SECONDS + $1 * ${LOOPNS_TIME_SCALE:-1}))
 	shift
 	until "$@"; do
 		((SECONDS < end)) || return 1

@@ -25,6 +25,8 @@
 #                            only the N-th of the suite's boots
 #   LOOPNS_DEBUG_SHARDS      how many boots share the suite (default 2)
 #   LOOPNS_DEBUG_OUT         where the logs go (default build/debug)
+#   LOOPNS_TIME_SCALE        factor for the tests' waits (default 10)
+#   LOOPNS_STRESS_GRACE      a stress worker's overrun limit (default 900)
 #   LOOPNS_STRESS_SECONDS    stress duration (default 300)
 #   BATS=...  FILTER=...     restrict the suite boot, as for check.sh
 #   LOOPNS_MEM (2048), LOOPNS_VM_TIMEOUT (14400), LOOPNS_TEST_TIMEOUT (3600)
@@ -57,6 +59,11 @@ export LOOPNS_TEST_TIMEOUT=${LOOPNS_TEST_TIMEOUT:-3600}
 # stall or soft-lockup reports; every KASAN report, not only the first.
 export LOOPNS_CMDLINE="${LOOPNS_CMDLINE:-} kasan_multi_shot watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120"
 STRESS_SECONDS=${LOOPNS_STRESS_SECONDS:-300}
+# Waits in the tests (wait_for) last this many times longer, and stress
+# workers may overrun their deadline by this much: everything is 10 to 20
+# times slower on this kernel under TCG.
+TIME_SCALE=${LOOPNS_TIME_SCALE:-10}
+GRACE=${LOOPNS_STRESS_GRACE:-900}
 
 # Helpers are built into each part's build dir. stress-ng travels with
 # them unless the base initramfs has it already (mkinitramfs.sh PROGRAMS).
@@ -106,7 +113,8 @@ for part in $PARTS; do
 		for ((i = 1; i <= SHARDS; i++)); do
 			[[ $part == suite || $part == "suite-$i" ]] || continue
 			# shellcheck disable=SC2086 # a list of file names
-			BATS="tests/debug/bats/00-debug-baseline.bats $(shard_files "$i" "$SHARDS" $files)tests/debug/bats/99-kmemleak.bats" \
+			LOOPNS_GUEST_ENV="${LOOPNS_GUEST_ENV:-} LOOPNS_TIME_SCALE=$TIME_SCALE LOOPNS_STRESS_GRACE=$GRACE" \
+				BATS="tests/debug/bats/00-debug-baseline.bats $(shard_files "$i" "$SHARDS" $files)tests/debug/bats/99-kmemleak.bats" \
 				run_part "suite-$i" &
 			start_part "suite-$i"
 		done
@@ -117,7 +125,7 @@ for part in $PARTS; do
 		# this kernel under TCG (a lazy round took over 8 minutes while
 		# the suite boot ran beside it); hangs are for the hung-task
 		# detector to report.
-		FILTER='' LOOPNS_GUEST_ENV="${LOOPNS_GUEST_ENV:-} LOOPNS_STRESS_SECONDS=$STRESS_SECONDS LOOPNS_STRESS_GRACE=${LOOPNS_STRESS_GRACE:-900}" \
+		FILTER='' LOOPNS_GUEST_ENV="${LOOPNS_GUEST_ENV:-} LOOPNS_STRESS_SECONDS=$STRESS_SECONDS LOOPNS_STRESS_GRACE=$GRACE" \
 			BATS="tests/debug/bats/00-debug-baseline.bats tests/debug/bats/90-stress.bats tests/debug/bats/99-kmemleak.bats" \
 			run_part stress &
 		;;
