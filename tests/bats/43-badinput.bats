@@ -483,6 +483,16 @@ set_fd_until() {
 	[ "$output" = "won=20 busy=140 other=0" ]
 }
 
+# node_in_use NODE: some process has NODE open (fio's job has started;
+# it may take seconds on the debug kernel).
+node_in_use() {
+	local l
+	for l in /proc/[0-9]*/fd/*; do
+		[[ $(readlink "$l" 2>/dev/null) == "$1" ]] && return 0
+	done
+	return 1
+}
+
 @test "detaching while fio runs: LOOP_CLR_FD waits for the last close; a dying backing store fails in-flight I/O, no hang" {
 	skip_unless_cmd fio
 	lns_mount "$A"
@@ -497,7 +507,7 @@ set_fd_until() {
 		--ioengine=libaio --iodepth=16 --runtime=6 --time_based \
 		--output="$T/fio1.out" 3>&- &
 	local f=$!
-	sleep 2
+	wait_for 30 node_in_use "$A/loop0"
 	[ "$(loopioctl "$A/loop0" clr)" = 0 ]
 	[ "$(cat "/sys/block/$disk/loop/autoclear")" = 1 ]
 	wait "$f"
@@ -510,7 +520,7 @@ set_fd_until() {
 		--ioengine=libaio --iodepth=16 --runtime=20 --time_based \
 		--output="$T/fio2.out" 3>&- &
 	f=$!
-	sleep 2
+	wait_for 30 node_in_use "$A/loop0"
 	truncate -s 0 "$T/img"
 	rc=0
 	wait "$f" || rc=$?
@@ -546,7 +556,7 @@ set_fd_until() {
 		--ioengine=libaio --iodepth=16 --runtime=30 --time_based \
 		--output="$T/fio.out" 3>&- &
 	f=$!
-	sleep 2
+	wait_for 30 node_in_use "$A/loop0"
 	echo 1 >"/sys/fs/fuse/connections/$conn/abort"
 	wait "$f" || rc=$?
 	grep -i -e error -e err= "$T/fio.out" | head -5
