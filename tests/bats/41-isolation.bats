@@ -259,7 +259,7 @@ b() {
 	local apid=$! t0 rc host_out b_rc b_out umount_pid umount_done=no
 	sleep 3
 	echo "A's attach waits in:"
-	cat "/proc/$(pgrep -P "$apid" | head -n 1)/stack" 2>/dev/null || true
+	waits_in "$apid"
 	# Host root attaches in its own instance ...
 	t0=$SECONDS
 	run timeout -s KILL 15 loopioctl "$T/x/loop1" set-fd "$T/img"
@@ -274,10 +274,7 @@ b() {
 	# that waits for the same lock sleeps uninterruptibly: give it 10 s).
 	umount "$T/x" &
 	umount_pid=$!
-	for _ in $(seq 100); do
-		kill -0 "$umount_pid" 2>/dev/null || { umount_done=yes; break; }
-		sleep 0.1
-	done
+	exits_within 10 "$umount_pid" && umount_done=yes
 	echo "host umount (detach) done within 10 s: $umount_done"
 	# A's daemon answers again: everything unwinds.
 	kill -CONT "$FUSE_PID"

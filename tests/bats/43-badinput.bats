@@ -346,7 +346,7 @@ set_fd_targets() {
 	apid=$!
 	sleep 3
 	echo "A's bind waits in:"
-	cat "/proc/$(pgrep -P "$apid" | head -n 1)/stack" 2>/dev/null || true
+	waits_in "$apid"
 	# B stacks loop1 on its own loop0 (the walk's lock) ...
 	t0=$SECONDS
 	run timeout -s KILL 15 loopioctl "$B/loop1" set-fd "$B/loop0"
@@ -356,10 +356,7 @@ set_fd_targets() {
 	# that lock sleeps uninterruptibly: give it 10 s).
 	umount "$B" &
 	umount_pid=$!
-	for _ in $(seq 100); do
-		kill -0 "$umount_pid" 2>/dev/null || { umount_done=yes; break; }
-		sleep 0.1
-	done
+	exits_within 10 "$umount_pid" && umount_done=yes
 	echo "B's umount (detach) done within 10 s: $umount_done"
 	kill -CONT "$FUSE_PID"
 	wait "$umount_pid" || true
@@ -486,11 +483,7 @@ set_fd_until() {
 # node_in_use NODE: some process has NODE open (fio's job has started;
 # it may take seconds on the debug kernel).
 node_in_use() {
-	local l
-	for l in /proc/[0-9]*/fd/*; do
-		[[ $(readlink "$l" 2>/dev/null) == "$1" ]] && return 0
-	done
-	return 1
+	ls -l /proc/[0-9]*/fd 2>/dev/null | grep -qF -- "-> $1"
 }
 
 @test "detaching while fio runs: LOOP_CLR_FD waits for the last close; a dying backing store fails in-flight I/O, no hang" {

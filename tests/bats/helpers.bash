@@ -149,6 +149,23 @@ lns_disk_count() {
 	echo "$n"
 }
 
+# waits_in PID: print where PID's first child sleeps in the kernel.
+waits_in() {
+	cat "/proc/$(pgrep -P "$1" | head -n 1)/stack" 2>/dev/null || true
+}
+
+# exits_within SECS PID: PID (a child of this shell) exits within SECS
+# seconds. Not scaled by LOOPNS_TIME_SCALE: for bounds that are the point
+# of a test (something must not wait for a stalled server).
+exits_within() {
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		kill -0 "$2" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # wait_for SECONDS CMD...: retry CMD every 0.1 s until it succeeds; fails
 # when SECONDS have passed.
 wait_for() {
