@@ -388,8 +388,12 @@ if [[ ${PKG_SKIP_DEB:-0} != 1 ]]; then
 			echo "$c"
 			return 1
 		fi
-		dpkg-deb -f "$DKMS_DEB" Architecture Depends | tee /dev/stderr | grep -q '^Architecture: all' &&
-			dpkg-deb -f "$DKMS_DEB" Depends | grep -q dkms || return 1
+		# Not `| tee | grep -q`: grep quitting early can SIGPIPE tee,
+		# and pipefail then fails the check.
+		c=$(dpkg-deb -f "$DKMS_DEB" Architecture Depends) || return 1
+		echo "$c"
+		grep -q '^Architecture: all$' <<<"$c" &&
+			grep -q '^Depends:.*dkms' <<<"$c" || return 1
 		c=$(dpkg-deb -c "$TOOLS_DEB") || return 1
 		grep -q ' ./lib/udev/rules.d/60-loopns.rules$' <<<"$c" || { echo "$c"; return 1; }
 	}
