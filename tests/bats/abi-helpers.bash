@@ -149,11 +149,7 @@ drv_free() {
 # scan /sys/block/loop* and then stat /dev/<disk>, which must exist.
 drv_run() {
 	if [[ $DRV == loopns ]]; then
-		# shellcheck disable=SC2016
-		lns_enter "$DRV_DIR" bash -c '
-			l=()
-			for ((i = 0; i < 512; i++)); do l+=("/dev/.host/loopns$i"); done
-			ln -s "${l[@]}" /dev/ && exec "$@"' abi-enter "$@"
+		LNS_ENTER_HOST_DISKS=512 lns_enter "$DRV_DIR" "$@"
 	else
 		"$@"
 	fi

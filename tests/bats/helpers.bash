@@ -17,15 +17,23 @@ LOOPNS_SCRATCH=${LOOPNS_SCRATCH:-${BATS_RUN_TMPDIR:-/tmp}}
 LOOPNS_TMP=${LOOPNS_TMP:-/tmp}
 TESTS_DIR=${TESTS_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 HELPERS_DIR=${HELPERS_DIR:-/usr/local/bin}
-LNS_ENTER=$TESTS_DIR/guest/lns-enter
+LNS_ENTER=$HELPERS_DIR/lns-enter
 
 # Instances mounted through lns_mount, unmounted by lns_cleanup.
 LNS_MOUNTED=()
 
+# loopns_loaded: whether the module is loaded and live (no exec: under
+# TCG every exec costs tens of milliseconds, and every test asks).
+loopns_loaded() {
+	local state
+	read -r state 2>/dev/null </sys/module/loopns/initstate && [[ $state == live ]]
+}
+
 # load_loopns [PARAM=VALUE...]: make sure the module is loaded. With
 # parameters, reload it so that they take effect.
 load_loopns() {
-	if (($#)) && grep -q '^loopns ' /proc/modules; then
+	if loopns_loaded; then
+		(($#)) || return 0
 		rmmod loopns || return
 	fi
 	modprobe loopns "$@"
@@ -33,7 +41,7 @@ load_loopns() {
 
 # unload_loopns: rmmod loopns if it is loaded.
 unload_loopns() {
-	grep -q '^loopns ' /proc/modules || return 0
+	loopns_loaded || return 0
 	rmmod loopns
 }
 
@@ -110,19 +118,24 @@ lns_losetup() {
 	"$LNS_ENTER" "$dir" losetup "$@"
 }
 
-# make_image PATH SIZE: sparse backing file.
+# make_image PATH SIZE: sparse backing file (emptied first).
 make_image() {
-	rm -f "$1" && truncate -s "$2" "$1"
+	: >"$1" && truncate -s "$2" "$1"
 }
 
 # umount_under DIR: unmount everything mounted below DIR, innermost first
 # (lazily when busy). An empty DIR or "/" does nothing: a teardown after
 # a setup that skipped early must not unmount the guest's own filesystems.
+# /proc/mounts lists a mount after the one it sits on: read backwards.
 umount_under() {
-	local t=${1%/} m
+	local t=${1%/} dev m rest i
+	local -a below=()
 	[[ -n $t ]] || return 0
-	for m in $(awk -v t="$t/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r); do
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+	while read -r dev m rest; do
+		[[ $m == "$t"/* ]] && below+=("$m")
+	done </proc/mounts
+	for ((i = ${#below[@]} - 1; i >= 0; i--)); do
+		umount "${below[i]}" 2>/dev/null || umount -l "${below[i]}" 2>/dev/null || true
 	done
 }
 

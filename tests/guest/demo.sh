@@ -11,7 +11,7 @@
 LNS=/mnt/lns
 MNT=/mnt/demo
 IMG=${LOOPNS_SCRATCH:-/tmp}/demo.img
-ENTER=${TESTS_DIR:-/opt/loopns/tests}/guest/lns-enter
+ENTER=lns-enter
 n=0
 
 step() {

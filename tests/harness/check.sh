@@ -13,7 +13,18 @@
 #   LOOPNS_KVM=1       use KVM (default TCG; KVM hangs on these machines)
 #   LOOPNS_JOBS=N      VMs booted in parallel (default 2)
 #   LOOPNS_SMP=N LOOPNS_MEM=MiB       guest size (default 2 CPUs, 1024 MiB)
-#   LOOPNS_VM_TIMEOUT=s               whole-VM limit (default 1800)
+#   LOOPNS_STALL_TIMEOUT=s            the watchdog: a guest that prints
+#                                     nothing (console or TAP) for this
+#                                     long gets its tasks dumped (SysRq
+#                                     W, L, T) and is stopped; the report
+#                                     names the running test (default 420)
+#   LOOPNS_VM_TIMEOUT=s               backstop on a whole VM, far above
+#                                     any healthy run (default 3600: CI
+#                                     gives 5400 s to all of .ci/run)
+#   LOOPNS_VM_BUDGET=s                the whole suite's VM stage must fit
+#                                     in this on a quiet machine, or the
+#                                     run fails (default 1200, about a
+#                                     fifth of CI's 5400 s; 0: no check)
 #   LOOPNS_BOOT_TIMEOUT=s             the guest's init must start by then,
 #                                     or the boot is retried (default 600)
 #   LOOPNS_BOOT_RETRIES=N             boots retried that way (default 1)
@@ -42,7 +53,9 @@ done
 LOG_ROOT=${LOOPNS_LOG_DIR:-$BUILD_DIR/logs}
 VM_ROOT=${LOOPNS_VM_DIR:-$BUILD_DIR/vm}
 JOBS=${LOOPNS_JOBS:-2}
-VM_TIMEOUT=${LOOPNS_VM_TIMEOUT:-1800}
+VM_TIMEOUT=${LOOPNS_VM_TIMEOUT:-3600}
+STALL_TIMEOUT=${LOOPNS_STALL_TIMEOUT:-420}
+VM_BUDGET=${LOOPNS_VM_BUDGET:-1200}
 BOOT_TIMEOUT=${LOOPNS_BOOT_TIMEOUT:-600}
 BOOT_RETRIES=${LOOPNS_BOOT_RETRIES:-1}
 SELFTEST=${LOOPNS_SELFTEST:-1}
@@ -101,27 +114,106 @@ prepare_kernel() {
 	harness_prepare "$k" "$vm" "$logs" "$vm/run.env"
 }
 
-# boot_once KVER: one boot; returns 3 if the guest's init did not start
-# within BOOT_TIMEOUT (the VM is then killed), else qemu's status.
+# running_test TAP: the test the guest was running when its TAP stream
+# (tests/guest/bats-format-progress: "# file", "# begin N name") ended.
+running_test() {
+	tr -d '\r' <"$1" | awk '
+		/^# file / { file = substr($0, 8) }
+		/^# begin / { n = $3; cur = file ": " substr($0, length("# begin " n " ") + 1); open = 1 }
+		/^(not )?ok / { if ($0 ~ ("^(not )?ok " n " ")) open = 0 }
+		END { if (open) print cur; else if (file != "") print file " (outside a test)" }'
+}
+
+# log_size FILE...: the files' total size in bytes.
+log_size() {
+	local f n=0
+	for f in "$@"; do
+		[[ -f $f ]] && n=$((n + $(stat -c %s "$f")))
+	done
+	echo "$n"
+}
+
+# monitor_send KVER COMMAND: one line to the VM's QEMU monitor (a FIFO
+# pair; opened read-write, so that a dead QEMU never blocks us).
+monitor_send() {
+	printf '%s\n' "$2" 1<>"$VM_ROOT/$1/monitor.in"
+}
+
+# watchdog_fire KVER PID IDLE: the guest made no progress for IDLE
+# seconds. Ask its kernel for blocked tasks, all CPUs' backtraces and all
+# tasks (Alt-SysRq-W, -L, -T through the monitor's keyboard; -7 first:
+# the dumps print at KERN_INFO, below the console's loglevel=6), wait
+# until the dump has reached the console log, then stop the VM.
+watchdog_fire() {
+	local k=$1 pid=$2 idle=$3 logs=$LOG_ROOT/$1 what key size prev=-1 i
+	what=$(running_test "$logs/tap.raw")
+	printf 'no progress for %ds; running: %s\n' "$idle" "${what:-unknown}" >"$logs/watchdog"
+	log "$k: watchdog: no progress for ${idle}s, running: ${what:-unknown}; dumping the guest's tasks"
+	for key in 7 w l t; do
+		monitor_send "$k" "sendkey alt-sysrq-$key"
+		sleep 2
+	done
+	for ((i = 0; i < 30; i++)); do
+		size=$(log_size "$logs/console.log")
+		((size == prev)) && break
+		prev=$size
+		sleep 3
+	done
+	kill "$pid" 2>/dev/null
+}
+
+# watch_vm KVER PID: watch one boot until QEMU exits. Returns 3 if the
+# guest's init did not start within BOOT_TIMEOUT, 4 if the guest then
+# printed nothing (console or TAP) for STALL_TIMEOUT seconds (the
+# watchdog stopped it), else 0.
+watch_vm() {
+	local k=$1 pid=$2 logs=$LOG_ROOT/$1 size last_size=-1 last=$SECONDS
+	local boot_end=$((SECONDS + BOOT_TIMEOUT)) booted=0
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 2
+		if ((!booted)); then
+			if grep -qs '^\[guest\] kernel ' "$logs/console.log"; then
+				booted=1
+			elif ((SECONDS >= boot_end)); then
+				kill "$pid"
+				return 3
+			fi
+			continue
+		fi
+		size=$(log_size "$logs/console.log" "$logs/tap.raw")
+		if ((size != last_size)); then
+			last_size=$size
+			last=$SECONDS
+		elif ((SECONDS - last >= STALL_TIMEOUT)); then
+			watchdog_fire "$k" "$pid" $((SECONDS - last))
+			return 4
+		fi
+	done
+	return 0
+}
+
+# boot_once KVER: one boot, watched by watch_vm; returns its verdict (3,
+# 4) or QEMU's status. TIMES gets the CPU time QEMU used (bash `times`).
 boot_once() {
-	local k=$1 logs=$LOG_ROOT/$1 vm=$VM_ROOT/$1 pid end
-	timeout -k 10 "$VM_TIMEOUT" bash -c '. "$1"; shift; harness_qemu "$@"' _ "$HARNESS_DIR/lib.sh" "$k" "$vm" \
-		-nographic -monitor none \
+	local k=$1 logs=$LOG_ROOT/$1 vm=$VM_ROOT/$1 pid mon watch rc
+	rm -f "$vm/monitor.in" "$vm/monitor.out" "$logs/watchdog" "$logs/qemu.times"
+	mkfifo "$vm/monitor.in" "$vm/monitor.out" || return 1
+	cat 0<>"$vm/monitor.out" >"$logs/monitor.log" &
+	mon=$!
+	TIMES=$logs/qemu.times timeout -k 10 "$VM_TIMEOUT" bash -c '. "$1"; shift; harness_qemu "$@"; rc=$?; times >"$TIMES"; exit $rc' \
+		_ "$HARNESS_DIR/lib.sh" "$k" "$vm" \
+		-nographic -monitor "pipe:$vm/monitor" \
 		-serial "file:$logs/console.log" -serial "file:$logs/tap.raw" \
 		</dev/null >"$logs/qemu.log" 2>&1 &
 	pid=$!
-	end=$((SECONDS + BOOT_TIMEOUT))
-	until grep -qs '^\[guest\] kernel ' "$logs/console.log"; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			break
-		elif ((SECONDS >= end)); then
-			kill "$pid"
-			wait "$pid"
-			return 3
-		fi
-		sleep 2
-	done
+	watch_vm "$k" "$pid"
+	watch=$?
 	wait "$pid"
+	rc=$?
+	kill "$mon" 2>/dev/null
+	wait "$mon" 2>/dev/null
+	((watch)) && return "$watch"
+	return "$rc"
 }
 
 # Boot kernel $1; console and TAP land in build/logs/<kver>/. A boot that
@@ -183,6 +275,8 @@ evaluate_kernel() {
 	if [[ ! -f $logs/prepare.err ]]; then
 		if [[ $vm_rc == 3 ]]; then
 			health+=("the guest's init did not start within ${BOOT_TIMEOUT}s, $((BOOT_RETRIES + 1)) boot(s)")
+		elif [[ $vm_rc == 4 ]]; then
+			health+=("watchdog: $(cat "$logs/watchdog" 2>/dev/null); the guest's tasks (SysRq W, L, T) are in $logs/console.log")
 		elif [[ $vm_rc == 124 || $vm_rc == 137 ]]; then
 			health+=("VM killed after ${VM_TIMEOUT}s timeout")
 		elif [[ $vm_rc != 0 ]]; then
@@ -221,6 +315,59 @@ evaluate_kernel() {
 	fi
 	echo "$pass $fail $skip" >"$logs/result"
 	echo "--- $k: $pass passed, $fail failed, $skip skipped (VM ${vm_time}s) logs: ${logs#"$REPO_ROOT"/}"
+}
+
+# cpu_seconds FILE: user + system seconds of QEMU from bash `times`
+# output (second line: children), or 0.
+cpu_seconds() {
+	[[ -f $1 ]] || { echo 0; return; }
+	sed -n 2p "$1" | awk '{
+		t = 0
+		for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
+		printf "%d\n", t }'
+}
+
+# slowest_report: the ten slowest tests and the five slowest files over
+# every kernel, from the "# in N ms" and "# file" lines of the TAP logs.
+slowest_report() {
+	local k
+	echo "slowest tests (seconds, kernel, test):"
+	for k in "${KVER_LIST[@]}"; do
+		[[ -f $LOG_ROOT/$k/tap.txt ]] || continue
+		sed -nE "s/^(not )?ok [0-9]+ (.*) # in ([0-9]+) ms.*/\3 $k \2/p" "$LOG_ROOT/$k/tap.txt"
+	done | sort -rn | head -n 10 | awk '{ $1 = sprintf("%7.1f", $1 / 1000); print "  " $0 }'
+	echo "slowest files (seconds summed over the kernels):"
+	for k in "${KVER_LIST[@]}"; do
+		[[ -f $LOG_ROOT/$k/tap.txt ]] && cat "$LOG_ROOT/$k/tap.txt"
+	done | awk '
+		/^# file / { f = $3 }
+		/# in [0-9]+ ms/ { match($0, /# in [0-9]+ ms/); t[f] += substr($0, RSTART + 5, RLENGTH - 8) }
+		END { for (f in t) printf "%7.1f  %s\n", t[f] / 1000, f }' | sort -rn | head -n 5 | sed 's/^/  /'
+}
+
+# budget_check WALL: print the VM stage's times; fail (return 1) when the
+# whole suite would take more than VM_BUDGET seconds on a quiet machine.
+# A busy host stretches the wall time but not the CPU time QEMU needs, so
+# the quiet time is estimated from QEMU's CPU time: the slowest VM, or
+# all VMs' time spread over the host's cores, whichever is longer (never
+# more than the wall time).
+budget_check() {
+	local wall=$1 k c sum=0 max=0 per=() est cores
+	cores=$(nproc)
+	for k in "${KVER_LIST[@]}" selftest/"${KVER_LIST[0]}"; do
+		c=$(cpu_seconds "$LOG_ROOT/$k/qemu.times")
+		((c)) || continue
+		per+=("$k=${c}s")
+		sum=$((sum + c))
+		((c > max)) && max=$c
+	done
+	est=$(((sum + cores - 1) / cores))
+	((max > est)) && est=$max
+	((wall < est)) && est=$wall
+	echo "VM stage: ${wall}s wall; QEMU CPU ${sum}s (${per[*]}); quiet-machine estimate ${est}s, budget ${VM_BUDGET}s"
+	((VM_BUDGET == 0 || est <= VM_BUDGET)) && return 0
+	echo "the VM stage would take ${est}s on a quiet machine, over its budget of ${VM_BUDGET}s (LOOPNS_VM_BUDGET): make the slowest tests above cheaper before adding more"
+	return 1
 }
 
 run_selftest() {
@@ -292,6 +439,19 @@ if ((do_selftest)); then
 	fi
 fi
 echo
+slowest_report
+budget_check $((T2 - T1))
+budget_rc=$?
+# Only the whole suite is held to the budget.
+if ((do_selftest && VM_BUDGET)); then
+	if ((budget_rc)); then
+		echo "not ok - vm time budget"
+		total_fail=$((total_fail + 1))
+	else
+		echo "ok - vm time budget"
+		total_pass=$((total_pass + 1))
+	fi
+fi
 log "time: prepare $((T1 - T0))s, VMs $((T2 - T1))s, total $(($(date +%s) - T0))s"
 ((total_skip)) && echo "skipped: $total_skip"
 echo "$total_pass passed, $total_fail failed"

@@ -143,13 +143,19 @@ harness_accel_args() {
 	if [[ ${LOOPNS_KVM:-0} == 1 ]]; then
 		printf '%s\n' -accel kvm -cpu host
 	else
-		printf '%s\n' -accel tcg,thread=multi -cpu max
+		printf '%s\n' -accel tcg,thread=multi -cpu "${LOOPNS_CPU:-max}"
 	fi
 }
 
 # Kernel command line shared by every boot. loglevel=6 so that pr_warn
-# (WARNING:, lockdep, hung task) reaches the console log we scan.
-HARNESS_CMDLINE="console=ttyS0,115200 loglevel=6 panic=-1 mitigations=off rdinit=/init"
+# (WARNING:, lockdep, hung task) reaches the console log we scan;
+# sysrq_always_enabled so that the watchdog's Alt-SysRq-W/T/L (sent as
+# keys through QEMU's monitor) dumps the guest's tasks. norandmaps:
+# TCG keys translated code by virtual address, so with address space
+# randomisation every exec translates ld.so, libc and the program anew;
+# without it an exec costs about half as much (measured: 100 execs of
+# /bin/true 21.4 s with, 12.1 s without, same host load).
+HARNESS_CMDLINE="console=ttyS0,115200 loglevel=6 panic=-1 mitigations=off rdinit=/init sysrq_always_enabled norandmaps"
 
 # Extended regex of console-log lines that fail a run: kernel warnings,
 # BUGs, oopses, lockdep reports, hung tasks, KASAN/UBSAN, panics.

@@ -32,14 +32,14 @@
 	mknod "$inst/loop-control" c 10 237
 	for n in 0 1 2 3 4 5 6 7; do mknod "$inst/loop$n" b 7 "$n"; done
 	truncate -s 16M "$LOOPNS_SCRATCH/lns-enter.img"
-	run "$TESTS_DIR/guest/lns-enter" "$inst" losetup -f --show "$LOOPNS_SCRATCH/lns-enter.img"
+	run lns-enter "$inst" losetup -f --show "$LOOPNS_SCRATCH/lns-enter.img"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ $output == /dev/loop[0-9]* ]]
 	dev=$inst/${output#/dev/}
 	mkfs.ext4 -q -F "$dev"
-	"$TESTS_DIR/guest/lns-enter" "$inst" losetup "$output" | grep -q lns-enter.img
-	"$TESTS_DIR/guest/lns-enter" "$inst" losetup -d "$output"
+	lns-enter "$inst" losetup "$output" | grep -q lns-enter.img
+	lns-enter "$inst" losetup -d "$output"
 	umount "$inst"
 	rm -f "$LOOPNS_SCRATCH/lns-enter.img"
 }
@@ -51,4 +51,14 @@
 	[ -c "$BATS_TEST_TMPDIR/inst/loop-control" ]
 	lns_umount "$BATS_TEST_TMPDIR/inst"
 	[ ! -e "$BATS_TEST_TMPDIR/inst/loop-control" ]
+}
+
+# Last on purpose: the harness's watchdog must find this test stuck, dump
+# the guest's tasks and stop the VM (selftest.sh runs with a short
+# LOOPNS_STALL_TIMEOUT). A write to a frozen filesystem sleeps in the
+# kernel, uninterruptibly, until the filesystem is thawed: never here.
+@test "selftest: a test that hangs in the kernel" {
+	fsfreeze --freeze "$LOOPNS_SCRATCH"
+	echo "selftest: writing to a frozen filesystem; the watchdog must stop this VM" >/dev/kmsg
+	touch "$LOOPNS_SCRATCH/selftest-frozen"
 }
