@@ -1,10 +1,12 @@
 #!/usr/bin/env bats
-# Stress smoke (tests/stress/run.sh for ~15 s) on every kernel of
+# Stress smoke (tests/stress/run.sh for a few seconds) on every kernel of
 # `make check`, plus the regression tests of the bugs the stress suite and
 # the debug kernel found (tests/stress/README.md lists them).
-# LOOPNS_STRESS_SMOKE_SECONDS changes the duration.
+# LOOPNS_STRESS_SMOKE_SECONDS changes the duration (default: soak_seconds).
 
 load helpers
+
+SMOKE_SECONDS=${LOOPNS_STRESS_SMOKE_SECONDS:-$(soak_seconds 8)}
 
 setup() {
 	skip_unless_root
@@ -14,8 +16,8 @@ teardown() {
 	lns_cleanup
 }
 
-@test "stress smoke: racing workers for ${LOOPNS_STRESS_SMOKE_SECONDS:-15}s, data verified, nothing leaked" {
-	local secs=${LOOPNS_STRESS_SMOKE_SECONDS:-15}
+@test "stress smoke: racing workers for ${SMOKE_SECONDS}s, data verified, nothing leaked" {
+	local secs=$SMOKE_SECONDS
 	# The run's own limit (its workers' grace) and a margin for its checks.
 	run timeout -k 5 $((secs + ${LOOPNS_STRESS_GRACE:-180} + 120)) bash "$TESTS_DIR/stress/run.sh" "$secs"
 	echo "$output"

@@ -139,6 +139,14 @@ umount_under() {
 	done
 }
 
+# soak_seconds SECONDS: how long a soak-like scenario (racing workers,
+# attach/remove races, the stress smoke) runs: SECONDS in `make check`,
+# LOOPNS_SOAK_SCALE times as long in `make check-debug` and in a
+# `make check SLOW=1` run.
+soak_seconds() {
+	echo $(($1 * ${LOOPNS_SOAK_SCALE:-1}))
+}
+
 # kmsg_mark TEXT: put a marker in the kernel log (helps reading console logs).
 kmsg_mark() {
 	echo "loopns-test: $*" >/dev/kmsg 2>/dev/null || true

@@ -55,6 +55,8 @@ export KVER=$KV LOOPNS_SELFTEST=0
 export LOOPNS_MEM=${LOOPNS_MEM:-2048}
 export LOOPNS_VM_TIMEOUT=${LOOPNS_VM_TIMEOUT:-14400}
 export LOOPNS_TEST_TIMEOUT=${LOOPNS_TEST_TIMEOUT:-3600}
+# The watchdog waits above the per-test limit; no time budget here.
+export LOOPNS_STALL_TIMEOUT=${LOOPNS_STALL_TIMEOUT:-3900} LOOPNS_VM_BUDGET=0
 # Slow sanitized kernel under TCG on a shared machine: no spurious RCU
 # stall or soft-lockup reports; every KASAN report, not only the first.
 export LOOPNS_CMDLINE="${LOOPNS_CMDLINE:-} kasan_multi_shot watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120"
@@ -113,7 +115,7 @@ for part in $PARTS; do
 		for ((i = 1; i <= SHARDS; i++)); do
 			[[ $part == suite || $part == "suite-$i" ]] || continue
 			# shellcheck disable=SC2086 # a list of file names
-			LOOPNS_GUEST_ENV="${LOOPNS_GUEST_ENV:-} LOOPNS_TIME_SCALE=$TIME_SCALE LOOPNS_STRESS_GRACE=$GRACE" \
+			LOOPNS_GUEST_ENV="${LOOPNS_GUEST_ENV:-} LOOPNS_TIME_SCALE=$TIME_SCALE LOOPNS_STRESS_GRACE=$GRACE LOOPNS_SOAK_SCALE=${LOOPNS_SOAK_SCALE:-3}" \
 				BATS="tests/debug/bats/00-debug-baseline.bats $(shard_files "$i" "$SHARDS" $files)tests/debug/bats/99-kmemleak.bats" \
 				run_part "suite-$i" &
 			start_part "suite-$i"

@@ -30,6 +30,9 @@
 #   LOOPNS_BOOT_RETRIES=N             boots retried that way (default 1)
 #   LOOPNS_TEST_TIMEOUT=s             per-test limit in bats (default 300)
 #   LOOPNS_SELFTEST=0                 skip the harness self-test
+#   SLOW=1                            soak-like scenarios run
+#                                     LOOPNS_SOAK_SCALE (default 4) times
+#                                     longer (tests' soak_seconds)
 #   LOOPNS_DRIVER=loop|loopns         exported to the tests (parity runs)
 #   LOOPNS_GUEST_ENV="A=1 B=2"        more variables exported to the tests
 #   LOOPNS_VERBOSE=1                  print whole console logs
@@ -49,6 +52,10 @@ for arg in "$@"; do
 	*) die "unknown argument: $arg (use KEY=VALUE, see --help)" ;;
 	esac
 done
+
+if [[ ${SLOW:-0} == 1 ]]; then
+	export LOOPNS_GUEST_ENV="${LOOPNS_GUEST_ENV:-} LOOPNS_SOAK_SCALE=${LOOPNS_SOAK_SCALE:-4}"
+fi
 
 LOG_ROOT=${LOOPNS_LOG_DIR:-$BUILD_DIR/logs}
 VM_ROOT=${LOOPNS_VM_DIR:-$BUILD_DIR/vm}
