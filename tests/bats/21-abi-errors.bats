@@ -50,14 +50,14 @@ sc_set_fd_bad() {
 	io "$n" set-fd "path:$ABI_TMP/img"
 	io "$n" set-fd fd:77
 	echo "self:"
-	io "$n" set-fd "$(drv_node "$n")"
+	io "$n" set-fd "$DRV_DIR/loop$n"
 	echo "unbound loop device as backing:"
-	io "$n" set-fd "$(drv_node "$m")"
+	io "$n" set-fd "$DRV_DIR/loop$m"
 	echo "still unbound: $(flags "$n") $(sysval "$n" loop/backing_file)"
 	echo "loop on loop:"
 	io "$m" set-fd "$ABI_TMP/img"
-	io "$n" set-fd "$(drv_node "$m")"
-	echo "size $(bsize "$(drv_node "$n")") backing $(sysval "$n" loop/backing_file)"
+	io "$n" set-fd "$DRV_DIR/loop$m"
+	echo "size $(bsize "$DRV_DIR/loop$n") backing $(sysval "$n" loop/backing_file)"
 	echo "second SET_FD on a bound device:"
 	io "$n" set-fd "$ABI_TMP/img2"
 	io "$n" configure "$ABI_TMP/img2"
@@ -74,9 +74,9 @@ sc_cycle() {
 	b=$((a + 1))
 	drv_get "$b" >/dev/null
 	io "$a" set-fd "ro:$ABI_TMP/img"
-	io "$b" set-fd "ro:$(drv_node "$a")"
-	io "$a" change-fd "ro:$(drv_node "$b")"
-	io "$a" change-fd "ro:$(drv_node "$a")"
+	io "$b" set-fd "ro:$DRV_DIR/loop$a"
+	io "$a" change-fd "ro:$DRV_DIR/loop$b"
+	io "$a" change-fd "ro:$DRV_DIR/loop$a"
 	echo "A backing: $(sysval "$a" loop/backing_file)"
 	io "$b" clr
 	wait_unbound "$b"
@@ -86,7 +86,7 @@ sc_cycle() {
 sc_read_only_fd() {
 	local n node out
 	n=$(drv_free)
-	node=$(drv_node "$n")
+	node=$DRV_DIR/loop$n
 	io "$n" set-fd "ro:$ABI_TMP/img"
 	echo "flags $(flags "$n") ro $(sysval "$n" ro) getro $(blockdev --getro "$node")"
 	echo "dd direct write: $(try_write "$node" oflag=direct)"
@@ -97,7 +97,7 @@ sc_read_only_fd() {
 	io "$n" configure "$ABI_TMP/img" 1
 	echo "flags $(flags "$n") ro $(sysval "$n" ro)"
 	echo "dd direct write: $(try_write "$node" oflag=direct)"
-	echo "image untouched: $(cmp -s "$ABI_TMP/img" "$ABI_TMP/img.orig" && echo yes || echo no)"
+	echo "image untouched: $(cmp -s "$ABI_TMP/img" "$ABI_PATTERN" && echo yes || echo no)"
 }
 
 sc_configure_bad() {
@@ -119,28 +119,28 @@ sc_configure_bad() {
 	echo "still unbound: $(flags "$n")"
 	for bs in 512 1024 4096; do
 		io "$n" configure "$ABI_TMP/img" 0 "$bs"
-		echo "lbs $(sysval "$n" queue/logical_block_size) pbs $(sysval "$n" queue/physical_block_size) size $(bsize "$(drv_node "$n")")"
+		echo "lbs $(sysval "$n" queue/logical_block_size) pbs $(sysval "$n" queue/physical_block_size) size $(bsize "$DRV_DIR/loop$n")"
 		io "$n" clr
 		wait_unbound "$n"
 	done
 	echo "offset and sizelimit:"
 	io "$n" configure "$ABI_TMP/img" 0 0 1048576 2097152
-	echo "size $(bsize "$(drv_node "$n")") $(st "$n")"
+	echo "size $(bsize "$DRV_DIR/loop$n") $(st "$n")"
 	io "$n" clr
 	wait_unbound "$n"
 	io "$n" configure "$ABI_TMP/img" 0 0 1000
-	echo "size $(bsize "$(drv_node "$n")") $(st "$n")"
+	echo "size $(bsize "$DRV_DIR/loop$n") $(st "$n")"
 	io "$n" clr
 	wait_unbound "$n"
 	echo "sizelimit beyond the end:"
 	io "$n" configure "$ABI_TMP/img" 0 0 0 1073741824
-	echo "size $(bsize "$(drv_node "$n")")"
+	echo "size $(bsize "$DRV_DIR/loop$n")"
 }
 
 sc_set_status() {
 	local n node
 	n=$(drv_free)
-	node=$(drv_node "$n")
+	node=$DRV_DIR/loop$n
 	io "$n" set-fd "$ABI_TMP/img"
 	# Hold the device open so that AUTOCLEAR does not detach it between
 	# two loopioctl calls.
@@ -193,14 +193,14 @@ sc_change_fd() {
 	io "$n" change-fd fd:77
 	echo "backing $(sysval "$n" loop/backing_file)"
 	io "$n" change-fd "ro:$ABI_TMP/img2"
-	echo "backing $(sysval "$n" loop/backing_file) flags $(flags "$n") size $(bsize "$(drv_node "$n")")"
-	echo "reads the new file: $(cmp -s -n 1048576 "$(drv_node "$n")" "$ABI_TMP/img2" && echo yes || echo no)"
+	echo "backing $(sysval "$n" loop/backing_file) flags $(flags "$n") size $(bsize "$DRV_DIR/loop$n")"
+	echo "reads the new file: $(cmp -s -n 1048576 "$DRV_DIR/loop$n" "$ABI_TMP/img2" && echo yes || echo no)"
 }
 
 sc_capacity_bsize_dio() {
 	local n node img=$1
 	n=$(drv_free)
-	node=$(drv_node "$n")
+	node=$DRV_DIR/loop$n
 	truncate -s 8M "$img"
 	io "$n" set-fd "$img"
 	echo "size $(bsize "$node")"
@@ -246,14 +246,14 @@ sc_status_ids() {
 	dev=$(drv_losetup -f --show "$ABI_TMP/img")
 	echo "losetup: $dev"
 	st "${dev##*loop}"
-	loopioctl "$(drv_node "${dev##*loop}")" get-status | sed -E 's/number=[0-9]+ //'
-	loopcompat "$(drv_node "${dev##*loop}")" get-status | sed -E 's/number=[0-9]+ //'
+	loopioctl "$DRV_DIR/loop${dev##*loop}" get-status | sed -E 's/number=[0-9]+ //'
+	loopcompat "$DRV_DIR/loop${dev##*loop}" get-status | sed -E 's/number=[0-9]+ //'
 }
 
 sc_clr_held() {
 	local n node
 	n=$(drv_free)
-	node=$(drv_node "$n")
+	node=$DRV_DIR/loop$n
 	io "$n" set-fd "$ABI_TMP/img"
 	exec 8<"$node"
 	io "$n" clr
@@ -291,9 +291,9 @@ sc_ctl() {
 	ioc ctl-remove 999
 	ioc ctl-add 40
 	ioc ctl-add 40
-	ls "$(drv_node 40)" >/dev/null && echo "node 40 exists"
+	ls "$DRV_DIR/loop40" >/dev/null && echo "node 40 exists"
 	ioc ctl-remove 40
-	[[ -e $(drv_node 40) ]] || echo "node 40 gone"
+	[[ -e $DRV_DIR/loop40 ]] || echo "node 40 gone"
 	ioc ctl-raw 0x4C99 0
 	ioc ctl-raw 0x1234 0
 	echo "device ioctl unknown:"
@@ -304,7 +304,7 @@ sc_ctl() {
 sc_compat() {
 	local n node c=loopcompat
 	n=$(drv_free)
-	node=$(drv_node "$n")
+	node=$DRV_DIR/loop$n
 	echo "unbound: $($c "$node" get-status) $($c "$node" get-status64) $($c "$node" clr) $($c "$node" set-capacity) $($c "$node" set-block-size 4096) $($c "$node" set-dio 1)"
 	echo "configure: $($c "$node" configure "$ABI_TMP/img" 8 4096 4096 1048576)"
 	echo "configure again: $($c "$node" configure "$ABI_TMP/img")"
@@ -336,11 +336,12 @@ sc_compat() {
 # (Re)create the images in place: the second driver's run must see the
 # same inode numbers.
 images() {
-	if [[ ! -e $ABI_TMP/img.orig ]]; then
-		# A recognisable pattern, so that reads can be checked.
-		head -c 8M /dev/urandom >"$ABI_TMP/img.orig"
+	# A recognisable pattern, so that reads can be checked: made once per
+	# boot (outside $ABI_TMP, which each test's teardown removes).
+	if [[ ! -e $ABI_PATTERN ]]; then
+		head -c 8M /dev/urandom >"$ABI_PATTERN.tmp" && mv "$ABI_PATTERN.tmp" "$ABI_PATTERN"
 	fi
-	cat "$ABI_TMP/img.orig" >"$ABI_TMP/img"
+	cat "$ABI_PATTERN" >"$ABI_TMP/img"
 	: >"$ABI_TMP/img2"
 	: >"$ABI_TMP/img4"
 	truncate -s 8M "$ABI_TMP/img2" "$ABI_TMP/img4"
@@ -502,12 +503,12 @@ with_images() {
 	drv_setup loopns
 	local a lb
 	a=$(drv_free)
-	run loopioctl "$(drv_node "$a")" set-fd "ro:$ABI_TMP/img"
+	run loopioctl "$DRV_DIR/loop$a" set-fd "ro:$ABI_TMP/img"
 	[ "$output" = 0 ]
 	lb=$(losetup -f)
-	run losetup -r "$lb" "$(drv_node "$a")"
+	run losetup -r "$lb" "$DRV_DIR/loop$a"
 	[ "$status" -eq 0 ]
-	run loopioctl "$(drv_node "$a")" change-fd "ro:$lb"
+	run loopioctl "$DRV_DIR/loop$a" change-fd "ro:$lb"
 	echo "$output"
 	[ "$output" = EBADF ]
 	losetup -d "$lb"

@@ -41,7 +41,7 @@ fio_window() {
 	: >"$img"
 	truncate -s $((12 * MIB)) "$img"
 	n=$(drv_free)
-	node=$(drv_node "$n")
+	node=$DRV_DIR/loop$n
 	echo "== bs=$bs direct=$direct loop-flags=$lflags backing=${dir#"$ABI_TMP"}"
 	io "$n" configure "$img" "$lflags" "$bs" "$off" "$lim"
 	echo "size $(bsize "$node") lbs $(sysval "$n" queue/logical_block_size) dio $(sysval "$n" loop/dio)"
@@ -83,7 +83,7 @@ sc_fs() {
 	truncate -s $((32 * MIB)) "$img"
 	mkdir -p "$m"
 	n=$(drv_free)
-	node=$(drv_node "$n")
+	node=$DRV_DIR/loop$n
 	io "$n" configure "$img" "$lflags"
 	echo "dio $(sysval "$n" loop/dio)"
 	mkfs.ext4 -q -F "$node" && echo "mkfs: ok"
@@ -108,7 +108,7 @@ sc_discard() {
 	: >"$img"
 	truncate -s $((16 * MIB)) "$img"
 	n=$(drv_free)
-	node=$(drv_node "$n")
+	node=$DRV_DIR/loop$n
 	io "$n" configure "$img"
 	echo "discard_max_bytes>0: $(($(sysval "$n" queue/discard_max_bytes) > 0))"
 	dd if="$ABI_TMP/blob" of="$node" bs=1M count=8 oflag=direct status=none && echo "write: ok"
@@ -138,7 +138,7 @@ sc_mkfs_tmpfs() {
 	: >"$img"
 	truncate -s $((32 * MIB)) "$img"
 	n=$(drv_free)
-	node=$(drv_node "$n")
+	node=$DRV_DIR/loop$n
 	io "$n" configure "$img"
 	mkfs.ext4 -q -F "$node" && echo "mkfs: ok"
 	e2fsck -fn "$node" >/dev/null 2>&1 && echo "e2fsck: clean"

@@ -22,7 +22,7 @@ parts() {
 	local n=$1 sys disk node f s=() d=() g=()
 	sys=$(drv_sys "$n")
 	disk=${sys##*/}
-	node=$(drv_node "$n")
+	node=$DRV_DIR/loop$n
 	for f in "$sys/$disk"p*; do [[ -e $f ]] && s+=("${f##*/}"); done
 	for f in "$node"p*; do [[ -b $f ]] && d+=("${f##*/}"); done
 	for f in "/dev/$disk"p*; do [[ -b $f ]] && g+=("${f##*/}"); done
@@ -37,7 +37,7 @@ wait_parts() {
 	local i f c
 	for ((i = 0; i < 40; i++)); do
 		c=0
-		for f in "$(drv_node "$1")"p*; do [[ -b $f ]] && c=$((c + 1)); done
+		for f in "$DRV_DIR/loop$1"p*; do [[ -b $f ]] && c=$((c + 1)); done
 		((c == $2)) && return 0
 		abi_sleep 0.05
 	done
@@ -47,7 +47,7 @@ wait_parts() {
 sc_partitions() {
 	local n node disk p m=$ABI_TMP/mnt
 	n=$(drv_free)
-	node=$(drv_node "$n")
+	node=$DRV_DIR/loop$n
 	echo "== attach with LO_FLAGS_PARTSCAN"
 	io "$n" configure "$ABI_TMP/gpt.img" 8
 	disk=$(drv_disk "$n")
@@ -138,14 +138,14 @@ images() {
 	drv_setup loopns
 	local n
 	n=$(drv_free)
-	loopioctl "$(drv_node "$n")" configure "$ABI_TMP/gpt.img" 8
+	loopioctl "$DRV_DIR/loop$n" configure "$ABI_TMP/gpt.img" 8
 	wait_parts "$n" 3
 	run parts "$n"
 	echo "$output"
 	[ "${lines[1]}" = "nodes: loop${n}p1 loop${n}p2 loop${n}p3" ]
 	# Same device numbers as the global nodes.
-	[ "$(stat -c %t:%T "$(drv_node "$n")p2")" = "$(stat -c %t:%T "/dev/$(drv_disk "$n")p2")" ]
-	loopioctl "$(drv_node "$n")" clr
+	[ "$(stat -c %t:%T "$DRV_DIR/loop${n}p2")" = "$(stat -c %t:%T "/dev/$(drv_disk "$n")p2")" ]
+	loopioctl "$DRV_DIR/loop$n" clr
 	wait_unbound "$n"
 	wait_parts "$n" 0
 	run parts "$n"

@@ -61,7 +61,7 @@ show() {
 sc_lifecycle() {
 	local n m node
 	n=$(drv_free)
-	node=$(drv_node "$n")
+	node=$DRV_DIR/loop$n
 	echo "== unbound"
 	show "$n"
 	echo "== tmpfs backing, offset, sizelimit, partscan, 4k blocks"
@@ -103,7 +103,7 @@ sc_lifecycle() {
 sc_uevents() {
 	local n node pid
 	n=$(drv_free)
-	node=$(drv_node "$n")
+	node=$DRV_DIR/loop$n
 	udevadm monitor --kernel --property --subsystem-match=block >"$ABI_TMP/uevents" 2>&1 &
 	pid=$!
 	sleep 1
@@ -124,7 +124,7 @@ sc_uevents() {
 sc_seqnum() {
 	local n node s0 s1 s2
 	n=$(drv_free)
-	node=$(drv_node "$n")
+	node=$DRV_DIR/loop$n
 	read -r s0 </sys/kernel/uevent_seqnum
 	io "$n" configure "$ABI_TMP/img"
 	read -r s1 </sys/kernel/uevent_seqnum

@@ -39,6 +39,8 @@
 
 ABI_TMP=${LOOPNS_TMP:-/tmp}/abi
 ABI_SCRATCH=${LOOPNS_SCRATCH:-/tmp}/abi
+# 8 MiB of random bytes, made once per boot by the scenarios that need it.
+ABI_PATTERN=${LOOPNS_TMP:-/tmp}/abi-pattern.img
 
 DRV=
 DRV_DIR=
@@ -127,7 +129,7 @@ _drv_remember() {
 # drv_get N: make sure device N exists; print its node.
 drv_get() {
 	local node
-	node=$(drv_node "$1")
+	node=$DRV_DIR/loop$1
 	[[ -e $node ]] || loopioctl "$CTL" ctl-add "$1" >/dev/null || return
 	_drv_remember "$1"
 	printf '%s\n' "$node"
@@ -164,7 +166,7 @@ io() {
 	local n=$1 out
 	shift
 	_drv_remember "$n"
-	out=$(loopioctl "$(drv_node "$n")" "$@" 2>/dev/null) || true
+	out=$(loopioctl "$DRV_DIR/loop$n" "$@" 2>/dev/null) || true
 	printf '%s: %s\n' "$*" "$out"
 	_disk_r "$n" 2>/dev/null || true
 }
@@ -179,14 +181,14 @@ ioc() {
 # st N: device N's GET_STATUS64 without the fields that name the driver
 # (number, rdevice) - for transcripts.
 st() {
-	{ loopioctl "$(drv_node "$1")" get-status64 2>/dev/null || true; } |
+	{ loopioctl "$DRV_DIR/loop$1" get-status64 2>/dev/null || true; } |
 		sed -E 's/number=[0-9]+ //; s/rdevice=[0-9]+ //'
 }
 
 # flags N: lo_flags of device N (or the errno name).
 flags() {
 	local out
-	out=$(loopioctl "$(drv_node "$1")" get-status64 2>/dev/null) || true
+	out=$(loopioctl "$DRV_DIR/loop$1" get-status64 2>/dev/null) || true
 	if [[ $out == *flags=* ]]; then
 		out=${out#*flags=}
 		echo "${out%% *}"
