@@ -19,6 +19,28 @@ TESTS_DIR=${TESTS_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 HELPERS_DIR=${HELPERS_DIR:-/usr/local/bin}
 LNS_ENTER=$HELPERS_DIR/lns-enter
 
+# Bats runs a DEBUG trap before every command of a test and of every
+# function the test calls, to know the line where a test failed. Under
+# TCG that bookkeeping costs more than most commands it watches (the ABI
+# suites spent two thirds of their time in user space, most of it there).
+# Keep it for the commands of the @test body itself, where a failure is
+# reported (a failing helper is reported at the line that called it), and
+# skip it everywhere else. Pass/fail is unchanged: the ERR trap and
+# errexit decide that, not the DEBUG trap.
+#
+# Bats sets its trap just before it calls the test; the first time it
+# fires, it is narrowed to the test body, calling a copy of bats's own
+# handler (which counts its callers' frames, so a copy does the same).
+if declare -F bats_debug_trap >/dev/null && ! declare -F lns_bats_debug_trap >/dev/null; then
+	_lns_src=$(declare -f bats_debug_trap)
+	eval "lns_bats_debug_trap${_lns_src#bats_debug_trap}"
+	unset _lns_src
+	bats_debug_trap() {
+		# shellcheck disable=SC2016
+		trap '[[ ${FUNCNAME[0]-} != "$BATS_TEST_NAME" ]] || lns_bats_debug_trap "$BASH_SOURCE"' DEBUG
+	}
+fi
+
 # Instances mounted through lns_mount, unmounted by lns_cleanup.
 LNS_MOUNTED=()
 
