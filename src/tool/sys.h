@@ -10,13 +10,11 @@
 /**
  * struct lns_instance_info - a visible instance
  * @path: its first mount point
- * @opts: superblock options
  * @dev: st_dev of its filesystem
  * @max: its max=
  */
 struct lns_instance_info {
 	char path[4096];
-	char opts[256];
 	dev_t dev;
 	int max;
 };
@@ -36,7 +34,7 @@ void lns_node_path(const char *inst, int index, char *out, size_t len);
 int lns_count_nodes(const char *inst);
 int lns_sys_disk_count(int *bound);
 void lns_explain_enospc(const char *inst);
-int lns_devinfo_fill(const char *node, const char *inst, struct lns_devinfo *d);
+int lns_devinfo_fill(const char *node, struct lns_devinfo *d);
 int lns_instance_devices(const char *inst, struct lns_devinfo **out);
 int lns_check_node(const char *node, int flags, int *fd);
 
