@@ -165,13 +165,13 @@ static const char *const lns_cmd_usages[LNS_CMD__COUNT] = {
 "Usage: loopnsctl list [--json] [--all] [--instance DIR]\n"
 "\n"
 "List the bound devices of the loopns instances mounted in this mount\n"
-"namespace: node, global name (loopnsM), size, offset, size limit, flags\n"
-"and backing file.\n"
+"namespace with losetup's columns: node (NAME), global name (KNAME,\n"
+"loopnsM), SIZE, SIZELIMIT, OFFSET, flags, LOG-SEC and BACK-FILE.\n"
 "\n"
 "Options:\n"
 "  -a, --all               include unbound devices\n"
 "  -i, --instance DIR      only this instance\n"
-"      --json              machine-readable output\n"
+"      --json              JSON, as losetup --list --json\n"
 "  -h, --help              this text\n",
 	[LNS_CMD_RESIZE] =
 "Usage: loopnsctl resize NODE\n"

@@ -72,30 +72,17 @@ int lns_errno_exit(int err)
  */
 ssize_t lns_read_file(const char *path, char *buf, size_t len)
 {
-	ssize_t n, total = 0;
-	int fd;
+	FILE *f = len ? fopen(path, "re") : NULL;
+	size_t n;
+	int e;
 
-	if (!len)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while ((size_t)total < len - 1) {
-		n = read(fd, buf + total, len - 1 - (size_t)total);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			n = -errno;
-			close(fd);
-			return n;
-		}
-		if (!n)
-			break;
-		total += n;
-	}
-	close(fd);
-	buf[total] = 0;
-	return total;
+	if (!f)
+		return len ? -errno : -EINVAL;
+	n = fread(buf, 1, len - 1, f);
+	e = ferror(f) ? errno : 0;
+	fclose(f);
+	buf[n] = 0;
+	return e ? -e : (ssize_t)n;
 }
 
 /**
