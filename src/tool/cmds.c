@@ -503,10 +503,8 @@ int lns_cmd_mount(const struct lns_args *a)
 	if (lns_has(a, LNS_O_REMOUNT))
 		return cmd_do_remount(dir, data);
 	if (stat(dir, &st) < 0) {
-		if (errno != ENOENT || mkdir(dir, 0755) < 0) {
-			lns_err("%s: %s", dir, strerror(errno));
-			return lns_errno_exit(errno);
-		}
+		if (errno != ENOENT || mkdir(dir, 0755) < 0)
+			return lns_syserr(dir);
 	} else if (!S_ISDIR(st.st_mode)) {
 		lns_err("%s: not a directory", dir);
 		return LNS_EXIT_USAGE;
@@ -1073,10 +1071,8 @@ static int cmd_setup_dev_remove(const char *dir)
 
 	snprintf(inst, sizeof(inst), "%s/" LNS_DEVDIR_NAME, dir);
 	d = opendir(dir);
-	if (!d) {
-		lns_err("%s: %s", dir, strerror(errno));
-		return lns_errno_exit(errno);
-	}
+	if (!d)
+		return lns_syserr(dir);
 	dfd = dirfd(d);
 	while ((de = readdir(d))) {
 		ssize_t n;
@@ -1094,14 +1090,10 @@ static int cmd_setup_dev_remove(const char *dir)
 	}
 	closedir(d);
 	r = lns_is_instance_root(inst);
-	if (r > 0 && umount2(inst, MNT_DETACH) < 0) {
-		lns_err("%s: %s", inst, strerror(errno));
-		rc = lns_errno_exit(errno);
-	}
-	if (r >= 0 && rmdir(inst) < 0 && errno != ENOENT && errno != EBUSY) {
-		lns_err("%s: %s", inst, strerror(errno));
-		rc = lns_errno_exit(errno);
-	}
+	if (r > 0 && umount2(inst, MNT_DETACH) < 0)
+		rc = lns_syserr(inst);
+	if (r >= 0 && rmdir(inst) < 0 && errno != ENOENT && errno != EBUSY)
+		rc = lns_syserr(inst);
 	return rc;
 }
 
@@ -1137,10 +1129,8 @@ static int cmd_setup_dev_mount(const struct lns_args *a, int dfd,
 	struct lns_args ma = *a;
 	char data[256];
 
-	if (mkdirat(dfd, LNS_DEVDIR_NAME, 0755) < 0 && errno != EEXIST) {
-		lns_err("%s: %s", inst, strerror(errno));
-		return lns_errno_exit(errno);
-	}
+	if (mkdirat(dfd, LNS_DEVDIR_NAME, 0755) < 0 && errno != EEXIST)
+		return lns_syserr(inst);
 	if (a->instance) {
 		if (mount(a->instance, inst, NULL, MS_BIND, NULL) < 0) {
 			lns_err("%s: bind mount of %s: %s", inst, a->instance,
@@ -1198,10 +1188,8 @@ static int cmd_setup_dev(const struct lns_args *a, const char *dir)
 	}
 	snprintf(inst, sizeof(inst), "%s/" LNS_DEVDIR_NAME, dir);
 	dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	if (dfd < 0) {
-		lns_err("%s: %s", dir, strerror(errno));
-		return lns_errno_exit(errno);
-	}
+	if (dfd < 0)
+		return lns_syserr(dir);
 	r = lns_is_instance_root(inst);
 	rc = cmd_setup_dev_max(a, inst, r > 0, &dd);
 	/* Check every entry before changing anything. */

@@ -38,6 +38,20 @@ void lns_err(const char *fmt, ...)
 }
 
 /**
+ * lns_syserr() - print "loopnsctl: WHAT: strerror(errno)"
+ * @what: the file or operation that failed
+ *
+ * Return: the exit status for errno (lns_errno_exit()).
+ */
+int lns_syserr(const char *what)
+{
+	int e = errno;
+
+	lns_err("%s: %s", what, strerror(e));
+	return lns_errno_exit(e);
+}
+
+/**
  * lns_errno_exit() - exit status for a failed system call
  * @err: positive errno
  *

@@ -21,6 +21,7 @@ struct lns_instance_info {
 
 void lns_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int lns_errno_exit(int err);
+int lns_syserr(const char *what);
 ssize_t lns_read_file(const char *path, char *buf, size_t len);
 int lns_read_u64(const char *path, uint64_t *out);
 int lns_block_major(void);
