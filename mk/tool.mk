@@ -33,7 +33,8 @@ TOOL_LIB_CFLAGS := $(or $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --cflags $(
 	-I/usr/include/libsmartcols -I/usr/include/libmount)
 TOOL_LIB_LIBS := $(or $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --libs $(TOOL_LIBS_PC) 2>/dev/null)),\
 	-lkmod -lsmartcols -lmount)
-SCOLS_LIBS := $(or $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --libs smartcols 2>/dev/null)),-lsmartcols)
+UNIT_LIBS := $(or $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --libs smartcols mount 2>/dev/null)),\
+	-lsmartcols -lmount)
 TOOL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter \
 	-Wformat=2 -Wno-format-truncation -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-D_FILE_OFFSET_BITS=64 -DLOOPNS_TOOL_VERSION='"$(TOOL_VERSION)"' \
@@ -57,12 +58,12 @@ $(TOOL_BIN): $(TOOL_SRCS) $(TOOL_HDRS) $(SRCTREE)/VERSION $(SRCTREE)/mk/tool.mk
 	@mkdir -p $(dir $@)
 	$(TOOL_CC) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $(TOOL_SRCS) $(TOOL_LIB_LIBS)
 
-# The unit tests link only the parts without system calls (pure.c,
-# table.c with libsmartcols; no libkmod, no kernel).
-UNIT_LINKED := $(TOOL_SRCDIR)/pure.c $(TOOL_SRCDIR)/table.c
+# The unit tests link everything but the commands and libkmod: pure.c,
+# table.c (libsmartcols) and sys.c (libmount), with no kernel needed.
+UNIT_LINKED := $(TOOL_SRCDIR)/pure.c $(TOOL_SRCDIR)/table.c $(TOOL_SRCDIR)/sys.c
 $(UNIT_OUT)/%: $(UNIT_SRCDIR)/%.c $(UNIT_SRCDIR)/tap.h $(UNIT_LINKED) $(TOOL_HDRS)
 	@mkdir -p $(dir $@)
-	$(TOOL_CC) $(TOOL_CFLAGS) -I$(TOOL_SRCDIR) $(LDFLAGS) -o $@ $< $(UNIT_LINKED) $(SCOLS_LIBS)
+	$(TOOL_CC) $(TOOL_CFLAGS) -I$(TOOL_SRCDIR) $(LDFLAGS) -o $@ $< $(UNIT_LINKED) $(UNIT_LIBS)
 
 # One TAP stream, numbered across all test programs.
 unit-test: $(UNIT_TESTS)

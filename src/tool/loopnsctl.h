@@ -8,8 +8,8 @@
  *             beyond stdio, unit-tested on the host (tests/unit/);
  *   table.c   the list table and --json output through libsmartcols,
  *             unit-tested too;
- *   sys.c     what talks to the kernel: instances (libmount), devices,
- *             sysfs;
+ *   sys.c     what talks to the kernel: instances (libmount; its
+ *             mountinfo reading is unit-tested), devices, sysfs;
  *   cmds.c    one function per command;
  *   main.c    entry point and dispatch.
  * tests/helpers/loopnsctl.c builds them all as one translation unit for

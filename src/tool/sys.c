@@ -215,17 +215,17 @@ static int sys_add_instance(struct libmnt_fs *fs, struct lns_instance_info **v,
 }
 
 /**
- * lns_instances() - the loopns instances mounted in this mount namespace
+ * lns_instances_in() - the loopns instances of a mountinfo file
+ * @mountinfo: the file, in /proc/PID/mountinfo format
  * @out: array of instances (free with free())
  *
- * From /proc/self/mountinfo through libmount. One entry per superblock
- * (bind mounts of the same instance count once; the first mount point of
- * each wins). Mounts of a subtree (e.g. a bind mount of loop-control
- * alone) are not listed.
+ * Read through libmount. One entry per superblock (bind mounts of the same
+ * instance count once; the first mount point of each wins). Mounts of a
+ * subtree (e.g. a bind mount of loop-control alone) are not listed.
  *
  * Return: the number of instances, or -errno.
  */
-int lns_instances(struct lns_instance_info **out)
+int lns_instances_in(const char *mountinfo, struct lns_instance_info **out)
 {
 	struct lns_instance_info *v = NULL;
 	struct libmnt_table *tb = mnt_new_table();
@@ -235,7 +235,7 @@ int lns_instances(struct lns_instance_info **out)
 
 	*out = NULL;
 	if (!n)
-		n = mnt_table_parse_file(tb, "/proc/self/mountinfo");
+		n = mnt_table_parse_file(tb, mountinfo);
 	while (n >= 0 && !mnt_table_next_fs(tb, it, &fs)) {
 		if (mnt_fs_match_fstype(fs, LNS_FSTYPE) &&
 		    !strcmp(mnt_fs_get_root(fs) ?: "", "/"))
@@ -249,6 +249,17 @@ int lns_instances(struct lns_instance_info **out)
 	}
 	*out = v;
 	return n;
+}
+
+/**
+ * lns_instances() - the loopns instances mounted in this mount namespace
+ * @out: array of instances (free with free())
+ *
+ * Return: the number of instances, or -errno.
+ */
+int lns_instances(struct lns_instance_info **out)
+{
+	return lns_instances_in("/proc/self/mountinfo", out);
 }
 
 /**

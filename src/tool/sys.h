@@ -28,6 +28,7 @@ int lns_block_major(void);
 bool lns_fs_registered(void);
 void lns_not_loaded_msg(void);
 int lns_is_instance_root(const char *path);
+int lns_instances_in(const char *mountinfo, struct lns_instance_info **out);
 int lns_instances(struct lns_instance_info **out);
 int lns_instance_info_of(const char *path, struct lns_instance_info *info);
 int lns_resolve_instance(const char *given, char *out, size_t len);
