@@ -58,11 +58,9 @@ LNS_DIST_PATHS = Makefile Kbuild VERSION dkms.conf README.md mk src include \
 	debian rpm $(notdir $(wildcard $(LNS_TOP)/LICENSE $(LNS_TOP)/COPYING \
 	$(LNS_TOP)/doc))
 
-# The userspace tool: built only once the Makefile has a `tool` rule
-# (build/tool/loopnsctl; man pages src/tool/*.[1-8] or doc/*.[1-8]).
-LNS_HAVE_TOOL = $(shell grep -Eqs '^([^\#=:]*[[:space:]])?tool[[:space:]]*:([^=]|$$)' \
-	$(LNS_TOP)/Makefile $(LNS_TOP)/mk/*.mk && echo yes)
-LNS_MANPAGES = $(wildcard $(LNS_TOP)/src/tool/*.[1-8] $(LNS_TOP)/doc/*.[1-8])
+# The userspace tool: build/tool/loopnsctl (make tool), man pages
+# src/tool/*.[1-8].
+LNS_MANPAGES = $(wildcard $(LNS_TOP)/src/tool/*.[1-8])
 
 .PHONY: version-check set-version dist dkms-src dkms-install dkms-remove \
 	install-data install-tool deb rpm packaging-check packaging-deps
@@ -118,15 +116,11 @@ install-data:
 	install -D -m 0644 $(LNS_TOP)/src/data/loopns.conf \
 		$(DESTDIR)$(PKGDOCDIR)/examples/modules-load.d/loopns.conf
 
-# TODO(tool): adjust once `make tool` exists (binary and man page paths).
+# loopnsctl and its man pages (after `make tool`).
 install-tool:
-ifeq ($(LNS_HAVE_TOOL),yes)
 	install -D -m 0755 $(LNS_BUILD)/tool/loopnsctl $(DESTDIR)$(BINDIR)/loopnsctl
 	@set -e; for m in $(LNS_MANPAGES); do s=$${m##*.}; \
 		install -D -m 0644 "$$m" "$(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m)"; done
-else
-	@echo "install-tool: no 'tool' target in the Makefile yet; nothing to install"
-endif
 
 dkms-install: dkms-remove
 	@test "$$(id -u)" = 0 || { echo "dkms-install: run as root" >&2; exit 1; }

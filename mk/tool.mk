@@ -3,7 +3,8 @@
 # loopnsctl, the userspace tool (src/tool/), and its host-side unit tests.
 # Included by the top-level Makefile.
 #
-#   make tool                build/tool/loopnsctl (links libkmod)
+#   make tool                build/tool/loopnsctl (links libkmod, libsmartcols,
+#                            libmount)
 #   make unit-test           build and run tests/unit/ (TAP on stdout;
 #                            exit status non-zero on failure)
 #   make install-tool [DESTDIR=...] [PREFIX=/usr/local | BINDIR=.. MANDIR=..]
@@ -17,20 +18,27 @@
 TOOL_SRCDIR := $(SRCTREE)/src/tool
 TOOL_OUT := $(or $(BUILD_ROOT),$(SRCTREE)/build)/tool
 TOOL_BIN := $(TOOL_OUT)/loopnsctl
-TOOL_SRCS := $(TOOL_SRCDIR)/pure.c $(TOOL_SRCDIR)/sys.c $(TOOL_SRCDIR)/cmds.c \
-	$(TOOL_SRCDIR)/main.c
+TOOL_SRCS := $(TOOL_SRCDIR)/pure.c $(TOOL_SRCDIR)/table.c $(TOOL_SRCDIR)/sys.c \
+	$(TOOL_SRCDIR)/cmds.c $(TOOL_SRCDIR)/main.c
 TOOL_HDRS := $(wildcard $(TOOL_SRCDIR)/*.h) $(SRCTREE)/include/uapi/linux/loopns.h
 TOOL_MANS := $(wildcard $(TOOL_SRCDIR)/*.[1-8])
 TOOL_VERSION := $(shell cat $(SRCTREE)/VERSION 2>/dev/null)
 
 TOOL_CC ?= $(CC)
 TOOL_PKGCONF := $(shell command -v pkg-config || command -v pkgconf)
-TOOL_KMOD_CFLAGS := $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --cflags libkmod 2>/dev/null))
-TOOL_KMOD_LIBS := $(or $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --libs libkmod 2>/dev/null)),-lkmod)
+# libkmod, libsmartcols and libmount (util-linux); without pkg-config, the
+# Debian and Fedora header directories.
+TOOL_LIBS_PC := libkmod smartcols mount
+TOOL_LIB_CFLAGS := $(or $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --cflags $(TOOL_LIBS_PC) 2>/dev/null)),\
+	-I/usr/include/libsmartcols -I/usr/include/libmount)
+TOOL_LIB_LIBS := $(or $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --libs $(TOOL_LIBS_PC) 2>/dev/null)),\
+	-lkmod -lsmartcols -lmount)
+UNIT_LIBS := $(or $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --libs smartcols mount 2>/dev/null)),\
+	-lsmartcols -lmount)
 TOOL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter \
 	-Wformat=2 -Wno-format-truncation -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-D_FILE_OFFSET_BITS=64 -DLOOPNS_TOOL_VERSION='"$(TOOL_VERSION)"' \
-	$(TOOL_KMOD_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+	$(TOOL_LIB_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 
 UNIT_SRCDIR := $(SRCTREE)/tests/unit
 UNIT_OUT := $(TOOL_OUT)/unit
@@ -48,12 +56,14 @@ tool: $(TOOL_BIN)
 
 $(TOOL_BIN): $(TOOL_SRCS) $(TOOL_HDRS) $(SRCTREE)/VERSION $(SRCTREE)/mk/tool.mk
 	@mkdir -p $(dir $@)
-	$(TOOL_CC) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $(TOOL_SRCS) $(TOOL_KMOD_LIBS)
+	$(TOOL_CC) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $(TOOL_SRCS) $(TOOL_LIB_LIBS)
 
-# The unit tests link only the pure part (no libkmod, no kernel).
-$(UNIT_OUT)/%: $(UNIT_SRCDIR)/%.c $(UNIT_SRCDIR)/tap.h $(TOOL_SRCDIR)/pure.c $(TOOL_HDRS)
+# The unit tests link everything but the commands and libkmod: pure.c,
+# table.c (libsmartcols) and sys.c (libmount), with no kernel needed.
+UNIT_LINKED := $(TOOL_SRCDIR)/pure.c $(TOOL_SRCDIR)/table.c $(TOOL_SRCDIR)/sys.c
+$(UNIT_OUT)/%: $(UNIT_SRCDIR)/%.c $(UNIT_SRCDIR)/tap.h $(UNIT_LINKED) $(TOOL_HDRS)
 	@mkdir -p $(dir $@)
-	$(TOOL_CC) $(TOOL_CFLAGS) -I$(TOOL_SRCDIR) $(LDFLAGS) -o $@ $< $(TOOL_SRCDIR)/pure.c
+	$(TOOL_CC) $(TOOL_CFLAGS) -I$(TOOL_SRCDIR) $(LDFLAGS) -o $@ $< $(UNIT_LINKED) $(UNIT_LIBS)
 
 # One TAP stream, numbered across all test programs.
 unit-test: $(UNIT_TESTS)

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <libkmod.h>
+#include <libsmartcols.h>
 #include <limits.h>
 #include <pwd.h>
 #include <sched.h>
@@ -85,195 +86,166 @@ static const char *cmd_kmod_info(struct kmod_module *mod, const char *key,
 
 /* ------------------------------------------------------------ status */
 
+static const char *cmd_kmod_state(struct kmod_module *mod, bool *loaded)
+{
+	switch (kmod_module_get_initstate(mod)) {
+	case KMOD_MODULE_LIVE:
+		*loaded = true;
+		return "loaded";
+	case KMOD_MODULE_COMING:
+		return "loading";
+	case KMOD_MODULE_GOING:
+		return "unloading";
+	case KMOD_MODULE_BUILTIN:
+		*loaded = true;
+		return "built in";
+	default:
+		return "not loaded";
+	}
+}
+
+/*
+ * The module's state through libkmod, and the path and version of the
+ * module modprobe would load (its version goes into @inst_version).
+ */
+static void cmd_status_kmod(struct lns_status *s, char *inst_version,
+			    size_t len)
+{
+	struct kmod_module *mod = NULL, *inst_mod;
+	struct kmod_ctx *ctx = cmd_kmod_ctx();
+
+	if (!ctx)
+		return;
+	if (kmod_module_new_from_name(ctx, LNS_MODNAME, &mod) >= 0) {
+		s->state = cmd_kmod_state(mod, &s->loaded);
+		kmod_module_unref(mod);
+	}
+	inst_mod = cmd_kmod_lookup(ctx);
+	if (inst_mod) {
+		const char *p = kmod_module_get_path(inst_mod);
+
+		if (p)
+			snprintf(s->path, sizeof(s->path), "%s", p);
+		cmd_kmod_info(inst_mod, "version", inst_version, len);
+		kmod_module_unref(inst_mod);
+	}
+	kmod_unref(ctx);
+}
+
+/* The module's parameters from /sys/module/loopns/parameters. */
+static void cmd_status_params(struct lns_status *s)
+{
+	DIR *d = opendir("/sys/module/loopns/parameters");
+	struct dirent *de;
+	char p[PATH_MAX], val[64];
+
+	while (d && (de = readdir(d)) && s->nparams < 16) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/sys/module/loopns/parameters/%s",
+			 de->d_name);
+		if (lns_read_file(p, val, sizeof(val)) < 0)
+			continue;
+		val[strcspn(val, "\n")] = 0;
+		snprintf(s->params[s->nparams++], sizeof(s->params[0]), "%.63s=%s",
+			 de->d_name, val);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* The instances mounted here, the devices of the system. */
+static void cmd_status_counts(struct lns_status *s)
+{
+	struct lns_instance_info *v = NULL;
+	int i, n = lns_instances(&v);
+
+	s->insts = n > 0 ? calloc((size_t)n, sizeof(*s->insts)) : NULL;
+	for (i = 0; s->insts && i < n; i++) {
+		snprintf(s->insts[i].path, sizeof(s->insts[i].path), "%s", v[i].path);
+		s->insts[i].max = v[i].max;
+		s->insts[i].devices = lns_count_nodes(v[i].path);
+	}
+	s->ninst = s->insts ? n : 0;
+	free(v);
+	s->ndev = lns_sys_disk_count(&s->nbound);
+}
+
+static void cmd_status_gather(struct lns_status *s)
+{
+	char inst_version[128] = "";
+	struct utsname uts;
+
+	memset(s, 0, sizeof(*s));
+	s->state = "not loaded";
+	uname(&uts);
+	snprintf(s->kernel, sizeof(s->kernel), "%s", uts.release);
+	cmd_status_kmod(s, inst_version, sizeof(inst_version));
+	if (lns_read_file("/sys/module/loopns/version", s->version,
+			  sizeof(s->version)) > 0)
+		s->version[strcspn(s->version, "\n")] = 0;
+	else if (!s->loaded)
+		snprintf(s->version, sizeof(s->version), "%s", inst_version);
+	s->major = lns_block_major();
+	if (!s->loaded && s->major >= 0) {
+		/* libkmod could not tell (e.g. no /sys/module); the kernel can */
+		s->state = "loaded";
+		s->loaded = true;
+	}
+	if (s->loaded)
+		cmd_status_params(s);
+	cmd_status_counts(s);
+}
+
+static void cmd_status_print(const struct lns_status *s)
+{
+	char rule[64];
+	int i;
+
+	printf("module:        %s\n", s->state);
+	printf("version:       %s\n", s->version[0] ? s->version : "-");
+	printf("path:          %s\n", s->path[0] ? s->path : "(not installed for this kernel)");
+	printf("kernel:        %s\n", s->kernel);
+	if (s->major >= 0)
+		printf("block major:   %d (dynamic)\n", s->major);
+	else
+		printf("block major:   -\n");
+	for (i = 0; i < s->nparams; i++)
+		printf("%-14.*s %s\n", (int)strcspn(s->params[i], "="), s->params[i],
+		       strchr(s->params[i], '=') + 1);
+	printf("instances:     %d (mounted in this mount namespace)\n", s->ninst);
+	for (i = 0; i < s->ninst; i++)
+		printf("  %s max=%d devices=%d\n", s->insts[i].path,
+		       s->insts[i].max, s->insts[i].devices);
+	printf("devices:       %d (%d bound; all instances of the system)\n",
+	       s->ndev, s->nbound);
+	if (s->major < 0) {
+		printf("device cgroup: - (load the module to learn the major)\n");
+		return;
+	}
+	printf("device cgroup: %s\n", lns_fmt_cgroup_rule(s->major, rule, sizeof(rule)));
+	printf("               %s (partitions: the extended block major, shared with other drivers)\n",
+	       lns_fmt_cgroup_rule(LNS_BLKEXT_MAJOR, rule, sizeof(rule)));
+}
+
 int lns_cmd_status(const struct lns_args *a)
 {
-	struct lns_instance_info *insts = NULL;
-	struct kmod_module *mod = NULL, *inst_mod = NULL;
-	struct kmod_ctx *ctx;
-	struct utsname uts;
-	char version[128] = "", path[PATH_MAX] = "", inst_version[128] = "";
-	char rule[64], prule[64];
-	const char *state = "not loaded";
-	bool loaded = false, json = lns_has(a, LNS_O_JSON);
-	int major, ninst, ndev, nbound, st, i;
-	struct {
-		char name[64];
-		char value[64];
-	} params[16];
-	int nparams = 0;
-	DIR *d;
+	struct lns_status s;
+	int rc = LNS_EXIT_OK;
 
-	uname(&uts);
-	ctx = cmd_kmod_ctx();
-	if (ctx) {
-		if (kmod_module_new_from_name(ctx, LNS_MODNAME, &mod) >= 0) {
-			st = kmod_module_get_initstate(mod);
-			switch (st) {
-			case KMOD_MODULE_LIVE:
-				state = "loaded";
-				loaded = true;
-				break;
-			case KMOD_MODULE_COMING:
-				state = "loading";
-				break;
-			case KMOD_MODULE_GOING:
-				state = "unloading";
-				break;
-			case KMOD_MODULE_BUILTIN:
-				state = "built in";
-				loaded = true;
-				break;
-			default:
-				break;
-			}
-		}
-		inst_mod = cmd_kmod_lookup(ctx);
-		if (inst_mod) {
-			const char *p = kmod_module_get_path(inst_mod);
-
-			if (p)
-				snprintf(path, sizeof(path), "%s", p);
-			cmd_kmod_info(inst_mod, "version", inst_version,
-				      sizeof(inst_version));
-		}
+	cmd_status_gather(&s);
+	if (!lns_has(a, LNS_O_JSON)) {
+		cmd_status_print(&s);
+	} else if (lns_status_json(&s, stdout)) {
+		lns_err("status: out of memory");
+		rc = LNS_EXIT_FAIL;
 	}
-	if (lns_read_file("/sys/module/loopns/version", version, sizeof(version)) > 0)
-		version[strcspn(version, "\n")] = 0;
-	else if (!loaded)
-		snprintf(version, sizeof(version), "%s", inst_version);
-	major = lns_block_major();
-	if (!loaded && major >= 0) {
-		/* libkmod could not tell (e.g. no /sys/module); the kernel can */
-		state = "loaded";
-		loaded = true;
-	}
-	d = loaded ? opendir("/sys/module/loopns/parameters") : NULL;
-	if (d) {
-		struct dirent *de;
-
-		while ((de = readdir(d)) && nparams < 16) {
-			char p[PATH_MAX];
-
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(p, sizeof(p), "/sys/module/loopns/parameters/%s",
-				 de->d_name);
-			if (lns_read_file(p, params[nparams].value,
-					  sizeof(params[nparams].value)) < 0)
-				continue;
-			params[nparams].value[strcspn(params[nparams].value, "\n")] = 0;
-			snprintf(params[nparams].name, sizeof(params[nparams].name),
-				 "%s", de->d_name);
-			nparams++;
-		}
-		closedir(d);
-	}
-	ninst = lns_instances(&insts);
-	if (ninst < 0)
-		ninst = 0;
-	ndev = lns_sys_disk_count(&nbound);
-	lns_fmt_cgroup_rule(major, rule, sizeof(rule));
-	lns_fmt_cgroup_rule(LNS_BLKEXT_MAJOR, prule, sizeof(prule));
-
-	if (json) {
-		struct lns_json j;
-
-		lns_json_init(&j, stdout, true);
-		lns_json_begin_object(&j);
-		lns_json_key(&j, "module");
-		lns_json_string(&j, state);
-		lns_json_key(&j, "loaded");
-		lns_json_bool(&j, loaded);
-		lns_json_key(&j, "version");
-		if (version[0])
-			lns_json_string(&j, version);
-		else
-			lns_json_null(&j);
-		lns_json_key(&j, "path");
-		if (path[0])
-			lns_json_string(&j, path);
-		else
-			lns_json_null(&j);
-		lns_json_key(&j, "kernel");
-		lns_json_string(&j, uts.release);
-		lns_json_key(&j, "major");
-		if (major >= 0)
-			lns_json_i64(&j, major);
-		else
-			lns_json_null(&j);
-		lns_json_key(&j, "parameters");
-		lns_json_begin_object(&j);
-		for (i = 0; i < nparams; i++) {
-			uint64_t v;
-
-			lns_json_key(&j, params[i].name);
-			if (!lns_parse_u64(params[i].value, &v))
-				lns_json_u64(&j, v);
-			else
-				lns_json_string(&j, params[i].value);
-		}
-		lns_json_end_object(&j);
-		lns_json_key(&j, "instances");
-		lns_json_begin_array(&j);
-		for (i = 0; i < ninst; i++) {
-			lns_json_begin_object(&j);
-			lns_json_key(&j, "path");
-			lns_json_string(&j, insts[i].path);
-			lns_json_key(&j, "max");
-			lns_json_i64(&j, insts[i].max);
-			lns_json_key(&j, "devices");
-			lns_json_i64(&j, lns_count_nodes(insts[i].path));
-			lns_json_end_object(&j);
-		}
-		lns_json_end_array(&j);
-		lns_json_key(&j, "devices");
-		lns_json_i64(&j, ndev);
-		lns_json_key(&j, "bound");
-		lns_json_i64(&j, nbound);
-		lns_json_key(&j, "device_cgroup_rules");
-		lns_json_begin_array(&j);
-		if (major >= 0) {
-			lns_json_string(&j, rule);
-			lns_json_string(&j, prule);
-		}
-		lns_json_end_array(&j);
-		lns_json_end_object(&j);
-	} else {
-		printf("module:        %s\n", state);
-		printf("version:       %s\n", version[0] ? version : "-");
-		printf("path:          %s\n", path[0] ? path : "(not installed for this kernel)");
-		printf("kernel:        %s\n", uts.release);
-		if (major >= 0)
-			printf("block major:   %d (dynamic)\n", major);
-		else
-			printf("block major:   -\n");
-		for (i = 0; i < nparams; i++)
-			printf("%-14s %s\n", params[i].name, params[i].value);
-		printf("instances:     %d (mounted in this mount namespace)\n", ninst);
-		for (i = 0; i < ninst; i++)
-			printf("  %s max=%d devices=%d\n", insts[i].path, insts[i].max,
-			       lns_count_nodes(insts[i].path));
-		printf("devices:       %d (%d bound; all instances of the system)\n",
-		       ndev, nbound);
-		if (major >= 0) {
-			printf("device cgroup: %s\n", rule);
-			printf("               %s (partitions: the extended block major, shared with other drivers)\n",
-			       prule);
-		} else {
-			printf("device cgroup: - (load the module to learn the major)\n");
-		}
-	}
-	free(insts);
-	if (mod)
-		kmod_module_unref(mod);
-	if (inst_mod)
-		kmod_module_unref(inst_mod);
-	if (ctx)
-		kmod_unref(ctx);
-	if (!loaded && !json)
-		fprintf(stderr, "%s: module loopns is not loaded: run modprobe loopns or loopnsctl load\n",
-			LNS_PROG);
-	return loaded ? LNS_EXIT_OK : LNS_EXIT_NOMODULE;
+	free(s.insts);
+	if (!s.loaded && !lns_has(a, LNS_O_JSON))
+		lns_not_loaded_msg();
+	if (!rc && !s.loaded)
+		rc = LNS_EXIT_NOMODULE;
+	return rc;
 }
 
 /* ------------------------------------------------------------ load */
@@ -531,10 +503,8 @@ int lns_cmd_mount(const struct lns_args *a)
 	if (lns_has(a, LNS_O_REMOUNT))
 		return cmd_do_remount(dir, data);
 	if (stat(dir, &st) < 0) {
-		if (errno != ENOENT || mkdir(dir, 0755) < 0) {
-			lns_err("%s: %s", dir, strerror(errno));
-			return lns_errno_exit(errno);
-		}
+		if (errno != ENOENT || mkdir(dir, 0755) < 0)
+			return lns_syserr(dir);
 	} else if (!S_ISDIR(st.st_mode)) {
 		lns_err("%s: not a directory", dir);
 		return LNS_EXIT_USAGE;
@@ -711,14 +681,84 @@ static int cmd_attach_ephemeral(const struct lns_args *a, const char *inst,
 	return e == ENOENT ? LNS_EXIT_NOCMD : LNS_EXIT_NOEXEC;
 }
 
+/*
+ * One try: LOOP_CONFIGURE of the device LOOP_CTL_GET_FREE gives. Return:
+ * its index, -1 when another process took or deleted it first (try
+ * again), or -2 - exit status after printing the cause.
+ */
+static int cmd_attach_try(const struct lns_args *a, const char *inst, int ctl,
+			  const struct loop_config *cfg)
+{
+	char node[PATH_MAX + 32];
+	int n = ioctl(ctl, LOOP_CTL_GET_FREE), dev, e;
+
+	if (n < 0) {
+		e = errno;
+		if (e == ENOSPC)
+			lns_explain_enospc(inst);
+		else
+			lns_err("%s/loop-control: LOOP_CTL_GET_FREE: %s", inst,
+				strerror(e));
+		return -2 - lns_errno_exit(e);
+	}
+	snprintf(node, sizeof(node), "%s/loop%d", inst, n);
+	dev = open(node, O_RDWR | O_CLOEXEC);
+	if (dev < 0 && (errno == EACCES || errno == EROFS) &&
+	    (cfg->info.lo_flags & LO_FLAGS_READ_ONLY))
+		dev = open(node, O_RDONLY | O_CLOEXEC);
+	if (dev < 0) {
+		e = errno;
+		if (e == ENOENT || e == ENXIO)
+			return -1;
+		lns_err("%s: %s", node, strerror(e));
+		return -2 - lns_errno_exit(e);
+	}
+	if (ioctl(dev, LOOP_CONFIGURE, cfg) < 0) {
+		e = errno;
+		close(dev);
+		if (e == EBUSY || e == ENXIO)
+			return -1;
+		return -2 - cmd_configure_error(a->pos[0], a, e);
+	}
+	close(dev);
+	return n;
+}
+
+/*
+ * GET_FREE then LOOP_CONFIGURE. Another process may take the device in
+ * between (EBUSY from CONFIGURE) or delete it (ENOENT/ENXIO when opening
+ * the node): ask for another free device.
+ */
+static int cmd_attach_free(const struct lns_args *a, const char *inst, int ctl,
+			   const struct loop_config *cfg)
+{
+	char node[PATH_MAX + 32];
+	int attempt;
+
+	for (attempt = 0; attempt < CMD_ATTACH_RETRIES; attempt++) {
+		int n = cmd_attach_try(a, inst, ctl, cfg);
+
+		if (n == -1)
+			continue;
+		if (n < 0)
+			return -2 - n;
+		lns_node_path(inst, n, node, sizeof(node));
+		printf("%s\n", node);
+		return LNS_EXIT_OK;
+	}
+	lns_err("%s: gave up after %d attempts: other processes kept taking the free device",
+		inst, CMD_ATTACH_RETRIES);
+	return LNS_EXIT_BUSY;
+}
+
 int lns_cmd_attach(const struct lns_args *a)
 {
 	const char *image = a->pos[0];
-	char inst[PATH_MAX], node[PATH_MAX + 32];
+	char inst[PATH_MAX];
 	struct loop_config cfg;
 	bool ro = lns_has(a, LNS_O_READ_ONLY);
 	long page = sysconf(_SC_PAGESIZE);
-	int rc, img, ctl, attempt, e;
+	int rc, img, ctl;
 
 	if (!lns_valid_block_size(a->block_size, (uint64_t)page)) {
 		lns_err("attach: --block-size %u: must be a power of two from 512 to %ld",
@@ -740,60 +780,11 @@ int lns_cmd_attach(const struct lns_args *a)
 	if (lns_has(a, LNS_O_EPHEMERAL)) {
 		/* returns only on failure: the codes of attach, or 126/127 */
 		rc = cmd_attach_ephemeral(a, inst, ctl, &cfg);
-		close(ctl);
-		close(img);
-		return rc ? rc : LNS_EXIT_FAIL;
+		if (!rc)
+			rc = LNS_EXIT_FAIL;
+	} else {
+		rc = cmd_attach_free(a, inst, ctl, &cfg);
 	}
-
-	/*
-	 * GET_FREE then LOOP_CONFIGURE. Another process may take the device
-	 * in between (EBUSY from CONFIGURE) or delete it (ENOENT/ENXIO when
-	 * opening the node): ask for another free device.
-	 */
-	for (attempt = 0; attempt < CMD_ATTACH_RETRIES; attempt++) {
-		int n = ioctl(ctl, LOOP_CTL_GET_FREE);
-		int dev;
-
-		if (n < 0) {
-			e = errno;
-			if (e == ENOSPC)
-				lns_explain_enospc(inst);
-			else
-				lns_err("%s/loop-control: LOOP_CTL_GET_FREE: %s", inst,
-					strerror(e));
-			rc = lns_errno_exit(e);
-			goto out;
-		}
-		snprintf(node, sizeof(node), "%s/loop%d", inst, n);
-		dev = open(node, O_RDWR | O_CLOEXEC);
-		if (dev < 0 && (errno == EACCES || errno == EROFS) && ro)
-			dev = open(node, O_RDONLY | O_CLOEXEC);
-		if (dev < 0) {
-			e = errno;
-			if (e == ENOENT || e == ENXIO)
-				continue;
-			lns_err("%s: %s", node, strerror(e));
-			rc = lns_errno_exit(e);
-			goto out;
-		}
-		if (ioctl(dev, LOOP_CONFIGURE, &cfg) < 0) {
-			e = errno;
-			close(dev);
-			if (e == EBUSY || e == ENXIO)
-				continue;
-			rc = cmd_configure_error(image, a, e);
-			goto out;
-		}
-		close(dev);
-		lns_node_path(inst, n, node, sizeof(node));
-		printf("%s\n", node);
-		rc = LNS_EXIT_OK;
-		goto out;
-	}
-	lns_err("%s: gave up after %d attempts: other processes kept taking the free device",
-		inst, CMD_ATTACH_RETRIES);
-	rc = LNS_EXIT_BUSY;
-out:
 	close(ctl);
 	close(img);
 	return rc;
@@ -896,70 +887,77 @@ int lns_cmd_resize(const struct lns_args *a)
 
 /* ------------------------------------------------------------ list */
 
-int lns_cmd_list(const struct lns_args *a)
+/* The instances `list` shows: --instance DIR, or all visible ones. */
+static int cmd_list_instances(const struct lns_args *a,
+			      struct lns_instance_info **insts, int *n)
 {
-	struct lns_instance_info *insts = NULL, one;
-	struct lns_json j;
-	bool json = lns_has(a, LNS_O_JSON), all = lns_has(a, LNS_O_ALL);
-	int ninst, i, k, rc = LNS_EXIT_OK;
-	bool header = false;
+	int rc;
 
 	if (a->instance) {
-		char inst[PATH_MAX];
-
-		rc = lns_resolve_instance(a->instance, inst, sizeof(inst));
-		if (rc)
-			return rc;
-		memset(&one, 0, sizeof(one));
-		snprintf(one.path, sizeof(one.path), "%s", inst);
-		insts = &one;
-		ninst = 1;
-	} else {
-		ninst = lns_instances(&insts);
-		if (ninst < 0) {
-			lns_err("/proc/self/mountinfo: %s", strerror(-ninst));
+		*insts = calloc(1, sizeof(**insts));
+		if (!*insts)
 			return LNS_EXIT_FAIL;
-		}
-		if (!ninst && lns_block_major() < 0) {
-			lns_not_loaded_msg();
-			return LNS_EXIT_NOMODULE;
-		}
+		*n = 1;
+		return lns_resolve_instance(a->instance, (*insts)->path,
+					    sizeof((*insts)->path));
 	}
-	if (json) {
-		lns_json_init(&j, stdout, true);
-		lns_json_begin_object(&j);
-		lns_json_key(&j, "devices");
-		lns_json_begin_array(&j);
+	*n = lns_instances(insts);
+	if (*n < 0) {
+		lns_err("/proc/self/mountinfo: %s", strerror(-*n));
+		return LNS_EXIT_FAIL;
 	}
-	for (i = 0; i < ninst; i++) {
-		struct lns_devinfo *devs;
-		int n = lns_instance_devices(insts[i].path, &devs);
+	rc = LNS_EXIT_OK;
+	if (!*n && lns_block_major() < 0) {
+		lns_not_loaded_msg();
+		rc = LNS_EXIT_NOMODULE;
+	}
+	return rc;
+}
 
-		if (n < 0) {
-			lns_err("%s: %s", insts[i].path, strerror(-n));
-			rc = LNS_EXIT_FAIL;
+/* Add the devices of @inst to @tb (unbound ones with --all). */
+static int cmd_list_add(struct libscols_table *tb, const char *inst, bool all)
+{
+	struct lns_devinfo *devs;
+	int n = lns_instance_devices(inst, &devs), k, rc = LNS_EXIT_OK;
+
+	if (n < 0) {
+		lns_err("%s: %s", inst, strerror(-n));
+		return LNS_EXIT_FAIL;
+	}
+	for (k = 0; k < n && !rc; k++) {
+		if (!all && !devs[k].bound)
 			continue;
+		if (lns_list_add(tb, &devs[k]) < 0) {
+			lns_err("list: out of memory");
+			rc = LNS_EXIT_FAIL;
 		}
-		for (k = 0; k < n; k++) {
-			if (!all && !devs[k].bound)
-				continue;
-			if (json) {
-				lns_json_devinfo(&j, &devs[k]);
-				continue;
-			}
-			if (!header)
-				lns_print_list_header(stdout);
-			header = true;
-			lns_print_list_row(stdout, &devs[k]);
-		}
-		free(devs);
 	}
-	if (json) {
-		lns_json_end_array(&j);
-		lns_json_end_object(&j);
+	free(devs);
+	return rc;
+}
+
+int lns_cmd_list(const struct lns_args *a)
+{
+	struct lns_instance_info *insts = NULL;
+	struct libscols_table *tb;
+	int ninst = 0, i, rc;
+
+	rc = cmd_list_instances(a, &insts, &ninst);
+	tb = rc ? NULL : lns_list_table(lns_has(a, LNS_O_JSON));
+	if (!rc && !tb) {
+		lns_err("list: out of memory");
+		rc = LNS_EXIT_FAIL;
 	}
-	if (insts != &one)
-		free(insts);
+	for (i = 0; tb && i < ninst; i++) {
+		int r = cmd_list_add(tb, insts[i].path, lns_has(a, LNS_O_ALL));
+
+		if (r && !rc)
+			rc = r;
+	}
+	if (tb)
+		scols_print_table(tb);
+	scols_unref_table(tb);
+	free(insts);
 	return rc;
 }
 
@@ -1073,10 +1071,8 @@ static int cmd_setup_dev_remove(const char *dir)
 
 	snprintf(inst, sizeof(inst), "%s/" LNS_DEVDIR_NAME, dir);
 	d = opendir(dir);
-	if (!d) {
-		lns_err("%s: %s", dir, strerror(errno));
-		return lns_errno_exit(errno);
-	}
+	if (!d)
+		return lns_syserr(dir);
 	dfd = dirfd(d);
 	while ((de = readdir(d))) {
 		ssize_t n;
@@ -1094,15 +1090,75 @@ static int cmd_setup_dev_remove(const char *dir)
 	}
 	closedir(d);
 	r = lns_is_instance_root(inst);
-	if (r > 0 && umount2(inst, MNT_DETACH) < 0) {
-		lns_err("%s: %s", inst, strerror(errno));
-		rc = lns_errno_exit(errno);
-	}
-	if (r >= 0 && rmdir(inst) < 0 && errno != ENOENT && errno != EBUSY) {
-		lns_err("%s: %s", inst, strerror(errno));
-		rc = lns_errno_exit(errno);
-	}
+	if (r > 0 && umount2(inst, MNT_DETACH) < 0)
+		rc = lns_syserr(inst);
+	if (r >= 0 && rmdir(inst) < 0 && errno != ENOENT && errno != EBUSY)
+		rc = lns_syserr(inst);
 	return rc;
+}
+
+/*
+ * The number of loopN links: --max, else the max= of the instance already
+ * at DIR/loopns (@mounted) or of --instance. Return: an exit status.
+ */
+static int cmd_setup_dev_max(const struct lns_args *a, const char *inst,
+			     bool mounted, struct cmd_devdir *dd)
+{
+	struct lns_instance_info info;
+	int s;
+
+	if (mounted && !lns_has(a, LNS_O_MAX) && !lns_instance_info_of(inst, &info))
+		dd->max = (uint32_t)info.max;	/* keep what is there */
+	if (!a->instance)
+		return LNS_EXIT_OK;
+	s = lns_is_instance_root(a->instance);
+	if (s <= 0) {
+		lns_err("--instance %s: %s", a->instance,
+			s < 0 ? strerror(-s) : "not a loopns instance");
+		return s < 0 ? lns_errno_exit(-s) : LNS_EXIT_NOTFOUND;
+	}
+	if (!lns_instance_info_of(a->instance, &info))
+		dd->max = (uint32_t)info.max;
+	return LNS_EXIT_OK;
+}
+
+/* A new instance at @inst (or a bind mount of --instance). */
+static int cmd_setup_dev_mount(const struct lns_args *a, int dfd,
+			       const char *inst, const struct cmd_devdir *dd)
+{
+	struct lns_args ma = *a;
+	char data[256];
+
+	if (mkdirat(dfd, LNS_DEVDIR_NAME, 0755) < 0 && errno != EEXIST)
+		return lns_syserr(inst);
+	if (a->instance) {
+		if (mount(a->instance, inst, NULL, MS_BIND, NULL) < 0) {
+			lns_err("%s: bind mount of %s: %s", inst, a->instance,
+				strerror(errno));
+			return lns_errno_exit(errno);
+		}
+		return LNS_EXIT_OK;
+	}
+	ma.max = dd->max;
+	ma.set |= 1u << LNS_O_MAX;
+	if (cmd_mount_data(&ma, data, sizeof(data)))
+		return LNS_EXIT_USAGE;
+	return cmd_do_mount(inst, data);
+}
+
+/* The instance already at @inst: make its max= match the links. */
+static int cmd_setup_dev_remount(const struct lns_args *a, const char *inst)
+{
+	struct lns_args ma = *a;
+	char data[256];
+
+	if (!lns_has(a, LNS_O_MAX) || a->instance)
+		return LNS_EXIT_OK;
+	ma.set &= ~((1u << LNS_O_UID) | (1u << LNS_O_GID) | (1u << LNS_O_MODE));
+	ma.uid = ma.gid = NULL;
+	if (cmd_mount_data(&ma, data, sizeof(data)))
+		return LNS_EXIT_OK;
+	return cmd_do_remount(inst, data);
 }
 
 /**
@@ -1122,9 +1178,7 @@ static int cmd_setup_dev(const struct lns_args *a, const char *dir)
 			 LNS_SETUP_DEV_PARTS,
 		.force = lns_has(a, LNS_O_FORCE),
 	};
-	struct lns_instance_info info;
-	char inst[PATH_MAX], data[256];
-	struct lns_args ma = *a;
+	char inst[PATH_MAX];
 	struct stat st;
 	int dfd, r, rc;
 
@@ -1134,69 +1188,19 @@ static int cmd_setup_dev(const struct lns_args *a, const char *dir)
 	}
 	snprintf(inst, sizeof(inst), "%s/" LNS_DEVDIR_NAME, dir);
 	dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	if (dfd < 0) {
-		lns_err("%s: %s", dir, strerror(errno));
-		return lns_errno_exit(errno);
-	}
-
+	if (dfd < 0)
+		return lns_syserr(dir);
 	r = lns_is_instance_root(inst);
-	if (r > 0 && !lns_has(a, LNS_O_MAX) && !lns_instance_info_of(inst, &info))
-		dd.max = (uint32_t)info.max;	/* keep what is there */
-	if (a->instance) {
-		int s = lns_is_instance_root(a->instance);
-
-		if (s <= 0) {
-			lns_err("--instance %s: %s", a->instance,
-				s < 0 ? strerror(-s) : "not a loopns instance");
-			rc = s < 0 ? lns_errno_exit(-s) : LNS_EXIT_NOTFOUND;
-			goto out;
-		}
-		if (!lns_instance_info_of(a->instance, &info))
-			dd.max = (uint32_t)info.max;
-	}
-
+	rc = cmd_setup_dev_max(a, inst, r > 0, &dd);
 	/* Check every entry before changing anything. */
-	rc = cmd_for_each_link(&dd, dfd, cmd_check_link, &dd);
-	if (rc)
-		goto out;
-
-	if (r <= 0) {
-		if (mkdirat(dfd, LNS_DEVDIR_NAME, 0755) < 0 && errno != EEXIST) {
-			lns_err("%s: %s", inst, strerror(errno));
-			rc = lns_errno_exit(errno);
-			goto out;
-		}
-		if (a->instance) {
-			if (mount(a->instance, inst, NULL, MS_BIND, NULL) < 0) {
-				lns_err("%s: bind mount of %s: %s", inst, a->instance,
-					strerror(errno));
-				rc = lns_errno_exit(errno);
-				goto out;
-			}
-		} else {
-			ma.max = dd.max;
-			ma.set |= 1u << LNS_O_MAX;
-			if (cmd_mount_data(&ma, data, sizeof(data))) {
-				rc = LNS_EXIT_USAGE;
-				goto out;
-			}
-			rc = cmd_do_mount(inst, data);
-			if (rc)
-				goto out;
-		}
-	} else if (lns_has(a, LNS_O_MAX) && !a->instance) {
-		/* an existing instance: make its max= match the links */
-		ma.set &= ~((1u << LNS_O_UID) | (1u << LNS_O_GID) | (1u << LNS_O_MODE));
-		ma.uid = ma.gid = NULL;
-		ma.set |= 1u << LNS_O_MAX;
-		if (cmd_mount_data(&ma, data, sizeof(data)) == 0) {
-			rc = cmd_do_remount(inst, data);
-			if (rc)
-				goto out;
-		}
-	}
-	rc = cmd_for_each_link(&dd, dfd, cmd_make_link, &dd);
-out:
+	if (!rc)
+		rc = cmd_for_each_link(&dd, dfd, cmd_check_link, &dd);
+	if (!rc && r <= 0)
+		rc = cmd_setup_dev_mount(a, dfd, inst, &dd);
+	else if (!rc)
+		rc = cmd_setup_dev_remount(a, inst);
+	if (!rc)
+		rc = cmd_for_each_link(&dd, dfd, cmd_make_link, &dd);
 	close(dfd);
 	return rc;
 }
@@ -1345,32 +1349,15 @@ static int cmd_private_dev(const struct lns_args *a)
 	return LNS_EXIT_OK;
 }
 
-int lns_cmd_run(const struct lns_args *a)
+/* A new mount namespace (and user namespace) whose mounts stay in it. */
+static int cmd_run_unshare(bool userns)
 {
-	const char *dir = a->dir;
-	char *shell_argv[2];
-	char *const *argv = a->argv;
-	bool userns = lns_has(a, LNS_O_USERNS) || geteuid() != 0;
-	int rc, e;
+	int e;
 
-	if (!dir) {
-		dir = getenv("LOOPNS_DIR");
-		if (dir && !*dir)
-			dir = NULL;
-	}
-	if (!argv) {
-		const char *sh = getenv("SHELL");
-
-		shell_argv[0] = (char *)(sh && *sh ? sh : "/bin/sh");
-		shell_argv[1] = NULL;
-		argv = shell_argv;
-	}
-	if (!lns_fs_registered() && lns_block_major() < 0) {
+	if (!lns_fs_registered() && lns_block_major() < 0 && userns) {
 		/* the mount would autoload it only for root */
-		if (userns) {
-			lns_not_loaded_msg();
-			return LNS_EXIT_CANNOT_RUN;
-		}
+		lns_not_loaded_msg();
+		return LNS_EXIT_CANNOT_RUN;
 	}
 	if (userns) {
 		if (cmd_enter_userns())
@@ -1386,27 +1373,53 @@ int lns_cmd_run(const struct lns_args *a)
 		lns_err("run: making mounts private: %s", strerror(errno));
 		return LNS_EXIT_CANNOT_RUN;
 	}
-	if (dir) {
-		struct lns_args ma = *a;
-		char data[256];
-		struct stat st;
+	return LNS_EXIT_OK;
+}
 
-		if (stat(dir, &st) < 0 && (errno != ENOENT || mkdir(dir, 0755) < 0)) {
-			lns_err("run: %s: %s", dir, strerror(errno));
-			return LNS_EXIT_CANNOT_RUN;
-		}
-		ma.max = lns_has(a, LNS_O_MAX) ? a->max : LNS_SETUP_DEV_MAX;
-		ma.set |= 1u << LNS_O_MAX;
-		lns_fmt_mount_opts(&ma, 0, false, 0, false, data, sizeof(data));
-		rc = cmd_do_mount(dir, data);
-		if (rc)
-			return LNS_EXIT_CANNOT_RUN;
-		setenv("LOOPNS_DIR", dir, 1);
-	} else {
-		rc = cmd_private_dev(a);
-		if (rc)
-			return rc;
+/* run --dir DIR: the instance at DIR, /dev left alone. */
+static int cmd_run_dir(const struct lns_args *a, const char *dir)
+{
+	struct lns_args ma = *a;
+	char data[256];
+	struct stat st;
+
+	if (stat(dir, &st) < 0 && (errno != ENOENT || mkdir(dir, 0755) < 0)) {
+		lns_err("run: %s: %s", dir, strerror(errno));
+		return LNS_EXIT_CANNOT_RUN;
 	}
+	ma.max = lns_has(a, LNS_O_MAX) ? a->max : LNS_SETUP_DEV_MAX;
+	ma.set |= 1u << LNS_O_MAX;
+	lns_fmt_mount_opts(&ma, 0, false, 0, false, data, sizeof(data));
+	if (cmd_do_mount(dir, data))
+		return LNS_EXIT_CANNOT_RUN;
+	setenv("LOOPNS_DIR", dir, 1);
+	return LNS_EXIT_OK;
+}
+
+int lns_cmd_run(const struct lns_args *a)
+{
+	const char *dir = a->dir;
+	char *shell_argv[2];
+	char *const *argv = a->argv;
+	int rc, e;
+
+	if (!dir) {
+		dir = getenv("LOOPNS_DIR");
+		if (dir && !*dir)
+			dir = NULL;
+	}
+	if (!argv) {
+		const char *sh = getenv("SHELL");
+
+		shell_argv[0] = (char *)(sh && *sh ? sh : "/bin/sh");
+		shell_argv[1] = NULL;
+		argv = shell_argv;
+	}
+	rc = cmd_run_unshare(lns_has(a, LNS_O_USERNS) || geteuid() != 0);
+	if (!rc)
+		rc = dir ? cmd_run_dir(a, dir) : cmd_private_dev(a);
+	if (rc)
+		return rc;
 	fflush(NULL);
 	execvp(argv[0], argv);
 	e = errno;

@@ -3,14 +3,16 @@
  * loopnsctl - control tool for loopns instances and devices.
  *
  * Layout:
- *   pure.c    argument parsing, number/size parsing, mountinfo and
- *             /proc/devices parsing, output formatting, JSON writer:
- *             no system calls beyond stdio, unit-tested on the host
- *             (tests/unit/);
- *   sys.c     what talks to the kernel: instances, devices, sysfs;
+ *   pure.c    argument parsing (getopt_long), number/size parsing,
+ *             /proc/devices parsing, mount options: no system calls
+ *             beyond stdio, unit-tested on the host (tests/unit/);
+ *   table.c   the list table and --json output through libsmartcols,
+ *             unit-tested too;
+ *   sys.c     what talks to the kernel: instances (libmount; its
+ *             mountinfo reading is unit-tested), devices, sysfs;
  *   cmds.c    one function per command;
  *   main.c    entry point and dispatch.
- * tests/helpers/loopnsctl.c builds all four as one translation unit for
+ * tests/helpers/loopnsctl.c builds them all as one translation unit for
  * the test VM, so every non-static name here is unique.
  */
 #ifndef LOOPNSCTL_H
@@ -20,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+struct libscols_table;
 
 #define LNS_PROG		"loopnsctl"
 #define LNS_FSTYPE		"loopns"
@@ -157,104 +161,79 @@ int lns_parse_u32_range(const char *s, uint32_t min, uint32_t max,
 int lns_parse_mode(const char *s, uint32_t *out);
 bool lns_valid_block_size(uint64_t bs, uint64_t page_size);
 int lns_parse_node_name(const char *name, int *index, int *part);
-
-/**
- * struct lns_mountinfo - one line of /proc/self/mountinfo
- * @mnt_id: mount ID
- * @dev_major: st_dev major of the filesystem
- * @dev_minor: st_dev minor
- * @root: root of the mount within the filesystem (unescaped)
- * @mountpoint: mount point (unescaped)
- * @fstype: filesystem type
- * @source: mount source
- * @super_opts: per-superblock options ("rw,max=4,mode=666")
- */
-struct lns_mountinfo {
-	int mnt_id;
-	unsigned int dev_major;
-	unsigned int dev_minor;
-	char *root;
-	char *mountpoint;
-	char *fstype;
-	char *source;
-	char *super_opts;
-};
-
-int lns_parse_mountinfo_line(char *line, struct lns_mountinfo *mi);
-void lns_unescape_octal(char *s);
-bool lns_opt_get(const char *opts, const char *key, char *val, size_t len);
 int lns_find_block_major(const char *proc_devices, const char *name);
 
 /* pure.c: formatting */
-char *lns_fmt_flags(uint32_t lo_flags, char *buf, size_t len);
 char *lns_fmt_cgroup_rule(int major, char *buf, size_t len);
 char *lns_fmt_mount_opts(const struct lns_args *a, uint32_t uid, bool has_uid,
 			 uint32_t gid, bool has_gid, char *buf, size_t len);
-char *lns_fmt_bytes(uint64_t bytes, char *buf, size_t len);
-
-/**
- * struct lns_json - a minimal streaming JSON writer
- * @f: output
- * @depth: nesting depth
- * @first: per level: no member written yet
- * @pretty: indent with tabs
- */
-struct lns_json {
-	FILE *f;
-	int depth;
-	bool first[16];
-	bool after_key;
-	bool pretty;
-};
-
-void lns_json_init(struct lns_json *j, FILE *f, bool pretty);
-void lns_json_begin_object(struct lns_json *j);
-void lns_json_end_object(struct lns_json *j);
-void lns_json_begin_array(struct lns_json *j);
-void lns_json_end_array(struct lns_json *j);
-void lns_json_key(struct lns_json *j, const char *key);
-void lns_json_string(struct lns_json *j, const char *s);
-void lns_json_u64(struct lns_json *j, uint64_t v);
-void lns_json_i64(struct lns_json *j, int64_t v);
-void lns_json_bool(struct lns_json *j, bool v);
-void lns_json_null(struct lns_json *j);
-void lns_json_escape(FILE *f, const char *s);
 
 /**
  * struct lns_devinfo - what `list` shows about one device
  * @node: path of the node in its instance
- * @instance: the instance's mount point
  * @name: global gendisk name (loopnsM)
  * @index: N of loopN
- * @major: block major
- * @minor: block minor
  * @bound: attached to a backing file
  * @backing: backing file ("" when unknown, e.g. not visible here)
  * @backing_visible: @backing could be read
  * @offset: offset in bytes
  * @sizelimit: size limit in bytes
  * @size: device size in bytes
+ * @log_sec: logical sector size in bytes
  * @flags: LO_FLAGS_* as seen in sysfs
  */
 struct lns_devinfo {
 	char node[4096];
-	char instance[4096];
 	char name[64];
 	int index;
-	unsigned int major;
-	unsigned int minor;
 	bool bound;
 	char backing[4096];
 	bool backing_visible;
 	uint64_t offset;
 	uint64_t sizelimit;
 	uint64_t size;
+	uint32_t log_sec;
 	uint32_t flags;
 };
 
-void lns_print_list_header(FILE *f);
-void lns_print_list_row(FILE *f, const struct lns_devinfo *d);
-void lns_json_devinfo(struct lns_json *j, const struct lns_devinfo *d);
+/**
+ * struct lns_status - what `status` shows
+ * @state: "loaded", "not loaded", "loading", "unloading", "built in"
+ * @loaded: the module is usable
+ * @version: its version ("" when unknown)
+ * @path: the module file modprobe would load ("" when not installed)
+ * @kernel: the running kernel's release
+ * @major: the block major, -1 when not loaded
+ * @params: module parameters as "name=value", @nparams of them
+ * @nparams: their number
+ * @insts: instances mounted here: mount point, max=, devices
+ * @ninst: their number
+ * @ndev: loopns devices of the system
+ * @nbound: how many of them are bound
+ */
+struct lns_status {
+	const char *state;
+	bool loaded;
+	char version[128];
+	char path[4096];
+	char kernel[128];
+	int major;
+	char params[16][128];
+	int nparams;
+	struct lns_status_inst {
+		char path[4096];
+		int max;
+		int devices;
+	} *insts;
+	int ninst;
+	int ndev;
+	int nbound;
+};
+
+/* table.c: libsmartcols output */
+struct libscols_table *lns_list_table(bool json);
+int lns_list_add(struct libscols_table *tb, const struct lns_devinfo *d);
+int lns_status_json(const struct lns_status *s, FILE *out);
 
 /* main.c */
 int lns_main(int argc, char **argv);

@@ -13,6 +13,34 @@
 #define LOOPNS_TOOL_VERSION "unknown"
 #endif
 
+static int lns_cmd_help(const struct lns_args *a)
+{
+	fputs(lns_cmd_usage(a->help_topic), stdout);
+	return LNS_EXIT_OK;
+}
+
+static int lns_cmd_version(const struct lns_args *a)
+{
+	printf("loopnsctl %s\n", LOOPNS_TOOL_VERSION);
+	return LNS_EXIT_OK;
+}
+
+static int (*const lns_cmds[LNS_CMD__COUNT])(const struct lns_args *) = {
+	[LNS_CMD_HELP] = lns_cmd_help,
+	[LNS_CMD_VERSION] = lns_cmd_version,
+	[LNS_CMD_STATUS] = lns_cmd_status,
+	[LNS_CMD_LOAD] = lns_cmd_load,
+	[LNS_CMD_UNLOAD] = lns_cmd_unload,
+	[LNS_CMD_MOUNT] = lns_cmd_mount,
+	[LNS_CMD_UMOUNT] = lns_cmd_umount,
+	[LNS_CMD_ATTACH] = lns_cmd_attach,
+	[LNS_CMD_DETACH] = lns_cmd_detach,
+	[LNS_CMD_LIST] = lns_cmd_list,
+	[LNS_CMD_RESIZE] = lns_cmd_resize,
+	[LNS_CMD_SETUP_DEV] = lns_cmd_setup_dev,
+	[LNS_CMD_RUN] = lns_cmd_run,
+};
+
 /**
  * lns_main() - run loopnsctl
  * @argc: argument count
@@ -38,39 +66,7 @@ int lns_main(int argc, char **argv)
 		fputs(lns_cmd_usage(a.cmd), stdout);
 		return LNS_EXIT_OK;
 	}
-	switch (a.cmd) {
-	case LNS_CMD_HELP:
-		fputs(lns_cmd_usage(a.help_topic), stdout);
-		return LNS_EXIT_OK;
-	case LNS_CMD_VERSION:
-		printf("loopnsctl %s\n", LOOPNS_TOOL_VERSION);
-		return LNS_EXIT_OK;
-	case LNS_CMD_STATUS:
-		return lns_cmd_status(&a);
-	case LNS_CMD_LOAD:
-		return lns_cmd_load(&a);
-	case LNS_CMD_UNLOAD:
-		return lns_cmd_unload(&a);
-	case LNS_CMD_MOUNT:
-		return lns_cmd_mount(&a);
-	case LNS_CMD_UMOUNT:
-		return lns_cmd_umount(&a);
-	case LNS_CMD_ATTACH:
-		return lns_cmd_attach(&a);
-	case LNS_CMD_DETACH:
-		return lns_cmd_detach(&a);
-	case LNS_CMD_LIST:
-		return lns_cmd_list(&a);
-	case LNS_CMD_RESIZE:
-		return lns_cmd_resize(&a);
-	case LNS_CMD_SETUP_DEV:
-		return lns_cmd_setup_dev(&a);
-	case LNS_CMD_RUN:
-		return lns_cmd_run(&a);
-	default:
-		fputs(lns_cmd_usage(LNS_CMD_NONE), stderr);
-		return LNS_EXIT_USAGE;
-	}
+	return lns_cmds[a.cmd](&a);
 }
 
 #ifndef LOOPNSCTL_NO_MAIN

@@ -1,21 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * loopnsctl: the parts without system calls - command line parsing,
- * number parsing, /proc/self/mountinfo and /proc/devices parsing, output
- * formatting and a small JSON writer. Unit-tested on the host by
- * tests/unit/ (make unit-test).
+ * loopnsctl: the parts without system calls - usage texts, the command
+ * line (getopt_long), numbers, /proc/devices and mount options.
+ * Unit-tested on the host by tests/unit/ (make unit-test).
  */
 #include <ctype.h>
 #include <errno.h>
-#include <inttypes.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <linux/loop.h>
 
 #include "loopnsctl.h"
-
 
 /* ------------------------------------------------------------ commands */
 
@@ -61,7 +58,8 @@ static const char *const lns_cmd_usages[LNS_CMD__COUNT] = {
 "  help [COMMAND]              this text, or a command's\n"
 "  version                     print the version\n"
 "\n"
-"Every command takes --help. See loopnsctl(8) and loopns(7).\n",
+"Every command takes --help. For more details see loopnsctl(8) and\n"
+"loopns(7).\n",
 	[LNS_CMD_HELP] =
 "Usage: loopnsctl help [COMMAND]\n"
 "\n"
@@ -73,23 +71,21 @@ static const char *const lns_cmd_usages[LNS_CMD__COUNT] = {
 	[LNS_CMD_STATUS] =
 "Usage: loopnsctl status [--json]\n"
 "\n"
-"Show whether the loopns module is loaded (via libkmod), its version, its\n"
-"block major, its limits (module parameters), the number of instances\n"
-"mounted in this mount namespace and of loopns devices on the system,\n"
+"Show the loopns module's state (libkmod), version, block major and\n"
+"parameters, the instances mounted here, the loopns devices of the system\n"
 "and the device cgroup rule a container needs (b MAJOR:* rwm).\n"
 "\n"
 "Options:\n"
-"      --json      machine-readable output\n"
+"      --json      JSON (libsmartcols)\n"
 "  -h, --help      this text\n"
 "\n"
 "Exit status: 0 when the module is loaded, 3 when it is not.\n",
 	[LNS_CMD_LOAD] =
 "Usage: loopnsctl load [PARAM=VALUE...]\n"
 "\n"
-"Load the loopns module through libkmod, with the options of modprobe.d\n"
-"plus the given parameters (e.g. max_devices=64). If it is already\n"
-"loaded, set the given parameters at run time instead (writable ones:\n"
-"max_devices, max_devices_per_user).\n"
+"Load the loopns module through libkmod with the options of modprobe.d\n"
+"plus the given parameters; if it is loaded, set the writable ones\n"
+"(max_devices, max_devices_per_user) instead.\n"
 "\n"
 "Options:\n"
 "  -h, --help      this text\n",
@@ -103,12 +99,11 @@ static const char *const lns_cmd_usages[LNS_CMD__COUNT] = {
 	[LNS_CMD_MOUNT] =
 "Usage: loopnsctl mount DIR [OPTIONS]\n"
 "\n"
-"Mount a new private loopns instance at DIR (created if missing). With\n"
-"--remount, change the options of the instance mounted at DIR.\n"
+"Mount a new private loopns instance at DIR (created if missing), or with\n"
+"--remount change the options of the instance mounted at DIR.\n"
 "\n"
 "Options:\n"
-"      --max N         at most N devices in the instance (1..1048576,\n"
-"                      default 1024)\n"
+"      --max N         at most N devices (1..1048576, default 1024)\n"
 "      --uid USER      owner of the device nodes (name or number)\n"
 "      --gid GROUP     group of the device nodes (name or number)\n"
 "      --mode MODE     permissions of the nodes, octal, within 0666\n"
@@ -118,8 +113,7 @@ static const char *const lns_cmd_usages[LNS_CMD__COUNT] = {
 	[LNS_CMD_UMOUNT] =
 "Usage: loopnsctl umount DIR [--lazy]\n"
 "\n"
-"Unmount the instance at DIR. Once no mount of it is left, its devices are\n"
-"detached and deleted.\n"
+"Unmount the instance at DIR; with its last mount its devices go away.\n"
 "\n"
 "Options:\n"
 "  -l, --lazy      detach the mount now, clean up when no longer busy\n"
@@ -128,17 +122,11 @@ static const char *const lns_cmd_usages[LNS_CMD__COUNT] = {
 "Usage: loopnsctl attach [OPTIONS] IMAGE\n"
 "       loopnsctl attach --ephemeral [OPTIONS] IMAGE -- CMD [ARGS...]\n"
 "\n"
-"Bind IMAGE to a free device of an instance in one step (LOOP_CTL_GET_FREE\n"
-"then LOOP_CONFIGURE, retried when another process takes the device first)\n"
-"and print the device node's path.\n"
-"\n"
-"With --ephemeral, create a device that exists only while it is open\n"
-"(LOOPNS_CTL_ATTACH): CMD runs with the device open as file descriptor 3\n"
-"(see --fd) and its node's path in $LOOPNS_DEVICE; the device and its node\n"
-"are deleted when the last descriptor is closed, whoever holds it.\n"
-"\n"
-"The instance is --instance DIR, else $LOOPNS_DIR, else the only loopns\n"
-"instance mounted in this mount namespace.\n"
+"Bind IMAGE to a free device of an instance and print the node's path.\n"
+"With --ephemeral, run CMD with a new device open as descriptor 3 (--fd)\n"
+"and its node in $LOOPNS_DEVICE; the device is deleted at its last close.\n"
+"The instance is --instance DIR, else $LOOPNS_DIR, else the only one\n"
+"mounted in this mount namespace.\n"
 "\n"
 "Options:\n"
 "  -i, --instance DIR      the instance (its mount point)\n"
@@ -156,9 +144,7 @@ static const char *const lns_cmd_usages[LNS_CMD__COUNT] = {
 "Usage: loopnsctl detach NODE...\n"
 "       loopnsctl detach --all [--instance DIR]\n"
 "\n"
-"Detach devices from their backing files (LOOP_CLR_FD). A device still\n"
-"open is detached at its last close. With --all, every bound device of the\n"
-"instance (--instance DIR, $LOOPNS_DIR or the only visible one).\n"
+"Detach devices from their backing files (at their last close if open).\n"
 "\n"
 "Options:\n"
 "  -a, --all               every bound device of the instance\n"
@@ -167,20 +153,18 @@ static const char *const lns_cmd_usages[LNS_CMD__COUNT] = {
 	[LNS_CMD_LIST] =
 "Usage: loopnsctl list [--json] [--all] [--instance DIR]\n"
 "\n"
-"List the bound devices of the loopns instances mounted in this mount\n"
-"namespace: node, global name (loopnsM), size, offset, size limit, flags\n"
-"and backing file.\n"
+"List the bound devices of the instances mounted here, with losetup's\n"
+"columns (NAME, SIZELIMIT, OFFSET, ..., BACK-FILE) plus KNAME and SIZE.\n"
 "\n"
 "Options:\n"
 "  -a, --all               include unbound devices\n"
 "  -i, --instance DIR      only this instance\n"
-"      --json              machine-readable output\n"
+"      --json              JSON, as losetup --list --json\n"
 "  -h, --help              this text\n",
 	[LNS_CMD_RESIZE] =
 "Usage: loopnsctl resize NODE\n"
 "\n"
-"Make a device follow its backing file's new size (LOOP_SET_CAPACITY) and\n"
-"print the new size in bytes.\n"
+"Make a device follow its backing file's size; print the new size.\n"
 "\n"
 "Options:\n"
 "  -h, --help      this text\n",
@@ -188,21 +172,14 @@ static const char *const lns_cmd_usages[LNS_CMD__COUNT] = {
 "Usage: loopnsctl setup-dev DIR [OPTIONS]\n"
 "       loopnsctl setup-dev --remove DIR\n"
 "\n"
-"Prepare DIR, a container's /dev (a tmpfs without udev), so that unmodified\n"
-"losetup, mount -o loop and losetup -P use a private instance:\n"
-"  DIR/loopns          the instance (a new mount, or --instance bound)\n"
-"  DIR/loop-control    -> loopns/loop-control\n"
-"  DIR/loopN           -> loopns/loopN for N < max\n"
-"  DIR/loopNpM         -> loopns/loopNpM for M <= --partitions\n"
-"The links dangle until the device exists; the instance's max= is set to\n"
-"the number of links so that every device it can create has one. Running\n"
-"it again adds missing links (e.g. after a larger --max).\n"
+"Prepare DIR, a container's /dev, so that unmodified losetup and\n"
+"mount -o loop use a private instance: DIR/loopns (the instance),\n"
+"DIR/loop-control, DIR/loopN and DIR/loopNpM links into it.\n"
 "\n"
 "Options:\n"
 "      --max N             devices and links (default 256)\n"
 "      --partitions M      partition links per device (default 15, 0..255)\n"
-"  -i, --instance SRC      bind the instance mounted at SRC instead of\n"
-"                          mounting a new one\n"
+"  -i, --instance SRC      bind the instance mounted at SRC\n"
 "      --uid USER, --gid GROUP, --mode MODE\n"
 "                          node ownership and permissions (see mount)\n"
 "      --force             replace existing loop* entries in DIR\n"
@@ -211,19 +188,10 @@ static const char *const lns_cmd_usages[LNS_CMD__COUNT] = {
 	[LNS_CMD_RUN] =
 "Usage: loopnsctl run [OPTIONS] [--] [CMD [ARGS...]]\n"
 "\n"
-"Run CMD (default: $SHELL) in a new mount namespace with a private loopns\n"
-"instance that no other process can see. By default /dev is replaced by a\n"
-"private tmpfs holding the usual nodes plus the instance prepared as by\n"
-"setup-dev, so unmodified losetup and mount -o loop use it. With --dir DIR\n"
-"(or $LOOPNS_DIR set), the instance is mounted at DIR and /dev is left\n"
-"alone. CMD gets LOOPNS_DIR set to the instance.\n"
-"\n"
-"loopnsctl replaces itself with CMD: the instance lives in CMD's mount\n"
-"namespace only, so it and all its devices go away when CMD and its\n"
-"children exit, even when they are killed.\n"
-"\n"
-"As a user other than root (or with --userns), CMD runs as root of a new\n"
-"user namespace mapped to the caller.\n"
+"Run CMD (default: $SHELL) in a new mount namespace with a private\n"
+"instance that goes away with CMD and its children: by default in a\n"
+"private /dev prepared as by setup-dev, with --dir (or $LOOPNS_DIR) at DIR.\n"
+"As a user other than root (or with --userns), in a new user namespace.\n"
 "\n"
 "Options:\n"
 "      --max N             devices in the instance (default 256)\n"
@@ -495,6 +463,8 @@ static const struct lns_optdef lns_optdefs[] = {
 };
 
 #define LNS_NOPTS	(sizeof(lns_optdefs) / sizeof(lns_optdefs[0]))
+/* getopt_long's value of an option without a short letter */
+#define LNS_LONG_VAL(id)	(256 + (int)(id))
 
 static int lns_errf(char *err, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -511,64 +481,72 @@ static int lns_errf(char *err, size_t len, const char *fmt, ...)
 	return -1;
 }
 
-static const struct lns_optdef *lns_find_long(const char *name, size_t n)
+static int lns_optval(const struct lns_optdef *o)
+{
+	return o->shrt ? o->shrt : LNS_LONG_VAL(o->id);
+}
+
+/* The option getopt_long() returned as @val (its letter or LNS_LONG_VAL). */
+static const struct lns_optdef *lns_find_val(int val)
 {
 	size_t i;
 
 	for (i = 0; i < LNS_NOPTS; i++)
-		if (strlen(lns_optdefs[i].name) == n &&
-		    !strncmp(lns_optdefs[i].name, name, n))
+		if (lns_optval(&lns_optdefs[i]) == val)
 			return &lns_optdefs[i];
 	return NULL;
 }
 
-static const struct lns_optdef *lns_find_short(char c)
+/*
+ * getopt_long()'s tables for @cmd: only its options, so that another
+ * command's option is unknown. "+" makes run stop at its CMD; ":" reports
+ * a missing value apart from an unknown option.
+ */
+static void lns_getopt_tables(enum lns_cmd cmd, struct option *lo, char *so)
 {
-	size_t i;
+	size_t i, n = 0;
 
-	for (i = 0; i < LNS_NOPTS; i++)
-		if (lns_optdefs[i].shrt == c)
-			return &lns_optdefs[i];
-	return NULL;
+	if (cmd == LNS_CMD_RUN)
+		*so++ = '+';
+	*so++ = ':';
+	for (i = 0; i < LNS_NOPTS; i++) {
+		const struct lns_optdef *o = &lns_optdefs[i];
+
+		if (!(o->cmds & C(cmd)))
+			continue;
+		lo[n++] = (struct option){ o->name,
+			o->arg ? required_argument : no_argument, NULL,
+			lns_optval(o) };
+		if (o->shrt) {
+			*so++ = o->shrt;
+			if (o->arg)
+				*so++ = ':';
+		}
+	}
+	lo[n] = (struct option){ NULL, 0, NULL, 0 };
+	*so = 0;
 }
 
-static bool lns_cmd_takes_argv(enum lns_cmd cmd)
+/* A non-empty text value (--instance, --dir, --uid, --gid). */
+static int lns_store_text(const char *spelled, const char *val,
+			  const char **out, const char *what, char *err,
+			  size_t errlen)
 {
-	return cmd == LNS_CMD_RUN || cmd == LNS_CMD_ATTACH;
+	if (!*val)
+		return lns_errf(err, errlen, "%s: empty %s", spelled, what);
+	*out = val;
+	return 0;
 }
 
-/* Store the value of option @o; "--name" is how the user spelled it. */
-static int lns_store(struct lns_args *a, const struct lns_optdef *o,
-		     const char *spelled, const char *val, char *err,
-		     size_t errlen)
+static int lns_store_number(struct lns_args *a, enum lns_opt id,
+			    const char *spelled, const char *val, char *err,
+			    size_t errlen)
 {
-	uint64_t v;
-	int e = 0;
+	uint32_t fd = 3;
+	uint64_t v = 0;
+	int e;
 
-	if (a->set & C(o->id) && o->id != LNS_O_HELP)
-		return lns_errf(err, errlen, "option %s given twice", spelled);
-	a->set |= C(o->id);
-	switch (o->id) {
-	case LNS_O_INSTANCE:
-		if (!*val)
-			return lns_errf(err, errlen, "%s: empty path", spelled);
-		a->instance = val;
-		break;
-	case LNS_O_DIR:
-		if (!*val)
-			return lns_errf(err, errlen, "%s: empty path", spelled);
-		a->dir = val;
-		break;
-	case LNS_O_UID:
-		if (!*val)
-			return lns_errf(err, errlen, "%s: empty user", spelled);
-		a->uid = val;
-		break;
-	case LNS_O_GID:
-		if (!*val)
-			return lns_errf(err, errlen, "%s: empty group", spelled);
-		a->gid = val;
-		break;
+	switch (id) {
 	case LNS_O_OFFSET:
 		e = lns_parse_size(val, &a->offset);
 		break;
@@ -578,8 +556,7 @@ static int lns_store(struct lns_args *a, const struct lns_optdef *o,
 	case LNS_O_BLOCK_SIZE:
 		e = lns_parse_size(val, &v);
 		if (!e && (v < 512 || v > 65536 || (v & (v - 1))))
-			return lns_errf(err, errlen,
-					"%s %s: must be a power of two from 512 to the page size",
+			return lns_errf(err, errlen, "%s %s: must be a power of two from 512 to the page size",
 					spelled, val);
 		a->block_size = (uint32_t)v;
 		break;
@@ -595,27 +572,12 @@ static int lns_store(struct lns_args *a, const struct lns_optdef *o,
 			return lns_errf(err, errlen, "%s %s: must be from 0 to %d",
 					spelled, val, LNS_PARTS_LIMIT);
 		break;
-	case LNS_O_FD: {
-		uint32_t fd = 3;
-
+	default: /* LNS_O_FD */
 		e = lns_parse_u32_range(val, 3, 1023, &fd);
 		if (e == -ERANGE)
 			return lns_errf(err, errlen, "%s %s: must be from 3 to 1023",
 					spelled, val);
 		a->fd = (int)fd;
-		break;
-	}
-	case LNS_O_MODE:
-		e = lns_parse_mode(val, &a->mode);
-		if (e == -ERANGE)
-			return lns_errf(err, errlen,
-					"%s %s: only read and write bits (within 0666)",
-					spelled, val);
-		if (e)
-			return lns_errf(err, errlen, "%s %s: not an octal mode",
-					spelled, val);
-		break;
-	default:
 		break;
 	}
 	if (e == -ERANGE)
@@ -625,119 +587,279 @@ static int lns_store(struct lns_args *a, const struct lns_optdef *o,
 	return 0;
 }
 
+/* Store the value of option @o; "--name" or "-x" is how it was spelled. */
+static int lns_store(struct lns_args *a, const struct lns_optdef *o,
+		     const char *spelled, const char *val, char *err,
+		     size_t errlen)
+{
+	int e;
+
+	if (a->set & C(o->id) && o->id != LNS_O_HELP)
+		return lns_errf(err, errlen, "option %s given twice", spelled);
+	a->set |= C(o->id);
+	switch (o->id) {
+	case LNS_O_INSTANCE:
+		return lns_store_text(spelled, val, &a->instance, "path", err, errlen);
+	case LNS_O_DIR:
+		return lns_store_text(spelled, val, &a->dir, "path", err, errlen);
+	case LNS_O_UID:
+		return lns_store_text(spelled, val, &a->uid, "user", err, errlen);
+	case LNS_O_GID:
+		return lns_store_text(spelled, val, &a->gid, "group", err, errlen);
+	case LNS_O_MODE:
+		e = lns_parse_mode(val, &a->mode);
+		if (e == -ERANGE)
+			return lns_errf(err, errlen, "%s %s: only read and write bits (within 0666)",
+					spelled, val);
+		if (e)
+			return lns_errf(err, errlen, "%s %s: not an octal mode",
+					spelled, val);
+		return 0;
+	default:
+		if (!o->arg)
+			return 0;
+		return lns_store_number(a, o->id, spelled, val, err, errlen);
+	}
+}
+
+/* The message for getopt_long()'s '?' or ':' on argv[optind - 1]. */
+static int lns_getopt_error(int c, char **argv, enum lns_cmd cmd, char *err,
+			    size_t errlen)
+{
+	const char *arg = argv[optind - 1];
+	const struct lns_optdef *o = optopt ? lns_find_val(optopt) : NULL;
+	char spelled[64];
+
+	if (!strncmp(arg, "--", 2))
+		snprintf(spelled, sizeof(spelled), "%.*s",
+			 (int)strcspn(arg, "="), arg);
+	else
+		snprintf(spelled, sizeof(spelled), "-%c", optopt);
+	if (c == ':')
+		return lns_errf(err, errlen, "option %s needs a value", spelled);
+	if (o && (o->cmds & C(cmd)) && strchr(arg, '=') && !o->arg)
+		return lns_errf(err, errlen, "option %s takes no value", spelled);
+	return lns_errf(err, errlen, "%s: unknown option %s", lns_cmd_name(cmd),
+			spelled);
+}
+
+/*
+ * Options of @a->cmd in argv[1..argc-1] (argv[0] is the command's word),
+ * then the positional arguments, which getopt_long() moved to the end.
+ */
+static int lns_getopt(int argc, char **argv, struct lns_args *a, char *err,
+		      size_t errlen)
+{
+	struct option lo[LNS_NOPTS + 1];
+	char so[3 * LNS_NOPTS + 3];
+	int c, li;
+
+	lns_getopt_tables(a->cmd, lo, so);
+	optind = 0;	/* a full restart, also for the unit tests */
+	opterr = 0;
+	while ((li = -1, c = getopt_long(argc, argv, so, lo, &li)) != -1) {
+		const struct lns_optdef *o;
+		char spelled[64];
+
+		if (c == '?' || c == ':')
+			return lns_getopt_error(c, argv, a->cmd, err, errlen);
+		o = lns_find_val(c);
+		if (li >= 0)
+			snprintf(spelled, sizeof(spelled), "--%s", o->name);
+		else
+			snprintf(spelled, sizeof(spelled), "-%c", c);
+		if (lns_store(a, o, spelled, optarg, err, errlen))
+			return -1;
+	}
+	a->pos = &argv[optind];
+	a->npos = argc - optind;
+	return 0;
+}
+
+/*
+ * The command after "--" of attach (attach --ephemeral IMAGE -- CMD):
+ * argv is cut there, and getopt_long() sees only what comes before.
+ */
+static int lns_split_argv(int *argc, char **argv, struct lns_args *a,
+			  char *err, size_t errlen)
+{
+	int i;
+
+	for (i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--"))
+			continue;
+		if (i + 1 >= *argc)
+			return lns_errf(err, errlen, "%s: missing command after --",
+					lns_cmd_name(a->cmd));
+		a->argv = &argv[i + 1];
+		a->argc = *argc - i - 1;
+		*argc = i;
+		break;
+	}
+	return 0;
+}
+
+/* run: the positional arguments are CMD; "--" alone is a missing CMD. */
+static int lns_run_argv(char **argv, struct lns_args *a, char *err,
+			size_t errlen)
+{
+	if (!a->npos) {
+		if (optind > 1 && !strcmp(argv[optind - 1], "--"))
+			return lns_errf(err, errlen, "run: missing command after --");
+		return 0;
+	}
+	a->argv = a->pos;
+	a->argc = a->npos;
+	a->npos = 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------ validation */
+
+static int lns_validate_help(struct lns_args *a, char *err, size_t errlen)
+{
+	if (a->npos > 1)
+		return lns_errf(err, errlen, "help: one command at most");
+	if (a->npos == 1) {
+		a->help_topic = lns_cmd_lookup(a->pos[0]);
+		if (a->help_topic == LNS_CMD_NONE)
+			return lns_errf(err, errlen, "help: unknown command '%s'",
+					a->pos[0]);
+	}
+	return 0;
+}
+
+static int lns_validate_load(const struct lns_args *a, char *err,
+			     size_t errlen)
+{
+	int i;
+
+	for (i = 0; i < a->npos; i++) {
+		const char *eq = strchr(a->pos[i], '=');
+
+		if (!eq || eq == a->pos[i] || strpbrk(a->pos[i], " \n"))
+			return lns_errf(err, errlen, "load: '%s' is not PARAM=VALUE",
+					a->pos[i]);
+	}
+	return 0;
+}
+
+#define LNS_MOUNT_OPTS	(C(LNS_O_MAX) | C(LNS_O_UID) | C(LNS_O_GID) | C(LNS_O_MODE))
+
+/* mount, umount, resize, setup-dev: exactly one DIR or NODE */
+static int lns_validate_one(const struct lns_args *a, char *err,
+			    size_t errlen)
+{
+	const char *name = lns_cmd_name(a->cmd);
+	const char *what = a->cmd == LNS_CMD_RESIZE ? "NODE" : "DIR";
+
+	if (a->npos < 1)
+		return lns_errf(err, errlen, "%s: missing %s", name, what);
+	if (a->npos > 1)
+		return lns_errf(err, errlen, "%s: unexpected argument '%s'",
+				name, a->pos[1]);
+	if (!*a->pos[0])
+		return lns_errf(err, errlen, "%s: empty %s", name, what);
+	if (a->cmd == LNS_CMD_MOUNT && lns_has(a, LNS_O_REMOUNT) &&
+	    !(a->set & LNS_MOUNT_OPTS))
+		return lns_errf(err, errlen, "mount --remount: nothing to change (give --max, --uid, --gid or --mode)");
+	if (a->cmd != LNS_CMD_SETUP_DEV)
+		return 0;
+	if (lns_has(a, LNS_O_REMOVE) && (a->set & ~C(LNS_O_REMOVE)))
+		return lns_errf(err, errlen, "setup-dev --remove takes no other option");
+	if (lns_has(a, LNS_O_INSTANCE) && (a->set & LNS_MOUNT_OPTS))
+		return lns_errf(err, errlen, "setup-dev: --instance binds an existing instance; --max, --uid, --gid and --mode apply to new ones");
+	return 0;
+}
+
+static int lns_validate_attach(const struct lns_args *a, char *err,
+			       size_t errlen)
+{
+	bool eph = lns_has(a, LNS_O_EPHEMERAL);
+
+	if (a->npos < 1)
+		return lns_errf(err, errlen, "attach: missing IMAGE");
+	if (a->npos > 1)
+		return lns_errf(err, errlen, "attach: unexpected argument '%s'%s",
+				a->pos[1], eph ? " (put -- before CMD)" : "");
+	if (!*a->pos[0])
+		return lns_errf(err, errlen, "attach: empty IMAGE");
+	if (eph && !a->argv)
+		return lns_errf(err, errlen, "attach --ephemeral: missing -- CMD (the device lives only while CMD holds it)");
+	if (!eph && a->argv)
+		return lns_errf(err, errlen, "attach: a command after -- needs --ephemeral");
+	if (lns_has(a, LNS_O_FD) && !eph)
+		return lns_errf(err, errlen, "attach: --fd needs --ephemeral");
+	return 0;
+}
+
+static int lns_validate_detach(const struct lns_args *a, char *err,
+			       size_t errlen)
+{
+	bool all = lns_has(a, LNS_O_ALL);
+
+	if (all && a->npos)
+		return lns_errf(err, errlen, "detach: give NODE or --all, not both");
+	if (!all && !a->npos)
+		return lns_errf(err, errlen, "detach: missing NODE (or --all)");
+	if (lns_has(a, LNS_O_INSTANCE) && !all)
+		return lns_errf(err, errlen, "detach: --instance goes with --all");
+	return 0;
+}
+
 /* Per-command checks once everything is parsed. */
 static int lns_validate(struct lns_args *a, char *err, size_t errlen)
 {
-	const char *name = lns_cmd_name(a->cmd);
-	int i;
-
 	if (lns_has(a, LNS_O_HELP))
 		return 0;
 	switch (a->cmd) {
 	case LNS_CMD_HELP:
-		if (a->npos > 1)
-			return lns_errf(err, errlen, "help: one command at most");
-		if (a->npos == 1) {
-			a->help_topic = lns_cmd_lookup(a->pos[0]);
-			if (a->help_topic == LNS_CMD_NONE)
-				return lns_errf(err, errlen, "help: unknown command '%s'",
-						a->pos[0]);
-		}
-		return 0;
+		return lns_validate_help(a, err, errlen);
 	case LNS_CMD_LOAD:
-		for (i = 0; i < a->npos; i++) {
-			const char *eq = strchr(a->pos[i], '=');
-
-			if (!eq || eq == a->pos[i] || strchr(a->pos[i], ' ') ||
-			    strchr(a->pos[i], '\n'))
-				return lns_errf(err, errlen,
-						"load: '%s' is not PARAM=VALUE",
-						a->pos[i]);
-		}
-		return 0;
+		return lns_validate_load(a, err, errlen);
 	case LNS_CMD_MOUNT:
 	case LNS_CMD_UMOUNT:
 	case LNS_CMD_RESIZE:
-	case LNS_CMD_SETUP_DEV: {
-		static const char *const what[LNS_CMD__COUNT] = {
-			[LNS_CMD_MOUNT] = "DIR", [LNS_CMD_UMOUNT] = "DIR",
-			[LNS_CMD_RESIZE] = "NODE", [LNS_CMD_SETUP_DEV] = "DIR",
-		};
-
-		if (a->npos < 1)
-			return lns_errf(err, errlen, "%s: missing %s", name,
-					what[a->cmd]);
-		if (a->npos > 1)
-			return lns_errf(err, errlen, "%s: unexpected argument '%s'",
-					name, a->pos[1]);
-		if (!*a->pos[0])
-			return lns_errf(err, errlen, "%s: empty %s", name,
-					what[a->cmd]);
-		if (a->cmd == LNS_CMD_MOUNT && lns_has(a, LNS_O_REMOUNT) &&
-		    !(a->set & (C(LNS_O_MAX) | C(LNS_O_UID) | C(LNS_O_GID) |
-				C(LNS_O_MODE))))
-			return lns_errf(err, errlen,
-					"mount --remount: nothing to change (give --max, --uid, --gid or --mode)");
-		if (a->cmd == LNS_CMD_SETUP_DEV && lns_has(a, LNS_O_REMOVE) &&
-		    (a->set & ~(C(LNS_O_REMOVE) | C(LNS_O_HELP))))
-			return lns_errf(err, errlen,
-					"setup-dev --remove takes no other option");
-		if (a->cmd == LNS_CMD_SETUP_DEV && lns_has(a, LNS_O_INSTANCE) &&
-		    (a->set & (C(LNS_O_MAX) | C(LNS_O_UID) | C(LNS_O_GID) |
-			       C(LNS_O_MODE))))
-			return lns_errf(err, errlen,
-					"setup-dev: --instance binds an existing instance; --max, --uid, --gid and --mode apply to new ones");
-		return 0;
-	}
+	case LNS_CMD_SETUP_DEV:
+		return lns_validate_one(a, err, errlen);
 	case LNS_CMD_ATTACH:
-		if (a->npos < 1)
-			return lns_errf(err, errlen, "attach: missing IMAGE");
-		if (a->npos > 1)
-			return lns_errf(err, errlen,
-					"attach: unexpected argument '%s'%s", a->pos[1],
-					lns_has(a, LNS_O_EPHEMERAL) ?
-					" (put -- before CMD)" : "");
-		if (!*a->pos[0])
-			return lns_errf(err, errlen, "attach: empty IMAGE");
-		if (lns_has(a, LNS_O_EPHEMERAL) && !a->argv)
-			return lns_errf(err, errlen,
-					"attach --ephemeral: missing -- CMD (the device lives only while CMD holds it)");
-		if (!lns_has(a, LNS_O_EPHEMERAL) && a->argv)
-			return lns_errf(err, errlen,
-					"attach: a command after -- needs --ephemeral");
-		if (lns_has(a, LNS_O_FD) && !lns_has(a, LNS_O_EPHEMERAL))
-			return lns_errf(err, errlen, "attach: --fd needs --ephemeral");
-		return 0;
+		return lns_validate_attach(a, err, errlen);
 	case LNS_CMD_DETACH:
-		if (lns_has(a, LNS_O_ALL) && a->npos)
-			return lns_errf(err, errlen, "detach: give NODE or --all, not both");
-		if (!lns_has(a, LNS_O_ALL) && !a->npos)
-			return lns_errf(err, errlen, "detach: missing NODE (or --all)");
-		if (lns_has(a, LNS_O_INSTANCE) && !lns_has(a, LNS_O_ALL))
-			return lns_errf(err, errlen, "detach: --instance goes with --all");
-		return 0;
+		return lns_validate_detach(a, err, errlen);
 	case LNS_CMD_RUN:
 		return 0;
 	default:
 		if (a->npos)
 			return lns_errf(err, errlen, "%s: unexpected argument '%s'",
-					name, a->pos[0]);
+					lns_cmd_name(a->cmd), a->pos[0]);
 		return 0;
 	}
+}
+
+/* The command word: a command's name, or -h/--help, -V/--version. */
+static enum lns_cmd lns_first_word(const char *w)
+{
+	if (!strcmp(w, "--help") || !strcmp(w, "-h"))
+		return LNS_CMD_HELP;
+	if (!strcmp(w, "--version") || !strcmp(w, "-V"))
+		return LNS_CMD_VERSION;
+	return lns_cmd_lookup(w);
 }
 
 /**
  * lns_parse_args() - parse a loopnsctl command line
  * @argc: argument count
- * @argv: arguments, argv[0] being the program; kept and pointed into
+ * @argv: arguments, argv[0] being the program; kept, reordered by
+ *        getopt_long() and pointed into
  * @out: the result (zeroed first)
  * @err: buffer for an error message without the program name
  * @errlen: its size
  *
- * Options may come before or after positional arguments, as --name VALUE,
- * --name=VALUE, -x VALUE, -xVALUE or clustered -rP. "--" ends the options;
- * for run (which also stops at its first argument) and attach, what
- * follows is the command to run.
+ * getopt_long() with each command's own options: they may come before or
+ * after positional arguments, as --name VALUE, --name=VALUE, -x VALUE,
+ * -xVALUE or clustered -rP, and long names may be abbreviated. "--" ends
+ * the options; for run (which also stops at its first argument) and attach,
+ * what follows is the command to run.
  *
  * Return: 0, or -1 with a message in @err (a usage error).
  */
@@ -745,8 +867,6 @@ int lns_parse_args(int argc, char **argv, struct lns_args *out, char *err,
 		   size_t errlen)
 {
 	struct lns_args *a = out;
-	bool opts_done = false;
-	int i;
 
 	memset(a, 0, sizeof(*a));
 	a->fd = 3;
@@ -754,210 +874,22 @@ int lns_parse_args(int argc, char **argv, struct lns_args *out, char *err,
 		err[0] = 0;
 	if (argc < 2)
 		return lns_errf(err, errlen, "missing command");
-
-	i = 1;
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		a->cmd = LNS_CMD_HELP;
-		i = 2;
-	} else if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-		a->cmd = LNS_CMD_VERSION;
-		i = 2;
-	} else {
-		a->cmd = lns_cmd_lookup(argv[1]);
-		if (a->cmd == LNS_CMD_NONE)
-			return lns_errf(err, errlen, "unknown command '%s'", argv[1]);
-		i = 2;
-	}
-	a->pos = calloc((size_t)argc + 1, sizeof(char *));
-	if (!a->pos)
-		return lns_errf(err, errlen, "out of memory");
-
-	for (; i < argc; i++) {
-		char *arg = argv[i];
-		const struct lns_optdef *o;
-
-		if (!opts_done && !strcmp(arg, "--")) {
-			if (lns_cmd_takes_argv(a->cmd)) {
-				if (i + 1 >= argc)
-					return lns_errf(err, errlen,
-							"%s: missing command after --",
-							lns_cmd_name(a->cmd));
-				a->argv = &argv[i + 1];
-				a->argc = argc - i - 1;
-				break;
-			}
-			opts_done = true;
-			continue;
-		}
-		if (!opts_done && arg[0] == '-' && arg[1] == '-') {
-			char *name = arg + 2, *eq = strchr(name, '=');
-			size_t n = eq ? (size_t)(eq - name) : strlen(name);
-			char spelled[64];
-			const char *val = NULL;
-
-			snprintf(spelled, sizeof(spelled), "--%.*s", (int)n, name);
-			o = lns_find_long(name, n);
-			if (!o || !(o->cmds & C(a->cmd)))
-				return lns_errf(err, errlen, "%s: unknown option %s",
-						lns_cmd_name(a->cmd), spelled);
-			if (o->arg) {
-				if (eq)
-					val = eq + 1;
-				else if (i + 1 < argc)
-					val = argv[++i];
-				else
-					return lns_errf(err, errlen,
-							"option %s needs a value", spelled);
-			} else if (eq) {
-				return lns_errf(err, errlen,
-						"option %s takes no value", spelled);
-			}
-			if (lns_store(a, o, spelled, val, err, errlen))
-				return -1;
-			continue;
-		}
-		if (!opts_done && arg[0] == '-' && arg[1]) {
-			char *p;
-
-			for (p = arg + 1; *p; p++) {
-				char spelled[3] = { '-', *p, 0 };
-				const char *val = NULL;
-
-				o = lns_find_short(*p);
-				if (!o || !(o->cmds & C(a->cmd)))
-					return lns_errf(err, errlen,
-							"%s: unknown option %s",
-							lns_cmd_name(a->cmd), spelled);
-				if (o->arg) {
-					if (p[1])
-						val = p + 1;
-					else if (i + 1 < argc)
-						val = argv[++i];
-					else
-						return lns_errf(err, errlen,
-								"option %s needs a value",
-								spelled);
-				}
-				if (lns_store(a, o, spelled, val, err, errlen))
-					return -1;
-				if (o->arg)
-					break;
-			}
-			continue;
-		}
-		/* run: the first argument starts the command */
-		if (a->cmd == LNS_CMD_RUN && !lns_has(a, LNS_O_HELP)) {
-			a->argv = &argv[i];
-			a->argc = argc - i;
-			break;
-		}
-		a->pos[a->npos++] = arg;
-	}
+	a->cmd = lns_first_word(argv[1]);
+	if (a->cmd == LNS_CMD_NONE)
+		return lns_errf(err, errlen, "unknown command '%s'", argv[1]);
+	argc--;
+	argv++;
+	if (a->cmd == LNS_CMD_ATTACH && lns_split_argv(&argc, argv, a, err, errlen))
+		return -1;
+	if (lns_getopt(argc, argv, a, err, errlen))
+		return -1;
+	if (a->cmd == LNS_CMD_RUN && !lns_has(a, LNS_O_HELP) &&
+	    lns_run_argv(argv, a, err, errlen))
+		return -1;
 	return lns_validate(a, err, errlen) ? -1 : 0;
 }
 
-/* ------------------------------------------------------------ /proc parsing */
-
-/**
- * lns_unescape_octal() - undo the \ooo escapes of /proc/self/mountinfo
- * @s: the field, rewritten in place
- */
-void lns_unescape_octal(char *s)
-{
-	char *w = s;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*w++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
-				      (s[3] - '0'));
-			s += 4;
-		} else {
-			*w++ = *s++;
-		}
-	}
-	*w = 0;
-}
-
-/**
- * lns_parse_mountinfo_line() - split one line of /proc/self/mountinfo
- * @line: the line, modified in place (the result points into it)
- * @mi: the fields
- *
- * Format: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE
- * SOURCE SUPEROPTS.
- *
- * Return: 0, or -EINVAL for a malformed line.
- */
-int lns_parse_mountinfo_line(char *line, struct lns_mountinfo *mi)
-{
-	char *field[6], *save = NULL, *tok;
-	int n = 0;
-
-	memset(mi, 0, sizeof(*mi));
-	line[strcspn(line, "\n")] = 0;
-	for (tok = strtok_r(line, " ", &save); tok && n < 6;
-	     tok = strtok_r(NULL, " ", &save))
-		field[n++] = tok;
-	if (n < 6)
-		return -EINVAL;
-	/* optional fields up to the separator */
-	while (tok && strcmp(tok, "-"))
-		tok = strtok_r(NULL, " ", &save);
-	if (!tok)
-		return -EINVAL;
-	mi->fstype = strtok_r(NULL, " ", &save);
-	mi->source = strtok_r(NULL, " ", &save);
-	mi->super_opts = strtok_r(NULL, " ", &save);
-	if (!mi->fstype || !mi->source)
-		return -EINVAL;
-	if (!mi->super_opts)
-		mi->super_opts = "";
-	if (sscanf(field[0], "%d", &mi->mnt_id) != 1 ||
-	    sscanf(field[2], "%u:%u", &mi->dev_major, &mi->dev_minor) != 2)
-		return -EINVAL;
-	mi->root = field[3];
-	mi->mountpoint = field[4];
-	lns_unescape_octal(mi->root);
-	lns_unescape_octal(mi->mountpoint);
-	lns_unescape_octal(mi->source);
-	return 0;
-}
-
-/**
- * lns_opt_get() - value of KEY in a comma-separated option string
- * @opts: "rw,max=4,mode=666"
- * @key: "max"
- * @val: buffer for the value ("" for a flag without '=')
- * @len: its size
- *
- * Return: true if @key is present.
- */
-bool lns_opt_get(const char *opts, const char *key, char *val, size_t len)
-{
-	size_t klen = strlen(key);
-	const char *p = opts;
-
-	while (p && *p) {
-		const char *end = strchr(p, ',');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-
-		if (n >= klen && !strncmp(p, key, klen) &&
-		    (n == klen || p[klen] == '=')) {
-			if (val && len) {
-				size_t vn = n > klen ? n - klen - 1 : 0;
-
-				if (vn >= len)
-					vn = len - 1;
-				memcpy(val, p + klen + (n > klen), vn);
-				val[vn] = 0;
-			}
-			return true;
-		}
-		p = end ? end + 1 : NULL;
-	}
-	return false;
-}
+/* ------------------------------------------------------------ /proc, mount options */
 
 /**
  * lns_find_block_major() - a block major's number in /proc/devices
@@ -986,42 +918,6 @@ int lns_find_block_major(const char *proc_devices, const char *name)
 		p = eol;
 	}
 	return -1;
-}
-
-/* ------------------------------------------------------------ formatting */
-
-/**
- * lns_fmt_flags() - loop flags as "ro,autoclear,partscan,dio"
- * @lo_flags: LO_FLAGS_*
- * @buf: output
- * @len: its size
- *
- * Return: @buf; "-" when no flag is set.
- */
-char *lns_fmt_flags(uint32_t lo_flags, char *buf, size_t len)
-{
-	static const struct { uint32_t bit; const char *name; } names[] = {
-		{ LO_FLAGS_READ_ONLY, "ro" },
-		{ LO_FLAGS_AUTOCLEAR, "autoclear" },
-		{ LO_FLAGS_PARTSCAN, "partscan" },
-		{ LO_FLAGS_DIRECT_IO, "dio" },
-	};
-	size_t i, used = 0;
-
-	if (!len)
-		return buf;
-	buf[0] = 0;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!(lo_flags & names[i].bit))
-			continue;
-		used += (size_t)snprintf(buf + used, used < len ? len - used : 0,
-					 "%s%s", used ? "," : "", names[i].name);
-		if (used >= len)
-			break;
-	}
-	if (!buf[0])
-		snprintf(buf, len, "-");
-	return buf;
 }
 
 /**
@@ -1074,263 +970,4 @@ char *lns_fmt_mount_opts(const struct lns_args *a, uint32_t uid, bool has_uid,
 		LNS_ADD("mode=%o", a->mode);
 #undef LNS_ADD
 	return buf;
-}
-
-/**
- * lns_fmt_bytes() - a byte count for people: "512", "1.5K", "64M", "2.0G"
- * @bytes: the count
- * @buf: output
- * @len: its size
- *
- * Return: @buf.
- */
-char *lns_fmt_bytes(uint64_t bytes, char *buf, size_t len)
-{
-	static const char units[] = "KMGTPE";
-	double v = (double)bytes;
-	int u = -1;
-
-	if (bytes < 1024) {
-		snprintf(buf, len, "%" PRIu64, bytes);
-		return buf;
-	}
-	while (v >= 1024 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	if (v == (double)(uint64_t)v)
-		snprintf(buf, len, "%" PRIu64 "%c", (uint64_t)v, units[u]);
-	else
-		snprintf(buf, len, "%.1f%c", v, units[u]);
-	return buf;
-}
-
-/**
- * lns_print_list_header() - the header line of `list`
- * @f: output
- */
-void lns_print_list_header(FILE *f)
-{
-	fprintf(f, "%-24s %-12s %12s %10s %10s %-22s %s\n", "NODE", "NAME",
-		"SIZE", "OFFSET", "SIZELIMIT", "FLAGS", "BACKING-FILE");
-}
-
-/**
- * lns_print_list_row() - one device in `list`
- * @f: output
- * @d: the device
- */
-void lns_print_list_row(FILE *f, const struct lns_devinfo *d)
-{
-	char flags[64];
-	const char *backing;
-
-	if (!d->bound)
-		backing = "(unbound)";
-	else if (!d->backing_visible)
-		backing = "(not visible)";
-	else
-		backing = d->backing;
-	fprintf(f, "%-24s %-12s %12" PRIu64 " %10" PRIu64 " %10" PRIu64
-		" %-22s %s\n", d->node, d->name, d->size, d->offset,
-		d->sizelimit, lns_fmt_flags(d->flags, flags, sizeof(flags)),
-		backing);
-}
-
-/* ------------------------------------------------------------ JSON */
-
-/**
- * lns_json_escape() - write @s as a JSON string, quotes included
- * @f: output
- * @s: bytes; those >= 0x80 pass through (UTF-8 stays UTF-8)
- */
-void lns_json_escape(FILE *f, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	fputc('"', f);
-	for (; *p; p++) {
-		switch (*p) {
-		case '"': fputs("\\\"", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\t': fputs("\\t", f); break;
-		case '\r': fputs("\\r", f); break;
-		case '\b': fputs("\\b", f); break;
-		case '\f': fputs("\\f", f); break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
-		}
-	}
-	fputc('"', f);
-}
-
-/**
- * lns_json_init() - start writing JSON to @f
- * @j: the writer
- * @f: output
- * @pretty: one member per line, tab-indented
- */
-void lns_json_init(struct lns_json *j, FILE *f, bool pretty)
-{
-	memset(j, 0, sizeof(*j));
-	j->f = f;
-	j->pretty = pretty;
-	j->first[0] = true;
-}
-
-static void lns_json_indent(struct lns_json *j)
-{
-	int i;
-
-	if (!j->pretty)
-		return;
-	fputc('\n', j->f);
-	for (i = 0; i < j->depth; i++)
-		fputc('\t', j->f);
-}
-
-/* Separator before a value or a key at the current level. */
-static void lns_json_sep(struct lns_json *j)
-{
-	if (j->after_key) {
-		j->after_key = false;
-		return;
-	}
-	if (!j->first[j->depth])
-		fputc(',', j->f);
-	j->first[j->depth] = false;
-	if (j->depth)
-		lns_json_indent(j);
-}
-
-static void lns_json_open(struct lns_json *j, char c)
-{
-	lns_json_sep(j);
-	fputc(c, j->f);
-	if (j->depth < (int)sizeof(j->first) - 1)
-		j->depth++;
-	j->first[j->depth] = true;
-}
-
-static void lns_json_close(struct lns_json *j, char c)
-{
-	bool empty = j->first[j->depth];
-
-	if (j->depth)
-		j->depth--;
-	if (!empty)
-		lns_json_indent(j);
-	fputc(c, j->f);
-	if (!j->depth)
-		fputc('\n', j->f);
-}
-
-void lns_json_begin_object(struct lns_json *j)
-{
-	lns_json_open(j, '{');
-}
-
-void lns_json_end_object(struct lns_json *j)
-{
-	lns_json_close(j, '}');
-}
-
-void lns_json_begin_array(struct lns_json *j)
-{
-	lns_json_open(j, '[');
-}
-
-void lns_json_end_array(struct lns_json *j)
-{
-	lns_json_close(j, ']');
-}
-
-void lns_json_key(struct lns_json *j, const char *key)
-{
-	lns_json_sep(j);
-	lns_json_escape(j->f, key);
-	fputs(j->pretty ? ": " : ":", j->f);
-	j->after_key = true;
-}
-
-void lns_json_string(struct lns_json *j, const char *s)
-{
-	lns_json_sep(j);
-	lns_json_escape(j->f, s);
-}
-
-void lns_json_u64(struct lns_json *j, uint64_t v)
-{
-	lns_json_sep(j);
-	fprintf(j->f, "%" PRIu64, v);
-}
-
-void lns_json_i64(struct lns_json *j, int64_t v)
-{
-	lns_json_sep(j);
-	fprintf(j->f, "%" PRId64, v);
-}
-
-void lns_json_bool(struct lns_json *j, bool v)
-{
-	lns_json_sep(j);
-	fputs(v ? "true" : "false", j->f);
-}
-
-void lns_json_null(struct lns_json *j)
-{
-	lns_json_sep(j);
-	fputs("null", j->f);
-}
-
-/**
- * lns_json_devinfo() - one device as a JSON object
- * @j: the writer
- * @d: the device
- */
-void lns_json_devinfo(struct lns_json *j, const struct lns_devinfo *d)
-{
-	char flags[64];
-
-	lns_json_begin_object(j);
-	lns_json_key(j, "node");
-	lns_json_string(j, d->node);
-	lns_json_key(j, "name");
-	lns_json_string(j, d->name);
-	lns_json_key(j, "instance");
-	lns_json_string(j, d->instance);
-	lns_json_key(j, "index");
-	lns_json_i64(j, d->index);
-	lns_json_key(j, "major");
-	lns_json_u64(j, d->major);
-	lns_json_key(j, "minor");
-	lns_json_u64(j, d->minor);
-	lns_json_key(j, "bound");
-	lns_json_bool(j, d->bound);
-	lns_json_key(j, "backing_file");
-	if (d->bound && d->backing_visible)
-		lns_json_string(j, d->backing);
-	else
-		lns_json_null(j);
-	lns_json_key(j, "size");
-	lns_json_u64(j, d->size);
-	lns_json_key(j, "offset");
-	lns_json_u64(j, d->offset);
-	lns_json_key(j, "sizelimit");
-	lns_json_u64(j, d->sizelimit);
-	lns_json_key(j, "flags");
-	lns_json_string(j, d->flags ? lns_fmt_flags(d->flags, flags, sizeof(flags)) : "");
-	lns_json_key(j, "read_only");
-	lns_json_bool(j, d->flags & LO_FLAGS_READ_ONLY);
-	lns_json_key(j, "autoclear");
-	lns_json_bool(j, d->flags & LO_FLAGS_AUTOCLEAR);
-	lns_json_key(j, "partscan");
-	lns_json_bool(j, d->flags & LO_FLAGS_PARTSCAN);
-	lns_json_key(j, "direct_io");
-	lns_json_bool(j, d->flags & LO_FLAGS_DIRECT_IO);
-	lns_json_end_object(j);
 }

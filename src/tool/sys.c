@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * loopnsctl: what talks to the kernel - instances (mountinfo), devices
+ * loopnsctl: what talks to the kernel - instances (libmount), devices
  * (instance directories, sysfs), and the messages that name the cause of
  * a failure.
  */
@@ -17,6 +17,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <linux/loop.h>
+#include <libmount.h>
 
 #include "loopnsctl.h"
 #include "sys.h"
@@ -34,6 +35,20 @@ void lns_err(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/**
+ * lns_syserr() - print "loopnsctl: WHAT: strerror(errno)"
+ * @what: the file or operation that failed
+ *
+ * Return: the exit status for errno (lns_errno_exit()).
+ */
+int lns_syserr(const char *what)
+{
+	int e = errno;
+
+	lns_err("%s: %s", what, strerror(e));
+	return lns_errno_exit(e);
 }
 
 /**
@@ -71,30 +86,17 @@ int lns_errno_exit(int err)
  */
 ssize_t lns_read_file(const char *path, char *buf, size_t len)
 {
-	ssize_t n, total = 0;
-	int fd;
+	FILE *f = len ? fopen(path, "re") : NULL;
+	size_t n;
+	int e;
 
-	if (!len)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while ((size_t)total < len - 1) {
-		n = read(fd, buf + total, len - 1 - (size_t)total);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			n = -errno;
-			close(fd);
-			return n;
-		}
-		if (!n)
-			break;
-		total += n;
-	}
-	close(fd);
-	buf[total] = 0;
-	return total;
+	if (!f)
+		return len ? -errno : -EINVAL;
+	n = fread(buf, 1, len - 1, f);
+	e = ferror(f) ? errno : 0;
+	fclose(f);
+	buf[n] = 0;
+	return e ? -e : (ssize_t)n;
 }
 
 /**
@@ -180,65 +182,84 @@ int lns_is_instance_root(const char *path)
 	return !lstat(ctl, &lc) && S_ISCHR(lc.st_mode);
 }
 
+/* Add the instance mounted as @fs to @v unless its superblock is there. */
+static int sys_add_instance(struct libmnt_fs *fs, struct lns_instance_info **v,
+			    int n)
+{
+	struct lns_instance_info *nv, *in;
+	dev_t dev = mnt_fs_get_devno(fs);
+	char *val = NULL, num[16];
+	size_t len = 0;
+	uint32_t max;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if ((*v)[i].dev == dev)
+			return n;
+	nv = realloc(*v, (size_t)(n + 1) * sizeof(**v));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	in = &nv[n];
+	memset(in, 0, sizeof(*in));
+	snprintf(in->path, sizeof(in->path), "%s", mnt_fs_get_target(fs));
+	in->dev = dev;
+	in->max = LNS_DEFAULT_MAX;
+	if (!mnt_optstr_get_option(mnt_fs_get_fs_options(fs), "max", &val, &len) &&
+	    len < sizeof(num)) {
+		snprintf(num, sizeof(num), "%.*s", (int)len, val);
+		if (!lns_parse_u32_range(num, 1, LNS_MAX_LIMIT, &max))
+			in->max = (int)max;
+	}
+	return n + 1;
+}
+
+/**
+ * lns_instances_in() - the loopns instances of a mountinfo file
+ * @mountinfo: the file, in /proc/PID/mountinfo format
+ * @out: array of instances (free with free())
+ *
+ * Read through libmount. One entry per superblock (bind mounts of the same
+ * instance count once; the first mount point of each wins). Mounts of a
+ * subtree (e.g. a bind mount of loop-control alone) are not listed.
+ *
+ * Return: the number of instances, or -errno.
+ */
+int lns_instances_in(const char *mountinfo, struct lns_instance_info **out)
+{
+	struct lns_instance_info *v = NULL;
+	struct libmnt_table *tb = mnt_new_table();
+	struct libmnt_iter *it = mnt_new_iter(MNT_ITER_FORWARD);
+	struct libmnt_fs *fs;
+	int n = tb && it ? 0 : -ENOMEM;
+
+	*out = NULL;
+	if (!n)
+		n = mnt_table_parse_file(tb, mountinfo);
+	while (n >= 0 && !mnt_table_next_fs(tb, it, &fs)) {
+		if (mnt_fs_match_fstype(fs, LNS_FSTYPE) &&
+		    !strcmp(mnt_fs_get_root(fs) ?: "", "/"))
+			n = sys_add_instance(fs, &v, n);
+	}
+	mnt_free_iter(it);
+	mnt_unref_table(tb);
+	if (n < 0) {
+		free(v);
+		return n;
+	}
+	*out = v;
+	return n;
+}
+
 /**
  * lns_instances() - the loopns instances mounted in this mount namespace
  * @out: array of instances (free with free())
- *
- * One entry per superblock (bind mounts of the same instance count once;
- * the first mount point of each wins). Mounts of a subtree (e.g. a bind
- * mount of loop-control alone) are not listed.
  *
  * Return: the number of instances, or -errno.
  */
 int lns_instances(struct lns_instance_info **out)
 {
-	struct lns_instance_info *v = NULL, *nv;
-	struct lns_mountinfo mi;
-	char *line = NULL;
-	size_t cap = 0;
-	int n = 0, i;
-	FILE *f;
-
-	*out = NULL;
-	f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		char val[32];
-
-		if (lns_parse_mountinfo_line(line, &mi) ||
-		    strcmp(mi.fstype, LNS_FSTYPE) || strcmp(mi.root, "/"))
-			continue;
-		for (i = 0; i < n; i++)
-			if (v[i].dev == makedev(mi.dev_major, mi.dev_minor))
-				break;
-		if (i < n)
-			continue;
-		nv = realloc(v, (size_t)(n + 1) * sizeof(*v));
-		if (!nv) {
-			free(v);
-			free(line);
-			fclose(f);
-			return -ENOMEM;
-		}
-		v = nv;
-		memset(&v[n], 0, sizeof(v[n]));
-		snprintf(v[n].path, sizeof(v[n].path), "%s", mi.mountpoint);
-		snprintf(v[n].opts, sizeof(v[n].opts), "%s", mi.super_opts);
-		v[n].dev = makedev(mi.dev_major, mi.dev_minor);
-		v[n].max = LNS_DEFAULT_MAX;
-		if (lns_opt_get(mi.super_opts, "max", val, sizeof(val))) {
-			uint32_t m;
-
-			if (!lns_parse_u32_range(val, 1, LNS_MAX_LIMIT, &m))
-				v[n].max = (int)m;
-		}
-		n++;
-	}
-	free(line);
-	fclose(f);
-	*out = v;
-	return n;
+	return lns_instances_in("/proc/self/mountinfo", out);
 }
 
 /**
@@ -446,20 +467,50 @@ void lns_explain_enospc(const char *inst)
 	lns_err("device limit reached");
 }
 
+/* The sysfs attribute loop/@attr (or @attr) of disk @name as a number. */
+static uint64_t sys_disk_u64(const char *name, const char *attr)
+{
+	char path[PATH_MAX];
+	uint64_t v = 0;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/%s", name, attr);
+	if (lns_read_u64(path, &v))
+		return 0;
+	return v;
+}
+
+/* What sysfs says about the binding of a bound device. */
+static void sys_devinfo_loop(struct lns_devinfo *d)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/block/%s/loop/backing_file", d->name);
+	if (lns_read_file(path, d->backing, sizeof(d->backing)) >= 0) {
+		d->backing[strcspn(d->backing, "\n")] = 0;
+		d->backing_visible = true;
+	}
+	d->offset = sys_disk_u64(d->name, "loop/offset");
+	d->sizelimit = sys_disk_u64(d->name, "loop/sizelimit");
+	if (sys_disk_u64(d->name, "loop/autoclear"))
+		d->flags |= LO_FLAGS_AUTOCLEAR;
+	if (sys_disk_u64(d->name, "loop/partscan"))
+		d->flags |= LO_FLAGS_PARTSCAN;
+	if (sys_disk_u64(d->name, "loop/dio"))
+		d->flags |= LO_FLAGS_DIRECT_IO;
+}
+
 /**
  * lns_devinfo_fill() - describe the device behind a node
  * @node: path of a loopN node
- * @inst: its instance's path (for the output; may be NULL)
  * @d: output
  *
  * Return: 0, or -errno (-ENOTBLK when @node is not a block device).
  */
-int lns_devinfo_fill(const char *node, const char *inst, struct lns_devinfo *d)
+int lns_devinfo_fill(const char *node, struct lns_devinfo *d)
 {
-	char path[PATH_MAX], link[PATH_MAX], buf[64];
+	char path[PATH_MAX], link[PATH_MAX];
 	const char *base;
 	struct stat st;
-	uint64_t v;
 	ssize_t n;
 	int idx, part;
 
@@ -469,46 +520,25 @@ int lns_devinfo_fill(const char *node, const char *inst, struct lns_devinfo *d)
 	if (!S_ISBLK(st.st_mode))
 		return -ENOTBLK;
 	snprintf(d->node, sizeof(d->node), "%s", node);
-	snprintf(d->instance, sizeof(d->instance), "%s", inst ? inst : "");
 	base = strrchr(node, '/');
 	base = base ? base + 1 : node;
 	d->index = lns_parse_node_name(base, &idx, &part) ? -1 : idx;
-	d->major = major(st.st_rdev);
-	d->minor = minor(st.st_rdev);
-	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", d->major, d->minor);
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(st.st_rdev),
+		 minor(st.st_rdev));
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
 		return -errno;
 	link[n] = 0;
 	base = strrchr(link, '/');
 	snprintf(d->name, sizeof(d->name), "%s", base ? base + 1 : link);
-
-#define SYSF(f) (snprintf(path, sizeof(path), "/sys/block/%s/" f, d->name), path)
-	if (!lns_read_u64(SYSF("size"), &v))
-		d->size = v * 512;
-	if (!lns_read_u64(SYSF("ro"), &v) && v)
+	d->size = sys_disk_u64(d->name, "size") * 512;
+	d->log_sec = (uint32_t)sys_disk_u64(d->name, "queue/logical_block_size");
+	if (sys_disk_u64(d->name, "ro"))
 		d->flags |= LO_FLAGS_READ_ONLY;
-	if (access(SYSF("loop"), F_OK))
-		return 0;
-	d->bound = true;
-	n = lns_read_file(SYSF("loop/backing_file"), d->backing,
-			  sizeof(d->backing));
-	if (n >= 0) {
-		d->backing[strcspn(d->backing, "\n")] = 0;
-		d->backing_visible = true;
-	}
-	if (!lns_read_u64(SYSF("loop/offset"), &v))
-		d->offset = v;
-	if (!lns_read_u64(SYSF("loop/sizelimit"), &v))
-		d->sizelimit = v;
-	if (!lns_read_u64(SYSF("loop/autoclear"), &v) && v)
-		d->flags |= LO_FLAGS_AUTOCLEAR;
-	if (!lns_read_u64(SYSF("loop/partscan"), &v) && v)
-		d->flags |= LO_FLAGS_PARTSCAN;
-	if (!lns_read_u64(SYSF("loop/dio"), &v) && v)
-		d->flags |= LO_FLAGS_DIRECT_IO;
-#undef SYSF
-	(void)buf;
+	snprintf(path, sizeof(path), "/sys/block/%s/loop", d->name);
+	d->bound = !access(path, F_OK);
+	if (d->bound)
+		sys_devinfo_loop(d);
 	return 0;
 }
 
@@ -551,7 +581,7 @@ int lns_instance_devices(const char *inst, struct lns_devinfo **out)
 		snprintf(node, sizeof(node), "%s%s%s", inst,
 			 inst[strlen(inst) - 1] == '/' ? "" : "/", de->d_name);
 		/* a device deleted meanwhile simply drops out */
-		if (lns_devinfo_fill(node, inst, &v[n]))
+		if (lns_devinfo_fill(node, &v[n]))
 			continue;
 		lns_node_path(inst, idx, v[n].node, sizeof(v[n].node));
 		n++;

@@ -10,25 +10,25 @@
 /**
  * struct lns_instance_info - a visible instance
  * @path: its first mount point
- * @opts: superblock options
  * @dev: st_dev of its filesystem
  * @max: its max=
  */
 struct lns_instance_info {
 	char path[4096];
-	char opts[256];
 	dev_t dev;
 	int max;
 };
 
 void lns_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int lns_errno_exit(int err);
+int lns_syserr(const char *what);
 ssize_t lns_read_file(const char *path, char *buf, size_t len);
 int lns_read_u64(const char *path, uint64_t *out);
 int lns_block_major(void);
 bool lns_fs_registered(void);
 void lns_not_loaded_msg(void);
 int lns_is_instance_root(const char *path);
+int lns_instances_in(const char *mountinfo, struct lns_instance_info **out);
 int lns_instances(struct lns_instance_info **out);
 int lns_instance_info_of(const char *path, struct lns_instance_info *info);
 int lns_resolve_instance(const char *given, char *out, size_t len);
@@ -36,7 +36,7 @@ void lns_node_path(const char *inst, int index, char *out, size_t len);
 int lns_count_nodes(const char *inst);
 int lns_sys_disk_count(int *bound);
 void lns_explain_enospc(const char *inst);
-int lns_devinfo_fill(const char *node, const char *inst, struct lns_devinfo *d);
+int lns_devinfo_fill(const char *node, struct lns_devinfo *d);
 int lns_instance_devices(const char *inst, struct lns_devinfo **out);
 int lns_check_node(const char *node, int flags, int *fd);
 

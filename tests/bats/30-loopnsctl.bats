@@ -159,8 +159,9 @@ sysattr() {
 	[[ $output == *'"loaded": true'* ]]
 	[[ $output == *"\"major\": $maj,"* ]]
 	[[ $output == *"\"b $maj:* rwm\""* ]]
-	[[ $output == *"\"path\": \"$T/a\","* ]]
-	[[ $output == *'"max": 3,'* ]]
+	[[ $output == *'"device-cgroup-rules": ['* ]]
+	# the instances are the children of the module
+	[[ $output == *'"children": ['*"\"path\": \"$T/a\","*'"max": 3,'* ]]
 }
 
 @test "mount and umount: options, remount, ownership of new nodes, errors" {
@@ -237,20 +238,24 @@ sysattr() {
 	[ "$(blockdev --getss "$T/a/loop1")" = 4096 ]
 	[ "$(blockdev --getsize64 "$T/a/loop1")" = 2097152 ]
 
+	# libsmartcols: losetup's column names, plus lsblk's KNAME and SIZE
 	run loopnsctl list
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ ${lines[0]} == "NODE "*"NAME"*"SIZE"*"FLAGS"*"BACKING-FILE" ]]
-	[[ ${lines[1]} =~ ^$T/a/loop0\ +$name\ +4194304\ +0\ +0\ +-\ +$T/img$ ]]
-	[[ ${lines[2]} =~ ^$T/a/loop1\ +loopns[0-9]+\ +2097152\ +1048576\ +2097152\ +ro,partscan(,dio)?\ +$T/img2$ ]]
+	[[ ${lines[0]} =~ ^NAME\ +KNAME\ +SIZE\ +SIZELIMIT\ +OFFSET\ +AUTOCLEAR\ +RO\ +PARTSCAN\ +DIO\ +LOG-SEC\ +BACK-FILE$ ]]
+	[[ ${lines[1]} =~ ^$T/a/loop0\ +$name\ +4194304\ +0\ +0\ +0\ +0\ +0\ +0\ +512\ +$T/img$ ]]
+	[[ ${lines[2]} =~ ^$T/a/loop1\ +loopns[0-9]+\ +2097152\ +2097152\ +1048576\ +0\ +1\ +1\ +[01]\ +4096\ +$T/img2$ ]]
+	# and the JSON shape of losetup --list --json
 	run loopnsctl list --json
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ $output == *"\"node\": \"$T/a/loop0\""* ]]
-	[[ $output == *"\"name\": \"$name\""* ]]
-	[[ $output == *"\"backing_file\": \"$T/img\""* ]]
-	[[ $output == *'"read_only": true'* ]]
+	[[ $output == "{"*'"loopdevices": ['* ]]
+	[[ $output == *"\"name\": \"$T/a/loop0\""* ]]
+	[[ $output == *"\"kname\": \"$name\""* ]]
+	[[ $output == *"\"back-file\": \"$T/img\""* ]]
+	[[ $output == *'"ro": true'* ]]
 	[[ $output == *'"size": 4194304'* ]]
+	[[ $output == *'"log-sec": 4096'* ]]
 
 	# unbound devices only with --all
 	loopnsctl detach "$T/a/loop0"

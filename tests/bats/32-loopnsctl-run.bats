@@ -69,7 +69,7 @@ back_to_base() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "dir=$T/env" ]
-	[[ $output == *'"devices": []'* ]]
+	[[ $output == *'"loopdevices": ['*']'* && $output != *'"name"'* ]]
 	back_to_base
 }
 

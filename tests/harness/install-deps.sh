@@ -18,9 +18,10 @@ PACKAGES=(
 	linux-image-6.12-cloud-amd64 linux-headers-6.12-cloud-amd64
 	# lint: sparse, checkpatch.pl (inside linux-source-6.12)
 	sparse linux-source-6.12
-	# libkmod for the tests' helper programs and loopnsctl (make tool);
-	# groff for its man pages (make tool-lint)
-	libkmod-dev pkgconf groff-base
+	# libkmod for the tests' helper programs and loopnsctl (make tool),
+	# libsmartcols and libmount for loopnsctl; groff for its man pages
+	# (make tool-lint)
+	libkmod-dev libsmartcols-dev libmount-dev pkgconf groff-base
 	# VM harness: qemu, initramfs tools, bats; debootstrap for the sid
 	# chroot (tests/harness/sid-kernel.sh)
 	qemu-system-x86 busybox-static cpio xz-utils zstd bats

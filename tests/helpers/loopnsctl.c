@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// helper-ldlibs: -lkmod
+// helper-ldlibs: -I/usr/include/libsmartcols -I/usr/include/libmount -lkmod -lsmartcols -lmount
 /*
  * loopnsctl for the test VM: the real tool (src/tool/), built by the
  * harness as one translation unit so that it lands in the guest's PATH.
@@ -10,6 +10,7 @@
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #define LOOPNS_TOOL_VERSION "test-build"
 #include "../../src/tool/pure.c"
+#include "../../src/tool/table.c"
 #include "../../src/tool/sys.c"
 #include "../../src/tool/cmds.c"
 #include "../../src/tool/main.c"

@@ -14,6 +14,8 @@ PACKAGES=(
 	dkms dh-dkms
 	# .deb toolchain and checks
 	build-essential debhelper dpkg-dev fakeroot lintian
+	# Build-Depends of loopnsctl (in loopns-tools)
+	libkmod-dev libsmartcols-dev libmount-dev pkgconf
 	# rpmbuild (Debian's rpm package)
 	rpm
 	# the VM boot check and module inspection

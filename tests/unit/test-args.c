@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests: loopnsctl's command line parsing (src/tool/pure.c). */
+/* Unit tests: loopnsctl's command line parsing (getopt_long, src/tool/pure.c). */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -102,6 +102,13 @@ static void test_attach(void)
 	is_int(P("attach", "--max", "3", "img"), -1, "--max is not an attach option");
 	is_str(E, "attach: unknown option --max", "unknown option message");
 	is_int(P("attach", "-r", "-r", "img"), -1, "option twice");
+	is_str(E, "option -r given twice", "option twice message");
+	is_int(P("attach", "-rZ", "img"), -1, "unknown short option in a cluster");
+	is_str(E, "attach: unknown option -Z", "unknown short option message");
+	is_int(P("attach", "--inst", "/run/y", "img"), 0, "abbreviated long option");
+	is_str(A.instance, "/run/y", "--inst is --instance (getopt_long)");
+	is_int(P("attach", "-o"), -1, "-o without value");
+	is_str(E, "option -o needs a value", "short option missing value message");
 	is_int(P("attach", "--", "-img"), -1, "-- without --ephemeral");
 	is_int(P("attach", "--ephemeral", "img", "--", "sh", "-c", "true"), 0,
 	       "attach --ephemeral IMAGE -- CMD");
@@ -181,6 +188,10 @@ static void test_setup_dev_run(void)
 	is_str(A.dir, "/tmp/x", "--dir");
 	is_int(P("run", "--dir", "", "sh"), -1, "empty --dir");
 	is_int(P("run", "--bogus", "sh"), -1, "unknown run option");
+	is_int(P("run", "--"), -1, "run -- without CMD");
+	is_str(E, "run: missing command after --", "run -- message");
+	is_int(P("run", "sh", "--max", "3"), 0, "run: options after CMD are CMD's");
+	ok(!lns_has(&A, LNS_O_MAX) && A.argc == 3, "CMD keeps --max 3");
 }
 
 int main(void)
