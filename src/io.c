@@ -58,35 +58,45 @@ unsigned int lns_io_cmd_size(void)
 	return sizeof(struct lns_io_cmd);
 }
 
-static void lns_io_complete(struct request *rq)
+/*
+ * The backing file moved fewer bytes than the request carries. With some
+ * progress, end the whole sectors moved and retry the rest: a retry either
+ * progresses or fails. Without any, the rest fails; a read's buffers are
+ * zeroed as with loop. A write is never reported done for bytes the
+ * backing file did not take.
+ */
+static void lns_io_short(struct request *rq, struct lns_io_cmd *cmd)
 {
-	struct lns_io_cmd *cmd = blk_mq_rq_to_pdu(rq);
-	blk_status_t status = BLK_STS_OK;
+	unsigned int done = round_down(cmd->ret, SECTOR_SIZE);
 	struct bio *bio;
 
-	if (cmd->ret < 0 || cmd->ret == blk_rq_bytes(rq) ||
-	    req_op(rq) != REQ_OP_READ) {
-		/* An unsupported limit is withdrawn; callers fall back quietly. */
-		if (cmd->ret == -EOPNOTSUPP)
-			rq->rq_flags |= RQF_QUIET;
-		if (cmd->ret < 0)
-			status = errno_to_blk_status(cmd->ret);
-		blk_mq_end_request(rq, status);
-		return;
-	}
-
-	/* Short read: finish what was read and retry the rest. */
-	if (cmd->ret > 0) {
-		blk_update_request(rq, BLK_STS_OK, cmd->ret);
-		cmd->ret = 0;
+	cmd->ret = 0;
+	if (done) {
+		blk_update_request(rq, BLK_STS_OK, done);
 		blk_mq_requeue_request(rq, true);
 		return;
 	}
-
-	/* Nothing read (the backing file shrank): zeroes and an error. */
-	for (bio = rq->bio; bio; bio = bio->bi_next)
-		zero_fill_bio(bio);
+	if (req_op(rq) == REQ_OP_READ) {
+		for (bio = rq->bio; bio; bio = bio->bi_next)
+			zero_fill_bio(bio);
+	}
 	blk_mq_end_request(rq, BLK_STS_IOERR);
+}
+
+static void lns_io_complete(struct request *rq)
+{
+	struct lns_io_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	long ret = cmd->ret;
+
+	if (ret >= 0 && ret != blk_rq_bytes(rq) &&
+	    (req_op(rq) == REQ_OP_READ || req_op(rq) == REQ_OP_WRITE)) {
+		lns_io_short(rq, cmd);
+		return;
+	}
+	/* An unsupported limit is withdrawn; callers fall back quietly. */
+	if (ret == -EOPNOTSUPP)
+		rq->rq_flags |= RQF_QUIET;
+	blk_mq_end_request(rq, ret < 0 ? errno_to_blk_status(ret) : BLK_STS_OK);
 }
 
 static void lns_io_rw_put(struct lns_io_cmd *cmd)
