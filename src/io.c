@@ -153,6 +153,26 @@ static int lns_io_init_iter(struct lns_io_cmd *cmd, struct iov_iter *iter,
 	return 0;
 }
 
+/*
+ * Writes are synchronous as the backing file was opened: O_SYNC and
+ * O_DSYNC carry over from its open flags. Direct I/O is the device's
+ * setting, not the file's, and O_APPEND files are never written.
+ */
+static void lns_io_init_kiocb(struct lns_io_cmd *cmd, struct file *file,
+			      loff_t pos, unsigned short ioprio)
+{
+	struct kiocb *iocb = &cmd->iocb;
+
+	init_sync_kiocb(iocb, file);
+	iocb->ki_flags &= IOCB_DSYNC | IOCB_SYNC;
+	iocb->ki_pos = pos;
+	iocb->ki_ioprio = ioprio;
+	if (cmd->use_aio) {
+		iocb->ki_flags |= IOCB_DIRECT;
+		iocb->ki_complete = lns_io_rw_done;
+	}
+}
+
 static int lns_io_rw(struct lns_device *dev, struct lns_io_cmd *cmd,
 		     loff_t pos, unsigned int direction)
 {
@@ -166,11 +186,7 @@ static int lns_io_rw(struct lns_device *dev, struct lns_io_cmd *cmd,
 		return ret;
 
 	atomic_set(&cmd->ref, 2);
-	cmd->iocb.ki_pos = pos;
-	cmd->iocb.ki_filp = file;
-	cmd->iocb.ki_ioprio = req_get_ioprio(rq);
-	cmd->iocb.ki_complete = cmd->use_aio ? lns_io_rw_done : NULL;
-	cmd->iocb.ki_flags = cmd->use_aio ? IOCB_DIRECT : 0;
+	lns_io_init_kiocb(cmd, file, pos, req_get_ioprio(rq));
 
 	if (direction == ITER_SOURCE) {
 		kiocb_start_write(&cmd->iocb);
