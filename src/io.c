@@ -261,14 +261,36 @@ static int lns_io_do(struct lns_device *dev, struct lns_io_cmd *cmd)
 	}
 }
 
+/* Run the request charged to the cgroups of the bio that issued it. */
+static int lns_io_do_charged(struct lns_device *dev, struct lns_io_cmd *cmd,
+			     struct cgroup_subsys_state *blkcg_css,
+			     struct cgroup_subsys_state *memcg_css)
+{
+	struct mem_cgroup *old_memcg = NULL;
+	int ret;
+
+	if (blkcg_css)
+		kthread_associate_blkcg(blkcg_css);
+	if (memcg_css)
+		old_memcg = set_active_memcg(mem_cgroup_from_css(memcg_css));
+
+	ret = lns_io_do(dev, cmd);
+
+	if (memcg_css)
+		set_active_memcg(old_memcg);
+	if (blkcg_css)
+		kthread_associate_blkcg(NULL);
+	return ret;
+}
+
 static void lns_io_workfn(struct work_struct *work)
 {
 	struct lns_io_cmd *cmd = container_of(work, struct lns_io_cmd, work);
+	struct cgroup_subsys_state *blkcg_css = cmd->blkcg_css;
 	struct cgroup_subsys_state *memcg_css = cmd->memcg_css;
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
 	struct lns_device *dev = rq->q->queuedata;
 	unsigned int old_flags = current->flags;
-	struct mem_cgroup *old_memcg = NULL;
 	int ret;
 
 	/*
@@ -277,25 +299,14 @@ static void lns_io_workfn(struct work_struct *work)
 	 */
 	current->flags |= PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO;
 
-	if (op_is_write(req_op(rq)) && (dev->flags & LO_FLAGS_READ_ONLY)) {
-		ret = -EIO;
-		goto complete;
-	}
-	if (cmd->blkcg_css)
-		kthread_associate_blkcg(cmd->blkcg_css);
-	if (memcg_css)
-		old_memcg = set_active_memcg(mem_cgroup_from_css(memcg_css));
-
 	/* The request may be complete, and @cmd reused, once this returns. */
-	ret = lns_io_do(dev, cmd);
+	if (op_is_write(req_op(rq)) && (dev->flags & LO_FLAGS_READ_ONLY))
+		ret = -EIO;
+	else
+		ret = lns_io_do_charged(dev, cmd, blkcg_css, memcg_css);
 
-	if (memcg_css) {
-		set_active_memcg(old_memcg);
+	if (memcg_css)
 		css_put(memcg_css);
-	}
-	if (cmd->blkcg_css)
-		kthread_associate_blkcg(NULL);
-complete:
 	if (ret != -EIOCBQUEUED) {
 		cmd->ret = ret == -EOPNOTSUPP ? ret : (ret ? -EIO : 0);
 		blk_mq_complete_request(rq);
