@@ -2,14 +2,13 @@
 /*
  * The loopns request path: blk-mq requests served from the backing file.
  *
- * A read whose data is already in the backing file's page cache is copied
- * right away in the submitter's context (the queue is BLK_MQ_F_BLOCKING),
- * without issuing any I/O: no worker hop for cache hits. Every other
- * request is handed to the device's workqueue as its own work item, so
- * requests of one device proceed in parallel and devices never wait on
- * each other. The worker adopts the blkcg and memcg of the bio that issued
- * the request, so backing-file I/O and page cache are charged to the
- * issuing cgroup as with the in-kernel loop driver. Reads and writes go
+ * ->queue_rq never calls into the backing filesystem: that could start a
+ * transaction of it or wait on its I/O in the submitter's context, inside
+ * submit_bio(). Every request is handed to the device's workqueue as its
+ * own work item, so requests of one device proceed in parallel and
+ * devices never wait on each other. The worker adopts the blkcg and memcg
+ * of the bio that issued the request, so backing-file I/O and page cache
+ * are charged to the issuing cgroup as with the in-kernel loop driver. Reads and writes go
  * through the backing file's ->read_iter/->write_iter with a kiocb:
  * synchronous in buffered mode, asynchronous with IOCB_DIRECT in direct
  * I/O mode.
@@ -19,8 +18,6 @@
 #include <linux/falloc.h>
 #include <linux/kthread.h>
 #include <linux/memcontrol.h>
-#include <linux/pagemap.h>
-#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 
@@ -122,7 +119,7 @@ static void lns_io_rw_done(struct kiocb *iocb, long ret)
 
 /* Describe the request's data as a bvec iterator. */
 static int lns_io_init_iter(struct lns_io_cmd *cmd, struct iov_iter *iter,
-			    unsigned int direction, gfp_t gfp)
+			    unsigned int direction)
 {
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
 	struct req_iterator rq_iter;
@@ -143,7 +140,7 @@ static int lns_io_init_iter(struct lns_io_cmd *cmd, struct iov_iter *iter,
 		return 0;
 	}
 
-	cmd->bvec = kmalloc_array(nr, sizeof(*bvec), gfp);
+	cmd->bvec = kmalloc_array(nr, sizeof(*bvec), GFP_NOIO);
 	if (!cmd->bvec)
 		return -EIO;
 	nr = 0;
@@ -181,7 +178,7 @@ static int lns_io_rw(struct lns_device *dev, struct lns_io_cmd *cmd,
 	struct iov_iter iter;
 	ssize_t ret;
 
-	ret = lns_io_init_iter(cmd, &iter, direction, GFP_NOIO);
+	ret = lns_io_init_iter(cmd, &iter, direction);
 	if (ret)
 		return ret;
 
@@ -330,102 +327,6 @@ static void lns_io_set_cgroups(struct lns_io_cmd *cmd, struct request *rq)
 #endif
 }
 
-/*
- * Copy cached data of a tmpfs backing file. shmem ignores IOCB_NOWAIT and
- * IOCB_NOIO, so look the folios up without reading or swapping anything in.
- */
-static bool lns_io_copy_shmem(struct file *file, loff_t pos,
-			      struct iov_iter *iter)
-{
-	struct address_space *mapping = file->f_mapping;
-
-	if (pos + iov_iter_count(iter) > i_size_read(mapping->host))
-		return false;
-	while (iov_iter_count(iter)) {
-		struct folio *folio = __filemap_get_folio(mapping,
-							  pos >> PAGE_SHIFT,
-							  0, 0);
-		size_t offset, len, copied = 0;
-
-		if (IS_ERR_OR_NULL(folio))
-			return false;
-		if (folio_test_uptodate(folio)) {
-			offset = pos - folio_pos(folio);
-			len = min_t(size_t, folio_size(folio) - offset,
-				    iov_iter_count(iter));
-			copied = copy_folio_to_iter(folio, offset, len, iter);
-		}
-		folio_put(folio);
-		if (!copied)
-			return false;
-		pos += copied;
-	}
-	return true;
-}
-
-/* Copy cached data through ->read_iter without waiting or issuing I/O. */
-static bool lns_io_copy_nowait(struct file *file, loff_t pos,
-			       struct iov_iter *iter)
-{
-	size_t len = iov_iter_count(iter);
-	struct kiocb kiocb;
-
-	init_sync_kiocb(&kiocb, file);
-	kiocb.ki_pos = pos;
-	kiocb.ki_flags = IOCB_NOWAIT | IOCB_NOIO;	/* never IOCB_DIRECT */
-	return file->f_op->read_iter(&kiocb, iter) == len;
-}
-
-/**
- * lns_io_read_cached() - serve a read from the backing page cache
- * @dev: the device
- * @cmd: the read request, started
- *
- * Nothing here waits for or issues I/O: the caller may be inside
- * submit_bio(), where a bio submitted now would only run after return.
- * Misses, partial hits and anything unusual fall back to the worker,
- * which reads the whole request again.
- *
- * Return: true if the request's data was copied.
- */
-static bool lns_io_read_cached(struct lns_device *dev, struct lns_io_cmd *cmd)
-{
-	struct request *rq = blk_mq_rq_from_pdu(cmd);
-	loff_t pos = ((loff_t)blk_rq_pos(rq) << SECTOR_SHIFT) + dev->offset;
-	struct file *file = dev->backing;
-	struct iov_iter iter;
-	bool hit = false;
-
-	if (req_op(rq) != REQ_OP_READ || dev->use_dio)
-		return false;
-	/*
-	 * Not inside a filesystem transaction of the submitter: the read
-	 * may update the backing file's atime, which starts a transaction
-	 * of the backing filesystem, and transactions must not nest across
-	 * filesystems (jbd2 asserts).
-	 */
-	if (current->journal_info)
-		return false;
-	/*
-	 * Not from a block device either: the submitter may be reading the
-	 * block device stacked on us, and its read_iter holds that device's
-	 * inode lock, of the same class as the one below (lockdep).
-	 */
-	if (S_ISBLK(file_inode(file)->i_mode))
-		return false;
-	if (!(file->f_mode & FMODE_NOWAIT) && !shmem_mapping(file->f_mapping))
-		return false;
-	if (lns_io_init_iter(cmd, &iter, ITER_DEST, GFP_NOWAIT | __GFP_NOWARN))
-		return false;
-	if (file->f_mode & FMODE_NOWAIT)
-		hit = lns_io_copy_nowait(file, pos, &iter);
-	else
-		hit = lns_io_copy_shmem(file, pos, &iter);
-	kfree(cmd->bvec);
-	cmd->bvec = NULL;
-	return hit;
-}
-
 static blk_status_t lns_io_queue_rq(struct blk_mq_hw_ctx *hctx,
 				    const struct blk_mq_queue_data *bd)
 {
@@ -436,11 +337,6 @@ static blk_status_t lns_io_queue_rq(struct blk_mq_hw_ctx *hctx,
 	blk_mq_start_request(rq);
 	if (READ_ONCE(dev->state) != LNS_BOUND)
 		return BLK_STS_IOERR;
-
-	if (lns_io_read_cached(dev, cmd)) {
-		blk_mq_end_request(rq, BLK_STS_OK);
-		return BLK_STS_OK;
-	}
 
 	switch (req_op(rq)) {
 	case REQ_OP_READ:
