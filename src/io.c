@@ -8,10 +8,11 @@
  * own work item, so requests of one device proceed in parallel and
  * devices never wait on each other. The worker adopts the blkcg and memcg
  * of the bio that issued the request, so backing-file I/O and page cache
- * are charged to the issuing cgroup as with the in-kernel loop driver. Reads and writes go
- * through the backing file's ->read_iter/->write_iter with a kiocb:
- * synchronous in buffered mode, asynchronous with IOCB_DIRECT in direct
- * I/O mode.
+ * are charged to the issuing cgroup as with the in-kernel loop driver.
+ * Reads and writes go through the backing file's ->read_iter/->write_iter
+ * with a kiocb: synchronous in buffered mode, asynchronous with
+ * IOCB_DIRECT in direct I/O mode. A request the backing file did not
+ * take or fill in full is retried for the rest, then fails.
  */
 
 #include <linux/blk-cgroup.h>
