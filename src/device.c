@@ -214,9 +214,9 @@ static int lns_device_init_tag_set(struct lns_device *dev)
 	set->queue_depth = LNS_QUEUE_DEPTH;
 	set->numa_node = NUMA_NO_NODE;
 	set->cmd_size = lns_io_cmd_size();
-	/* BLOCKING: cached reads are copied in ->queue_rq (io.c). */
+	/* ->queue_rq only queues work: it never sleeps (io.c). */
 	set->flags = LNS_COMPAT_MQ_F_MERGE | BLK_MQ_F_STACKING |
-		     BLK_MQ_F_NO_SCHED_BY_DEFAULT | BLK_MQ_F_BLOCKING;
+		     BLK_MQ_F_NO_SCHED_BY_DEFAULT;
 	set->driver_data = dev;
 	return blk_mq_alloc_tag_set(set);
 }

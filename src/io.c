@@ -2,25 +2,23 @@
 /*
  * The loopns request path: blk-mq requests served from the backing file.
  *
- * A read whose data is already in the backing file's page cache is copied
- * right away in the submitter's context (the queue is BLK_MQ_F_BLOCKING),
- * without issuing any I/O: no worker hop for cache hits. Every other
- * request is handed to the device's workqueue as its own work item, so
- * requests of one device proceed in parallel and devices never wait on
- * each other. The worker adopts the blkcg and memcg of the bio that issued
- * the request, so backing-file I/O and page cache are charged to the
- * issuing cgroup as with the in-kernel loop driver. Reads and writes go
- * through the backing file's ->read_iter/->write_iter with a kiocb:
- * synchronous in buffered mode, asynchronous with IOCB_DIRECT in direct
- * I/O mode.
+ * ->queue_rq never calls into the backing filesystem: that could start a
+ * transaction of it or wait on its I/O in the submitter's context, inside
+ * submit_bio(). Every request is handed to the device's workqueue as its
+ * own work item, so requests of one device proceed in parallel and
+ * devices never wait on each other. The worker adopts the blkcg and memcg
+ * of the bio that issued the request, so backing-file I/O and page cache
+ * are charged to the issuing cgroup as with the in-kernel loop driver.
+ * Reads and writes go through the backing file's ->read_iter/->write_iter
+ * with a kiocb: synchronous in buffered mode, asynchronous with
+ * IOCB_DIRECT in direct I/O mode. A request the backing file did not
+ * take or fill in full is retried for the rest, then fails.
  */
 
 #include <linux/blk-cgroup.h>
 #include <linux/falloc.h>
 #include <linux/kthread.h>
 #include <linux/memcontrol.h>
-#include <linux/pagemap.h>
-#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 
@@ -58,35 +56,45 @@ unsigned int lns_io_cmd_size(void)
 	return sizeof(struct lns_io_cmd);
 }
 
-static void lns_io_complete(struct request *rq)
+/*
+ * The backing file moved fewer bytes than the request carries. With some
+ * progress, end the whole sectors moved and retry the rest: a retry either
+ * progresses or fails. Without any, the rest fails; a read's buffers are
+ * zeroed as with loop. A write is never reported done for bytes the
+ * backing file did not take.
+ */
+static void lns_io_short(struct request *rq, struct lns_io_cmd *cmd)
 {
-	struct lns_io_cmd *cmd = blk_mq_rq_to_pdu(rq);
-	blk_status_t status = BLK_STS_OK;
+	unsigned int done = round_down(cmd->ret, SECTOR_SIZE);
 	struct bio *bio;
 
-	if (cmd->ret < 0 || cmd->ret == blk_rq_bytes(rq) ||
-	    req_op(rq) != REQ_OP_READ) {
-		/* An unsupported limit is withdrawn; callers fall back quietly. */
-		if (cmd->ret == -EOPNOTSUPP)
-			rq->rq_flags |= RQF_QUIET;
-		if (cmd->ret < 0)
-			status = errno_to_blk_status(cmd->ret);
-		blk_mq_end_request(rq, status);
-		return;
-	}
-
-	/* Short read: finish what was read and retry the rest. */
-	if (cmd->ret > 0) {
-		blk_update_request(rq, BLK_STS_OK, cmd->ret);
-		cmd->ret = 0;
+	cmd->ret = 0;
+	if (done) {
+		blk_update_request(rq, BLK_STS_OK, done);
 		blk_mq_requeue_request(rq, true);
 		return;
 	}
-
-	/* Nothing read (the backing file shrank): zeroes and an error. */
-	for (bio = rq->bio; bio; bio = bio->bi_next)
-		zero_fill_bio(bio);
+	if (req_op(rq) == REQ_OP_READ) {
+		for (bio = rq->bio; bio; bio = bio->bi_next)
+			zero_fill_bio(bio);
+	}
 	blk_mq_end_request(rq, BLK_STS_IOERR);
+}
+
+static void lns_io_complete(struct request *rq)
+{
+	struct lns_io_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	long ret = cmd->ret;
+
+	if (ret >= 0 && ret != blk_rq_bytes(rq) &&
+	    (req_op(rq) == REQ_OP_READ || req_op(rq) == REQ_OP_WRITE)) {
+		lns_io_short(rq, cmd);
+		return;
+	}
+	/* An unsupported limit is withdrawn; callers fall back quietly. */
+	if (ret == -EOPNOTSUPP)
+		rq->rq_flags |= RQF_QUIET;
+	blk_mq_end_request(rq, ret < 0 ? errno_to_blk_status(ret) : BLK_STS_OK);
 }
 
 static void lns_io_rw_put(struct lns_io_cmd *cmd)
@@ -112,7 +120,7 @@ static void lns_io_rw_done(struct kiocb *iocb, long ret)
 
 /* Describe the request's data as a bvec iterator. */
 static int lns_io_init_iter(struct lns_io_cmd *cmd, struct iov_iter *iter,
-			    unsigned int direction, gfp_t gfp)
+			    unsigned int direction)
 {
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
 	struct req_iterator rq_iter;
@@ -133,7 +141,7 @@ static int lns_io_init_iter(struct lns_io_cmd *cmd, struct iov_iter *iter,
 		return 0;
 	}
 
-	cmd->bvec = kmalloc_array(nr, sizeof(*bvec), gfp);
+	cmd->bvec = kmalloc_array(nr, sizeof(*bvec), GFP_NOIO);
 	if (!cmd->bvec)
 		return -EIO;
 	nr = 0;
@@ -141,6 +149,26 @@ static int lns_io_init_iter(struct lns_io_cmd *cmd, struct iov_iter *iter,
 		cmd->bvec[nr++] = bv;
 	iov_iter_bvec(iter, direction, cmd->bvec, nr, blk_rq_bytes(rq));
 	return 0;
+}
+
+/*
+ * Writes are synchronous as the backing file was opened: O_SYNC and
+ * O_DSYNC carry over from its open flags. Direct I/O is the device's
+ * setting, not the file's, and O_APPEND files are never written.
+ */
+static void lns_io_init_kiocb(struct lns_io_cmd *cmd, struct file *file,
+			      loff_t pos, unsigned short ioprio)
+{
+	struct kiocb *iocb = &cmd->iocb;
+
+	init_sync_kiocb(iocb, file);
+	iocb->ki_flags &= IOCB_DSYNC | IOCB_SYNC;
+	iocb->ki_pos = pos;
+	iocb->ki_ioprio = ioprio;
+	if (cmd->use_aio) {
+		iocb->ki_flags |= IOCB_DIRECT;
+		iocb->ki_complete = lns_io_rw_done;
+	}
 }
 
 static int lns_io_rw(struct lns_device *dev, struct lns_io_cmd *cmd,
@@ -151,16 +179,12 @@ static int lns_io_rw(struct lns_device *dev, struct lns_io_cmd *cmd,
 	struct iov_iter iter;
 	ssize_t ret;
 
-	ret = lns_io_init_iter(cmd, &iter, direction, GFP_NOIO);
+	ret = lns_io_init_iter(cmd, &iter, direction);
 	if (ret)
 		return ret;
 
 	atomic_set(&cmd->ref, 2);
-	cmd->iocb.ki_pos = pos;
-	cmd->iocb.ki_filp = file;
-	cmd->iocb.ki_ioprio = req_get_ioprio(rq);
-	cmd->iocb.ki_complete = cmd->use_aio ? lns_io_rw_done : NULL;
-	cmd->iocb.ki_flags = cmd->use_aio ? IOCB_DIRECT : 0;
+	lns_io_init_kiocb(cmd, file, pos, req_get_ioprio(rq));
 
 	if (direction == ITER_SOURCE) {
 		kiocb_start_write(&cmd->iocb);
@@ -235,14 +259,36 @@ static int lns_io_do(struct lns_device *dev, struct lns_io_cmd *cmd)
 	}
 }
 
+/* Run the request charged to the cgroups of the bio that issued it. */
+static int lns_io_do_charged(struct lns_device *dev, struct lns_io_cmd *cmd,
+			     struct cgroup_subsys_state *blkcg_css,
+			     struct cgroup_subsys_state *memcg_css)
+{
+	struct mem_cgroup *old_memcg = NULL;
+	int ret;
+
+	if (blkcg_css)
+		kthread_associate_blkcg(blkcg_css);
+	if (memcg_css)
+		old_memcg = set_active_memcg(mem_cgroup_from_css(memcg_css));
+
+	ret = lns_io_do(dev, cmd);
+
+	if (memcg_css)
+		set_active_memcg(old_memcg);
+	if (blkcg_css)
+		kthread_associate_blkcg(NULL);
+	return ret;
+}
+
 static void lns_io_workfn(struct work_struct *work)
 {
 	struct lns_io_cmd *cmd = container_of(work, struct lns_io_cmd, work);
+	struct cgroup_subsys_state *blkcg_css = cmd->blkcg_css;
 	struct cgroup_subsys_state *memcg_css = cmd->memcg_css;
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
 	struct lns_device *dev = rq->q->queuedata;
 	unsigned int old_flags = current->flags;
-	struct mem_cgroup *old_memcg = NULL;
 	int ret;
 
 	/*
@@ -251,25 +297,14 @@ static void lns_io_workfn(struct work_struct *work)
 	 */
 	current->flags |= PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO;
 
-	if (op_is_write(req_op(rq)) && (dev->flags & LO_FLAGS_READ_ONLY)) {
-		ret = -EIO;
-		goto complete;
-	}
-	if (cmd->blkcg_css)
-		kthread_associate_blkcg(cmd->blkcg_css);
-	if (memcg_css)
-		old_memcg = set_active_memcg(mem_cgroup_from_css(memcg_css));
-
 	/* The request may be complete, and @cmd reused, once this returns. */
-	ret = lns_io_do(dev, cmd);
+	if (op_is_write(req_op(rq)) && (dev->flags & LO_FLAGS_READ_ONLY))
+		ret = -EIO;
+	else
+		ret = lns_io_do_charged(dev, cmd, blkcg_css, memcg_css);
 
-	if (memcg_css) {
-		set_active_memcg(old_memcg);
+	if (memcg_css)
 		css_put(memcg_css);
-	}
-	if (cmd->blkcg_css)
-		kthread_associate_blkcg(NULL);
-complete:
 	if (ret != -EIOCBQUEUED) {
 		cmd->ret = ret == -EOPNOTSUPP ? ret : (ret ? -EIO : 0);
 		blk_mq_complete_request(rq);
@@ -293,102 +328,6 @@ static void lns_io_set_cgroups(struct lns_io_cmd *cmd, struct request *rq)
 #endif
 }
 
-/*
- * Copy cached data of a tmpfs backing file. shmem ignores IOCB_NOWAIT and
- * IOCB_NOIO, so look the folios up without reading or swapping anything in.
- */
-static bool lns_io_copy_shmem(struct file *file, loff_t pos,
-			      struct iov_iter *iter)
-{
-	struct address_space *mapping = file->f_mapping;
-
-	if (pos + iov_iter_count(iter) > i_size_read(mapping->host))
-		return false;
-	while (iov_iter_count(iter)) {
-		struct folio *folio = __filemap_get_folio(mapping,
-							  pos >> PAGE_SHIFT,
-							  0, 0);
-		size_t offset, len, copied = 0;
-
-		if (IS_ERR_OR_NULL(folio))
-			return false;
-		if (folio_test_uptodate(folio)) {
-			offset = pos - folio_pos(folio);
-			len = min_t(size_t, folio_size(folio) - offset,
-				    iov_iter_count(iter));
-			copied = copy_folio_to_iter(folio, offset, len, iter);
-		}
-		folio_put(folio);
-		if (!copied)
-			return false;
-		pos += copied;
-	}
-	return true;
-}
-
-/* Copy cached data through ->read_iter without waiting or issuing I/O. */
-static bool lns_io_copy_nowait(struct file *file, loff_t pos,
-			       struct iov_iter *iter)
-{
-	size_t len = iov_iter_count(iter);
-	struct kiocb kiocb;
-
-	init_sync_kiocb(&kiocb, file);
-	kiocb.ki_pos = pos;
-	kiocb.ki_flags = IOCB_NOWAIT | IOCB_NOIO;	/* never IOCB_DIRECT */
-	return file->f_op->read_iter(&kiocb, iter) == len;
-}
-
-/**
- * lns_io_read_cached() - serve a read from the backing page cache
- * @dev: the device
- * @cmd: the read request, started
- *
- * Nothing here waits for or issues I/O: the caller may be inside
- * submit_bio(), where a bio submitted now would only run after return.
- * Misses, partial hits and anything unusual fall back to the worker,
- * which reads the whole request again.
- *
- * Return: true if the request's data was copied.
- */
-static bool lns_io_read_cached(struct lns_device *dev, struct lns_io_cmd *cmd)
-{
-	struct request *rq = blk_mq_rq_from_pdu(cmd);
-	loff_t pos = ((loff_t)blk_rq_pos(rq) << SECTOR_SHIFT) + dev->offset;
-	struct file *file = dev->backing;
-	struct iov_iter iter;
-	bool hit = false;
-
-	if (req_op(rq) != REQ_OP_READ || dev->use_dio)
-		return false;
-	/*
-	 * Not inside a filesystem transaction of the submitter: the read
-	 * may update the backing file's atime, which starts a transaction
-	 * of the backing filesystem, and transactions must not nest across
-	 * filesystems (jbd2 asserts).
-	 */
-	if (current->journal_info)
-		return false;
-	/*
-	 * Not from a block device either: the submitter may be reading the
-	 * block device stacked on us, and its read_iter holds that device's
-	 * inode lock, of the same class as the one below (lockdep).
-	 */
-	if (S_ISBLK(file_inode(file)->i_mode))
-		return false;
-	if (!(file->f_mode & FMODE_NOWAIT) && !shmem_mapping(file->f_mapping))
-		return false;
-	if (lns_io_init_iter(cmd, &iter, ITER_DEST, GFP_NOWAIT | __GFP_NOWARN))
-		return false;
-	if (file->f_mode & FMODE_NOWAIT)
-		hit = lns_io_copy_nowait(file, pos, &iter);
-	else
-		hit = lns_io_copy_shmem(file, pos, &iter);
-	kfree(cmd->bvec);
-	cmd->bvec = NULL;
-	return hit;
-}
-
 static blk_status_t lns_io_queue_rq(struct blk_mq_hw_ctx *hctx,
 				    const struct blk_mq_queue_data *bd)
 {
@@ -399,11 +338,6 @@ static blk_status_t lns_io_queue_rq(struct blk_mq_hw_ctx *hctx,
 	blk_mq_start_request(rq);
 	if (READ_ONCE(dev->state) != LNS_BOUND)
 		return BLK_STS_IOERR;
-
-	if (lns_io_read_cached(dev, cmd)) {
-		blk_mq_end_request(rq, BLK_STS_OK);
-		return BLK_STS_OK;
-	}
 
 	switch (req_op(rq)) {
 	case REQ_OP_READ:
