@@ -481,7 +481,8 @@ set_fd_until() {
 }
 
 # node_in_use NODE: some process has NODE open (fio's job has started;
-# it may take seconds on the debug kernel).
+# it may take seconds on the debug kernel, and tens of seconds on a busy
+# host under TCG: the callers wait up to two minutes).
 node_in_use() {
 	ls -l /proc/[0-9]*/fd 2>/dev/null | grep -qF -- "-> $1"
 }
@@ -497,10 +498,10 @@ node_in_use() {
 	# 1. CLR_FD under load: deferred (autoclear), fio finishes cleanly,
 	#    the device is unbound right after its last close.
 	timeout 60 fio --name=rw --filename="$A/loop0" --rw=randrw --bs=4k --direct=1 \
-		--ioengine=libaio --iodepth=16 --runtime=6 --time_based \
+		--ioengine=libaio --iodepth=16 --runtime=8 --time_based \
 		--output="$T/fio1.out" 3>&- &
 	local f=$!
-	wait_for 30 node_in_use "$A/loop0"
+	wait_for 120 node_in_use "$A/loop0"
 	[ "$(loopioctl "$A/loop0" clr)" = 0 ]
 	[ "$(cat "/sys/block/$disk/loop/autoclear")" = 1 ]
 	wait "$f"
@@ -513,7 +514,7 @@ node_in_use() {
 		--ioengine=libaio --iodepth=16 --runtime=20 --time_based \
 		--output="$T/fio2.out" 3>&- &
 	f=$!
-	wait_for 30 node_in_use "$A/loop0"
+	wait_for 120 node_in_use "$A/loop0"
 	truncate -s 0 "$T/img"
 	rc=0
 	wait "$f" || rc=$?
@@ -549,7 +550,7 @@ node_in_use() {
 		--ioengine=libaio --iodepth=16 --runtime=30 --time_based \
 		--output="$T/fio.out" 3>&- &
 	f=$!
-	wait_for 30 node_in_use "$A/loop0"
+	wait_for 120 node_in_use "$A/loop0"
 	echo 1 >"/sys/fs/fuse/connections/$conn/abort"
 	wait "$f" || rc=$?
 	grep -i -e error -e err= "$T/fio.out" | head -5
