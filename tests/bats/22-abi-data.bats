@@ -30,13 +30,13 @@ teardown() {
 MIB=1048576
 
 # fio_window DIR BS DIRECT LOOPFLAGS: fio with verification on a window
-# (offset 1 MiB + BS, sizelimit 4 MiB for 512-byte blocks, 8 MiB for 4096)
+# (offset 1 MiB + BS, sizelimit 2 MiB for 512-byte blocks, 4 MiB for 4096)
 # of a 12 MiB backing file in DIR, then the device's contents against the
 # backing file's window and the bytes around the window against zeroes.
 fio_window() {
 	local dir=$1 bs=$2 direct=$3 lflags=$4 n node img off=$((MIB + $2)) lim
 	local engine=psync depth=1 out rc
-	lim=$((bs == 512 ? 4 * MIB : 8 * MIB))
+	lim=$((bs == 512 ? 2 * MIB : 4 * MIB))
 	img=$dir/fio.img
 	: >"$img"
 	truncate -s $((12 * MIB)) "$img"
@@ -171,7 +171,7 @@ make_tree() {
 	[ "$(grep -c '^device == backing window: yes$' <<<"$output")" -eq 2 ]
 	[ "$(grep -c '^after the window: zeroes$' <<<"$output")" -eq 2 ]
 	[ "$(grep -c '^before the window: zeroes$' <<<"$output")" -eq 2 ]
-	expect_line "size 4194304 lbs 512 dio 0"
+	expect_line "size 2097152 lbs 512 dio 0"
 }
 
 @test "fio verify through a window of an ext4 backing file (buffered 4096, direct 512 on loop DIO)" {
@@ -180,7 +180,7 @@ make_tree() {
 	[ "$(grep -c '^device == backing window: yes$' <<<"$output")" -eq 2 ]
 	[ "$(grep -c '^after the window: zeroes$' <<<"$output")" -eq 2 ]
 	[ "$(grep -c '^before the window: zeroes$' <<<"$output")" -eq 2 ]
-	expect_line "size 4194304 lbs 512 dio 1"
+	expect_line "size 2097152 lbs 512 dio 1"
 }
 
 @test "ext4 on the device: tree of files, e2fsck clean, sha256 after re-attach (tmpfs and ext4+DIO backing)" {

@@ -144,7 +144,8 @@ module_unloads() {
 	# submitter's context; the submitter may hold a journal handle of the
 	# upper filesystem while the backing filesystem updates atime.
 	reg_setup
-	local img=$LOOPNS_SCRATCH/lns50-fs.img m=$D.mnt i r f dev
+	local img=$LOOPNS_SCRATCH/lns50-fs.img m=$D.mnt i r f dev rounds
+	rounds=$(soak_count 3)
 	rm -f "$img" && truncate -s 64M "$img"
 	mount -t loopns loopns "$D"
 	i=$(loopioctl "$D/loop-control" ctl-get-free)
@@ -153,7 +154,7 @@ module_unloads() {
 	mkfs.ext4 -q -F -b 1024 "$dev"
 	mkdir -p "$m"
 	mount -t ext4 "$dev" "$m"
-	for r in 1 2 3 4 5 6; do
+	for ((r = 1; r <= rounds; r++)); do
 		mkdir "$m/r$r"
 		for ((f = 0; f < 150; f++)); do printf '%6000s' "$r$f" >"$m/r$r/f$f"; done
 		sync

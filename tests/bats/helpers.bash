@@ -169,6 +169,12 @@ soak_seconds() {
 	echo $(($1 * ${LOOPNS_SOAK_SCALE:-1}))
 }
 
+# soak_count N: how many rounds a repetitive regression scenario runs,
+# scaled the same way.
+soak_count() {
+	echo $(($1 * ${LOOPNS_SOAK_SCALE:-1}))
+}
+
 # kmsg_mark TEXT: put a marker in the kernel log (helps reading console logs).
 kmsg_mark() {
 	echo "loopns-test: $*" >/dev/kmsg 2>/dev/null || true
