@@ -1,13 +1,13 @@
 #!/usr/bin/env bats
-# One tenant cannot stall another: container A (host user 1000) backs its
-# loop0 with a file served by its own FUSE server (fuse2fs), and stops the
-# server (SIGSTOP) while a read is in flight on loop0 and A changes loop0:
-# (a) binds a device stacked on loop0 with direct I/O (the switch flushes
-# loop0, which waits for the server), (b) LOOP_CHANGE_FD on loop0 (which
-# waits for the read). Meanwhile container B (host user 1001) mounts an
-# instance, adds, attaches, detaches (last close), removes and unmounts
-# (a detach) within 10 s. Then A's server continues, everything finishes,
-# and no device or module reference is left.
+# One tenant cannot stall another: tenant A backs its loop0 with a file
+# served by its own FUSE server (fuse2fs), and the server stops (SIGSTOP)
+# while a read is in flight on loop0 and A changes loop0: (a) binds a
+# device stacked on loop0 with direct I/O (the switch flushes loop0, which
+# waits for the server), (b) LOOP_CHANGE_FD on loop0 (which waits for the
+# read). Meanwhile container B (host user 1001) mounts an instance, adds,
+# attaches, detaches (last close), removes and unmounts (a detach) within
+# 10 s. Then A's server continues, everything finishes, and no device or
+# module reference is left.
 
 load helpers
 load userns
@@ -19,11 +19,10 @@ setup() {
 	load_loopns
 	T=$(mktemp -d /tmp/lns45.XXXXXX)
 	chmod 1777 "$T"
-	HA=$T/u1000 HB=$T/u1001
-	mkdir -p "$HA/d" "$HA/m" "$HB/d"
-	truncate -s 4M "$HA/back2"
+	A=$T/a HB=$T/u1001
+	mkdir -p "$A" "$T/fm" "$HB/d"
+	truncate -s 4M "$T/back2"
 	truncate -s 8M "$HB/img"
-	chown -R 1000:1000 "$HA"
 	chown -R 1001:1001 "$HB"
 	BASE=$(lns_disk_count)
 	REFCNT=$(cat /sys/module/loopns/refcnt)
@@ -45,44 +44,42 @@ settled() {
 	[[ $(lns_disk_count) -eq $BASE && $(cat /sys/module/loopns/refcnt) -eq $REFCNT ]]
 }
 
-# a_start BIND: container A with its instance at $HA/d (loop0, loop1) and
-# fuse2fs serving $HA/m; loop0 bound to $HA/m/back (4 MiB) with BIND
-# (set-fd's FILE prefix: "" read-write, "ro:" read-only).
+# a_start BIND: instance A at $A (loop0, loop1) and fuse2fs serving
+# $T/fm; loop0 bound to $T/fm/back (4 MiB) with BIND (set-fd's FILE
+# prefix: "" read-write, "ro:" read-only). The server runs as host root:
+# the device's requests are served by a kernel worker, whose ids a FUSE
+# connection of a user namespace cannot map. Container B only holds its
+# namespaces until b_cycle.
 a_start() {
-	as_user 1000 truncate -s 32M "$HA/fimg"
-	as_user 1000 mkfs.ext4 -q -F -O ^has_journal "$HA/fimg"
-	hold a 1000 "mount -t loopns loopns $HA/d
-loopioctl $HA/d/loop-control ctl-add 0 >/dev/null
-loopioctl $HA/d/loop-control ctl-add 1 >/dev/null"
+	truncate -s 32M "$T/fimg"
+	mkfs.ext4 -q -F -O ^has_journal "$T/fimg"
+	fuse2fs -f -o fakeroot "$T/fimg" "$T/fm" >/dev/null 2>&1 3>&- </dev/null &
+	FUSE_PID=$!
+	wait_for 15 grep -q " $T/fm " /proc/self/mounts
+	head -c 4M /dev/zero >"$T/fm/back"
+	mount -t loopns loopns "$A"
+	loopioctl "$A/loop-control" ctl-add 0 >/dev/null
+	loopioctl "$A/loop-control" ctl-add 1 >/dev/null
+	loopioctl "$A/loop0" set-fd "$1$T/fm/back" >/dev/null
+	dd if="$A/loop0" of=/dev/null bs=64k count=1 iflag=direct status=none
 	hold b 1001 "true"
-	in_ns "$PID_a" bash -ec "
-		fuse2fs -f -o fakeroot $HA/fimg $HA/m >/dev/null 2>&1 3>&- </dev/null &
-		echo \$! >$HA/fuse.pid
-		for i in \$(seq 150); do grep -q ' $HA/m ' /proc/self/mounts && break; sleep 0.1; done
-		head -c 4M /dev/zero >$HA/m/back
-		loopioctl $HA/d/loop0 set-fd $1$HA/m/back >/dev/null"
-	FUSE_PID=$(cat "$HA/fuse.pid")
-	DISK_A=$(lns_disk "/proc/$PID_a/root$HA/d/loop0")
-}
-
-# reads_in_flight: A's loop0 has a read request in flight.
-reads_in_flight() {
-	local r w
-	read -r r w <"/sys/block/$DISK_A/inflight"
-	((r > 0))
 }
 
 # a_stall_read: stop A's server with a read of loop0 in flight (the
 # backing file's cache dropped first, so that the read reaches the
-# server). Sets RPID.
+# server; the read is still running 3 s later). Sets RPID.
 a_stall_read() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 	kill -STOP "$FUSE_PID"
-	(exec nsenter -t "$PID_a" -U -m -- dd if="$HA/d/loop0" of=/dev/null \
-		bs=64k count=1 iflag=direct) >"$T/read.out" 2>&1 3>&- &
+	dd if="$A/loop0" of=/dev/null bs=64k count=1 skip=9 iflag=direct \
+		>"$T/read.out" 2>&1 3>&- &
 	RPID=$!
-	wait_for 10 reads_in_flight
+	sleep 3
+	echo "the read waits in:"
+	cat "/proc/$RPID/stack" 2>/dev/null || true
+	cat "$T/read.out"
+	kill -0 "$RPID"
 }
 
 # b_cycle: as root of container B: mount an instance, LOOP_CTL_ADD,
@@ -119,12 +116,10 @@ a_finish() {
 	exits_within 30 "$1"
 	exits_within 30 "$RPID"
 	wait "$RPID"
-	in_ns "$PID_a" bash -ec "
-		loopioctl $HA/d/loop1 clr >/dev/null || true
-		loopioctl $HA/d/loop0 clr >/dev/null
-		umount $HA/d
-		fusermount -u $HA/m 2>/dev/null || umount $HA/m"
-	drop a
+	loopioctl "$A/loop1" clr >/dev/null || true
+	loopioctl "$A/loop0" clr >/dev/null
+	umount "$A"
+	umount "$T/fm"
 	drop b
 	wait_for 15 settled
 }
@@ -135,8 +130,8 @@ a_finish() {
 	a_stall_read
 	# Direct I/O on loop1 stacked on loop0 flushes loop0 (write cache:
 	# its backing file has fsync), which waits for the stopped server.
-	(exec nsenter -t "$PID_a" -U -m -- timeout -s KILL 90 \
-		loopioctl "$HA/d/loop1" configure "ro:$HA/d/loop0" 16) >"$T/a.out" 2>&1 3>&- &
+	timeout -s KILL 90 loopioctl "$A/loop1" configure "ro:$A/loop0" 16 \
+		>"$T/a.out" 2>&1 3>&- &
 	apid=$!
 	sleep 2
 	echo "A's stacked bind waits in:"
@@ -152,8 +147,8 @@ a_finish() {
 	local apid
 	a_start ro:
 	a_stall_read
-	(exec nsenter -t "$PID_a" -U -m -- timeout -s KILL 90 \
-		loopioctl "$HA/d/loop0" change-fd "ro:$HA/back2") >"$T/a.out" 2>&1 3>&- &
+	timeout -s KILL 90 loopioctl "$A/loop0" change-fd "ro:$T/back2" \
+		>"$T/a.out" 2>&1 3>&- &
 	apid=$!
 	sleep 2
 	echo "A's LOOP_CHANGE_FD waits in:"
