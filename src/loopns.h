@@ -31,7 +31,8 @@
  *                                      into a filesystem)
  *   lns_device.backing_lock           (spinlock, irqs off: @backing for
  *                                      readers that cannot sleep)
- * lns_instance.lock nests inside lns_device.lock and takes nothing else.
+ * lns_instance.lock (the instance's device table) nests inside
+ * lns_device.lock where both are held, and takes no other lock.
  * No global sleeping lock is held across anything that can wait for a
  * backing store: one tenant's stalled server stalls only its own devices.
  * The backing paths of in-kernel loop devices in a chain of stacked
