@@ -25,52 +25,16 @@
 #define LNS_BIND_TRIES		4
 
 /*
- * Serializes the walk along stacked devices in lns_bind_validate() against
- * changes of the backing file of any device, so that a device in the chain
- * cannot change while it is being followed. It is global, so it is held
- * only where it must be and never across a call into a backing
- * filesystem for a plain file: binding to a block device (the walk), and
- * the instant a backing file pointer changes.
+ * The walk's lock: serializes the walk along stacked devices in
+ * lns_bind_validate() against changes of any device's backing file, so
+ * that a device in the chain keeps its backing file while it is followed,
+ * and makes a check of the chain and the backing file change that relies
+ * on it one step (no two LOOP_CHANGE_FDs can close a cycle). It is global
+ * and a leaf (see src/loopns.h): it is held only around the walk and the
+ * instant a backing pointer changes, never across a queue freeze, an
+ * fsync, a path lookup or any other call into a filesystem.
  */
 static DEFINE_MUTEX(lns_bind_mutex);
-
-/* Lock @dev, and the walk too when @file is a block device (stacking). */
-static int lns_bind_lock(struct lns_device *dev, struct file *file)
-{
-	bool global = S_ISBLK(file->f_mapping->host->i_mode);
-	int err;
-
-	if (global) {
-		err = mutex_lock_killable(&lns_bind_mutex);
-		if (err)
-			return err;
-	}
-	err = mutex_lock_killable(&dev->lock);
-	if (err && global)
-		mutex_unlock(&lns_bind_mutex);
-	return err;
-}
-
-static void lns_bind_unlock(struct lns_device *dev, struct file *file)
-{
-	mutex_unlock(&dev->lock);
-	if (S_ISBLK(file->f_mapping->host->i_mode))
-		mutex_unlock(&lns_bind_mutex);
-}
-
-/* LOOP_CHANGE_FD: always the walk's lock too, the backing pointer changes. */
-static int lns_bind_lock_swap(struct lns_device *dev)
-{
-	int err;
-
-	err = mutex_lock_killable(&lns_bind_mutex);
-	if (err)
-		return err;
-	err = mutex_lock_killable(&dev->lock);
-	if (err)
-		mutex_unlock(&lns_bind_mutex);
-	return err;
-}
 
 static loff_t lns_bind_size(loff_t offset, loff_t sizelimit, struct file *file)
 {
@@ -100,11 +64,13 @@ static struct block_device *lns_bind_backing_bdev(struct file *file)
 	return inode->i_sb->s_bdev;
 }
 
+/*
+ * What loop checks before taking its locks: the file's operations. Its
+ * type and access mode are checked later, in lns_bind_check_chain(), in
+ * loop's order.
+ */
 static int lns_bind_check_file(struct file *file)
 {
-	/* A device must not make a write-only file readable. */
-	if (!(file->f_mode & FMODE_READ))
-		return -EBADF;
 	if (!file->f_op->read_iter)
 		return -EINVAL;
 	if ((file->f_mode & FMODE_WRITE) && !file->f_op->write_iter)
@@ -346,7 +312,8 @@ static int lns_bind_step_loop(const struct lns_bind_hops *hops,
  * Binding @bdev to it must not make @bdev its own backing store: that
  * gives EBADF, and an unbound device in the chain gives EINVAL, as in
  * loop. In-kernel loop devices are followed through @hops. Called with
- * lns_bind_mutex held, which keeps bound loopns devices bound.
+ * lns_bind_mutex held, under which no loopns device's backing file
+ * changes or goes away.
  */
 static int lns_bind_validate(struct file *file, struct block_device *bdev,
 			     const struct lns_bind_hops *hops)
@@ -356,10 +323,9 @@ static int lns_bind_validate(struct file *file, struct block_device *bdev,
 	dev_t devt = inode->i_rdev;
 	int depth;
 
+	lockdep_assert_held(&lns_bind_mutex);
 	if (!S_ISREG(mode) && !S_ISBLK(mode))
 		return -EINVAL;
-	if (S_ISBLK(mode))
-		lockdep_assert_held(&lns_bind_mutex);
 	for (depth = 0; S_ISBLK(mode); depth++) {
 		struct lns_device *lower;
 
@@ -388,6 +354,28 @@ static int lns_bind_validate(struct file *file, struct block_device *bdev,
 		devt = inode->i_rdev;
 	}
 	return 0;
+}
+
+/* A device must not make a write-only file readable. */
+static int lns_bind_check_access(struct file *file)
+{
+	return file->f_mode & FMODE_READ ? 0 : -EBADF;
+}
+
+/*
+ * lns_bind_validate() in a short section under the walk's lock, then the
+ * access mode: as loop, a file of the wrong type is EINVAL whatever its
+ * mode (a pipe's write end, say).
+ */
+static int lns_bind_check_chain(struct file *file, struct block_device *bdev,
+				const struct lns_bind_hops *hops)
+{
+	int err;
+
+	mutex_lock(&lns_bind_mutex);
+	err = lns_bind_validate(file, bdev, hops);
+	mutex_unlock(&lns_bind_mutex);
+	return err ?: lns_bind_check_access(file);
 }
 
 static int lns_bind_info_to_dev(struct lns_device *dev,
@@ -467,12 +455,16 @@ static bool lns_bind_can_dio(struct lns_device *dev)
 	       !(dev->offset & (bsize - 1));
 }
 
-/* Switch direct I/O on or off; the caller holds dev->lock. */
+/*
+ * Switch direct I/O on or off; the caller holds dev->lock, and no other
+ * lock: the fsync and the freeze may wait for a stalled backing store.
+ */
 static void lns_bind_update_dio(struct lns_device *dev, bool want)
 {
 	bool use_dio = want && lns_bind_can_dio(dev);
 	unsigned int token;
 
+	lockdep_assert_held(&dev->lock);
 	if (dev->use_dio == use_dio) {
 		/* LO_FLAGS_DIRECT_IO tells what is in effect, not what was asked. */
 		if (use_dio)
@@ -491,9 +483,15 @@ static void lns_bind_update_dio(struct lns_device *dev, bool want)
 	lns_compat_unfreeze(dev->disk->queue, token);
 }
 
+/*
+ * A backing pointer changes with dev->lock, the walk's lock and
+ * backing_lock all held, so that a holder of any of them may follow it.
+ */
 static void lns_bind_set_backing(struct lns_device *dev, struct file *file,
 				 struct lns_backing_alias *alias)
 {
+	lockdep_assert_held(&dev->lock);
+	lockdep_assert_held(&lns_bind_mutex);
 	spin_lock_irq(&dev->backing_lock);
 	dev->backing = file;
 	dev->backing_alias = alias;
@@ -519,6 +517,8 @@ static struct file *lns_bind_take_backing(struct lns_device *dev,
 {
 	struct file *file = dev->backing;
 
+	lockdep_assert_held(&dev->lock);
+	lockdep_assert_held(&lns_bind_mutex);
 	spin_lock_irq(&dev->backing_lock);
 	dev->backing = NULL;
 	*alias = dev->backing_alias;
@@ -540,19 +540,24 @@ static void lns_bind_rescan(struct lns_device *dev)
 			dev->disk->disk_name, err);
 }
 
-/* The part of LOOP_CONFIGURE done under the locks. */
-static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
-			   struct block_device *bdev, struct file *file,
-			   struct lns_backing_alias *alias,
-			   const struct loop_config *config, u32 fs_bsize,
-			   const struct lns_bind_hops *hops)
+/* LOOP_CONFIGURE's checks of the file and the settings, in loop's order. */
+static int lns_bind_attach_check(struct lns_device *dev, blk_mode_t mode,
+				 struct block_device *bdev, struct file *file,
+				 const struct loop_config *config,
+				 const struct lns_bind_hops *hops)
 {
-	struct lns_compat_limits lim;
 	int err;
 
+	lockdep_assert_held(&dev->lock);
 	if (dev->state != LNS_UNBOUND)
 		return -EBUSY;
-	err = lns_bind_validate(file, bdev, hops);
+	/*
+	 * The chain is checked once, not again when the device is published:
+	 * an unbound device ends every chain, so until then nothing can be
+	 * bound on top of it, and the walk's lock orders this check against
+	 * every LOOP_CHANGE_FD, the only change of a bound device's file.
+	 */
+	err = lns_bind_check_chain(file, bdev, hops);
 	if (err)
 		return err;
 	if (config->info.lo_flags & ~LOOP_CONFIGURE_SETTABLE_FLAGS)
@@ -564,7 +569,45 @@ static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 		return err;
 	if (!lns_bind_file_writable(file) || !(mode & BLK_OPEN_WRITE))
 		dev->flags |= LO_FLAGS_READ_ONLY;
+	return 0;
+}
 
+/* lns_bind_set_backing() in a short section under the walk's lock. */
+static void lns_bind_publish_backing(struct lns_device *dev, struct file *file,
+				     struct lns_backing_alias *alias)
+{
+	mutex_lock(&lns_bind_mutex);
+	lns_bind_set_backing(dev, file, alias);
+	mutex_unlock(&lns_bind_mutex);
+}
+
+/* Undo lns_bind_publish_backing() of a device that is still unbound. */
+static void lns_bind_unpublish_backing(struct lns_device *dev)
+{
+	struct lns_backing_alias *alias;
+
+	mutex_lock(&lns_bind_mutex);
+	lns_bind_take_backing(dev, &alias);
+	mutex_unlock(&lns_bind_mutex);
+}
+
+/*
+ * The part of LOOP_CONFIGURE done under dev->lock. The walk's lock is
+ * taken only in short sections: the fsync and freeze of a direct I/O
+ * switch may wait for the backing store.
+ */
+static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
+			   struct block_device *bdev, struct file *file,
+			   struct lns_backing_alias *alias,
+			   const struct loop_config *config, u32 fs_bsize,
+			   const struct lns_bind_hops *hops)
+{
+	struct lns_compat_limits lim;
+	int err;
+
+	err = lns_bind_attach_check(dev, mode, bdev, file, config, hops);
+	if (err)
+		return err;
 	err = lns_io_start(dev);
 	if (err)
 		return err;
@@ -575,12 +618,12 @@ static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 	dev->use_dio = false;
 	dev->bdev = bdev;
 	dev->backing_bsize = fs_bsize;
-	lns_bind_set_backing(dev, file, alias);
+	lns_bind_publish_backing(dev, file, alias);
 
 	lns_bind_limits(dev, &lim, config->block_size);
 	err = lns_compat_apply_limits(dev->disk->queue, &lim);
 	if (err) {
-		lns_bind_take_backing(dev, &alias);
+		lns_bind_unpublish_backing(dev);
 		dev->bdev = NULL;
 		dev_set_uevent_suppress(disk_to_dev(dev->disk), 0);
 		return err;
@@ -590,9 +633,8 @@ static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 	lns_bind_set_size(dev, lns_bind_size(dev->offset, dev->sizelimit,
 					     file));
 
-	/* Order against lns_bind_validate() reading the state. */
-	smp_wmb();
-	WRITE_ONCE(dev->state, LNS_BOUND);
+	/* Pairs with the acquire in lns_device_find_bound(): @backing first. */
+	smp_store_release(&dev->state, LNS_BOUND);
 	if (dev->flags & LO_FLAGS_PARTSCAN)
 		clear_bit(GD_SUPPRESS_PART_SCAN, &dev->disk->state);
 	dev_set_uevent_suppress(disk_to_dev(dev->disk), 0);
@@ -601,7 +643,7 @@ static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 }
 
 /*
- * lns_bind_attach() under the locks, with the chain's in-kernel loop
+ * lns_bind_attach() under dev->lock, with the chain's in-kernel loop
  * devices looked up before each try; tried again while they change.
  */
 static int lns_bind_attach_tries(struct lns_device *dev, blk_mode_t mode,
@@ -616,13 +658,13 @@ static int lns_bind_attach_tries(struct lns_device *dev, blk_mode_t mode,
 	for (tries = 1; ; tries++) {
 		err = lns_bind_find_hops(file, &hops);
 		if (!err)
-			err = lns_bind_lock(dev, file);
+			err = mutex_lock_killable(&dev->lock);
 		if (err)
 			break;
 		err = lns_bind_attach(dev, mode, bdev, file, alias, config,
 				      fs_bsize, hops);
 		*partscan = !err && (dev->flags & LO_FLAGS_PARTSCAN);
-		lns_bind_unlock(dev, file);
+		mutex_unlock(&dev->lock);
 		if (err != -EAGAIN || tries == LNS_BIND_TRIES)
 			break;
 	}
@@ -697,28 +739,54 @@ static void lns_bind_reset_limits(struct lns_device *dev)
 	lns_compat_apply_limits(dev->disk->queue, &lim);
 }
 
+/*
+ * Take the backing file away from a device in state LNS_RUNDOWN.
+ *
+ * At the last close (@in_release) no request can be in flight: every
+ * opener is gone, in-kernel ones too (a device stacked on this one holds
+ * it open through its backing file, a mounted filesystem through its
+ * superblock), and the block layer wrote back and dropped the page cache
+ * before calling ->release; asynchronous I/O holds its file open until it
+ * completes. So there is nothing to wait for, as with loop since 6.12.
+ * Instance teardown may race with an open that came just before the
+ * state changed, so it freezes the device's own queue: the requests it
+ * waits for hold no lock but this device's.
+ */
+static struct file *lns_bind_detach_backing(struct lns_device *dev,
+					    bool in_release,
+					    struct lns_backing_alias **alias)
+{
+	struct request_queue *q = dev->disk->queue;
+	unsigned int token = 0;
+	struct file *filp;
+
+	mutex_lock(&dev->lock);
+	if (!in_release)
+		token = lns_compat_freeze(q);
+	mutex_lock(&lns_bind_mutex);
+	filp = lns_bind_take_backing(dev, alias);
+	mutex_unlock(&lns_bind_mutex);
+	if (!in_release)
+		lns_compat_unfreeze(q, token);
+	mutex_unlock(&dev->lock);
+	return filp;
+}
+
 /**
  * lns_bind_detach() - unbind a device whose state is LNS_RUNDOWN
  * @dev: the device; nobody has it open (last close, or instance teardown)
  * @in_release: called from ->release, with the disk's open_mutex held
  *
  * Partitions are dropped and the backing file released; the device ends
- * up LNS_UNBOUND.
+ * up LNS_UNBOUND. No global lock is held but for a short section.
  */
 void lns_bind_detach(struct lns_device *dev, bool in_release)
 {
 	struct gendisk *disk = dev->disk;
 	struct lns_backing_alias *alias;
 	struct file *filp;
-	unsigned int token;
 
-	/* The walk's lock first, as everywhere: it nests outside the queue. */
-	mutex_lock(&lns_bind_mutex);
-	token = lns_compat_freeze(disk->queue);
-	filp = lns_bind_take_backing(dev, &alias);
-	lns_compat_unfreeze(disk->queue, token);
-	mutex_unlock(&lns_bind_mutex);
-
+	filp = lns_bind_detach_backing(dev, in_release, &alias);
 	dev->bdev = NULL;
 	dev->offset = 0;
 	dev->sizelimit = 0;
@@ -780,39 +848,66 @@ int lns_bind_clear(struct lns_device *dev)
 	return err;
 }
 
-/* The part of LOOP_CHANGE_FD done under the locks. */
+/*
+ * Check the chain, the access mode and the size, then change the backing
+ * file, in one section under the walk's lock (two changes must not close
+ * a cycle). The caller froze the queue: nothing uses the old file.
+ */
+static int lns_bind_swap_frozen(struct lns_device *dev,
+				struct block_device *bdev, struct file *file,
+				struct lns_backing_alias **alias,
+				struct file **old,
+				const struct lns_bind_hops *hops)
+{
+	struct lns_backing_alias *new_alias = *alias;
+	int err;
+
+	mutex_lock(&lns_bind_mutex);
+	err = lns_bind_validate(file, bdev, hops) ?:
+	      lns_bind_check_access(file);
+	if (!err && lns_bind_size(dev->offset, dev->sizelimit, file) !=
+		    lns_bind_size(dev->offset, dev->sizelimit, dev->backing))
+		err = -EINVAL;
+	if (!err) {
+		*old = lns_bind_take_backing(dev, alias);
+		lns_bind_set_backing(dev, file, new_alias);
+	}
+	mutex_unlock(&lns_bind_mutex);
+	return err;
+}
+
+/*
+ * The part of LOOP_CHANGE_FD done under dev->lock. The freeze waits for
+ * the requests in flight, which may wait for a stalled backing store:
+ * with no lock held but this device's.
+ */
 static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
 			 struct file *file, struct lns_backing_alias **alias,
 			 struct file **old, u32 fs_bsize,
 			 const struct lns_bind_hops *hops)
 {
-	struct lns_backing_alias *new_alias = *alias;
-
 	unsigned int token;
 	int err;
 
+	lockdep_assert_held(&dev->lock);
 	if (dev->state != LNS_BOUND)
 		return -ENXIO;
 	if (!(dev->flags & LO_FLAGS_READ_ONLY))
 		return -EINVAL;
-	err = lns_bind_validate(file, bdev, hops);
+
+	token = lns_compat_freeze(dev->disk->queue);
+	err = lns_bind_swap_frozen(dev, bdev, file, alias, old, hops);
+	if (!err)
+		dev->backing_bsize = fs_bsize;
+	lns_compat_unfreeze(dev->disk->queue, token);
 	if (err)
 		return err;
-	if (lns_bind_size(dev->offset, dev->sizelimit, file) !=
-	    lns_bind_size(dev->offset, dev->sizelimit, dev->backing))
-		return -EINVAL;
-
 	lns_compat_force_media_change(dev->disk);
-	token = lns_compat_freeze(dev->disk->queue);
-	*old = lns_bind_take_backing(dev, alias);
-	lns_bind_set_backing(dev, file, new_alias);
-	dev->backing_bsize = fs_bsize;
-	lns_compat_unfreeze(dev->disk->queue, token);
 	lns_bind_default_dio(dev, dev->use_dio);
 	return 0;
 }
 
-/* lns_bind_swap() under the locks, tried as lns_bind_attach_tries() does. */
+/* lns_bind_swap() under dev->lock, tried as lns_bind_attach_tries() does. */
 static int lns_bind_swap_tries(struct lns_device *dev,
 			       struct block_device *bdev, struct file *file,
 			       struct lns_backing_alias **alias,
@@ -824,14 +919,13 @@ static int lns_bind_swap_tries(struct lns_device *dev,
 	for (tries = 1; ; tries++) {
 		err = lns_bind_find_hops(file, &hops);
 		if (!err)
-			err = lns_bind_lock_swap(dev);
+			err = mutex_lock_killable(&dev->lock);
 		if (err)
 			break;
 		err = lns_bind_swap(dev, bdev, file, alias, old, fs_bsize,
 				    hops);
 		*partscan = dev->flags & LO_FLAGS_PARTSCAN;
 		mutex_unlock(&dev->lock);
-		mutex_unlock(&lns_bind_mutex);
 		if (err != -EAGAIN || tries == LNS_BIND_TRIES)
 			break;
 	}

@@ -176,8 +176,10 @@ bool lns_device_next_part(struct lns_device *dev, unsigned long *partno,
  * lns_device_find_bound() - the bound loopns device with a given dev_t
  * @devt: a dev_t on the loopns major (a whole disk)
  *
- * A bound device cannot be unbound, hence not freed, while the caller
- * holds the bind mutex of bind.c, which must be held.
+ * A bound device keeps its backing file, and is not freed, while the
+ * caller holds the walk's lock of bind.c, which must be held. The state
+ * is read with acquire semantics, paired with the release in bind.c that
+ * publishes it after the backing file.
  *
  * Return: the device if it exists and is bound, else NULL.
  */
@@ -189,7 +191,8 @@ struct lns_device *lns_device_find_bound(dev_t devt)
 		return NULL;
 	rcu_read_lock();
 	dev = xa_load(&lns_devices_by_minor, MINOR(devt) >> lns_part_shift);
-	if (dev && READ_ONCE(dev->state) != LNS_BOUND)
+	/* Pairs with smp_store_release() in bind.c: @backing is set. */
+	if (dev && smp_load_acquire(&dev->state) != LNS_BOUND)
 		dev = NULL;
 	rcu_read_unlock();
 	return dev;

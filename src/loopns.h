@@ -8,18 +8,39 @@
  *   struct lns_device   - one loop device: a gendisk on the loopns block
  *                         major, bound to at most one backing file.
  *
- * Lock order (outermost first):
- *   instance root directory i_rwsem      (node creation and removal)
- *   lns_bind_mutex                      (walk along stacked devices; only
- *                                        while binding to a block device)
- *   lns_device.lock
- *   lns_instance.lock
- *   gendisk open_mutex is taken by the block layer around ->open and
- *   ->release, which take lns_device.lock inside it.
+ * Lock order (outermost first); a lock may be taken with only locks above
+ * it held:
+ *   instance root directory i_rwsem   (node creation and removal, and so
+ *                                      every control operation of the
+ *                                      instance; del_gendisk() runs under it)
+ *   gendisk open_mutex                (block layer, around ->open and
+ *                                      ->release; bind.c takes it for
+ *                                      partition rescans)
+ *   lns_device.lock                   (the device's configuration, see
+ *                                      struct lns_device)
+ *   freeze of the device's own queue  (waits for its requests in flight,
+ *                                      which may wait for any backing
+ *                                      filesystem, a stalled FUSE server
+ *                                      too; so does an fsync of the
+ *                                      backing file, taken at this level)
+ *   lns_bind_mutex (bind.c, global)   (the walk along stacked devices and
+ *                                      every change of a backing pointer;
+ *                                      a leaf held for short sections only:
+ *                                      nothing under it sleeps on I/O, a
+ *                                      freeze, a path lookup or any call
+ *                                      into a filesystem)
+ *   lns_device.backing_lock           (spinlock, irqs off: @backing for
+ *                                      readers that cannot sleep)
+ * lns_instance.lock (the instance's device table) nests inside
+ * lns_device.lock where both are held, and takes no other lock.
+ * No global sleeping lock is held across anything that can wait for a
+ * backing store: one tenant's stalled server stalls only its own devices.
  * The backing paths of in-kernel loop devices in a chain of stacked
- * devices are looked up before lns_bind_mutex and lns_device.lock are
- * taken (struct lns_bind_hops in bind.c): a lookup may take an instance
- * directory's i_rwsem or block in a filesystem.
+ * devices are looked up before any of these locks is taken (struct
+ * lns_bind_hops in bind.c): a lookup may take an instance directory's
+ * i_rwsem or block in a filesystem.
+ * A device's @state is published LNS_BOUND with smp_store_release() after
+ * its backing file is set; lockless readers use smp_load_acquire().
  */
 #ifndef _LOOPNS_H
 #define _LOOPNS_H
@@ -82,6 +103,7 @@ enum lns_state {
  *	M << part_shift, see device.c)
  * @lock: protects @state, @flags, @offset, @sizelimit, @file_name,
  *	@use_dio, @orphan, @bdev and writes to @backing and @backing_alias
+ *	(which also take lns_bind_mutex and @backing_lock)
  * @backing_lock: protects @backing and @backing_alias for readers that
  *	cannot sleep (sysfs)
  * @state: enum lns_state

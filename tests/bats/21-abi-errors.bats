@@ -513,3 +513,25 @@ with_images() {
 	[ "$output" = EBADF ]
 	losetup -d "$lb"
 }
+
+# The write end of a pipe (fd 5, from a process substitution): its type
+# is refused before its access mode is looked at, by LOOP_SET_FD and
+# LOOP_CHANGE_FD alike; on a bound device LOOP_SET_FD is EBUSY first.
+sc_pipe_write_end() {
+	local n
+	n=$(drv_free)
+	io "$n" set-fd fd:5 5> >(cat >/dev/null)
+	io "$n" set-fd "ro:$ABI_TMP/img"
+	io "$n" set-fd fd:5 5> >(cat >/dev/null)
+	io "$n" change-fd fd:5 5> >(cat >/dev/null)
+	io "$n" clr
+	wait_unbound "$n"
+}
+
+@test "LOOP_SET_FD and LOOP_CHANGE_FD with a pipe's write end: EINVAL, the file type before the access mode" {
+	images
+	parity with_images sc_pipe_write_end
+	expect_line "set-fd fd:5: EINVAL"
+	expect_line "set-fd fd:5: EBUSY"
+	expect_line "change-fd fd:5: EINVAL"
+}
