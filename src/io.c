@@ -336,7 +336,8 @@ static blk_status_t lns_io_queue_rq(struct blk_mq_hw_ctx *hctx,
 	struct lns_device *dev = rq->q->queuedata;
 
 	blk_mq_start_request(rq);
-	if (READ_ONCE(dev->state) != LNS_BOUND)
+	/* Pairs with smp_store_release() in bind.c: the backing file is set. */
+	if (smp_load_acquire(&dev->state) != LNS_BOUND)
 		return BLK_STS_IOERR;
 
 	switch (req_op(rq)) {
