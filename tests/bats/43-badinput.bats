@@ -447,13 +447,14 @@ set_fd_until() {
 
 @test "umount racing attach: instances go away with whatever was attached, nothing leaks" {
 	mount -t tmpfs -o size=64m lns43 "$S"
-	local i k
+	local i k rounds
+	rounds=$(soak_count 10)
 	for ((i = 0; i < 6; i++)); do
 		truncate -s 4M "$S/img$i"
 		mkdir -p "$T/i$i"
 		mount -t loopns loopns "$T/i$i"
 		(
-			for ((k = 0; k < 30; k++)); do
+			for ((k = 0; k < rounds; k++)); do
 				n=$(loopioctl "$T/i$i/loop-control" ctl-get-free 2>/dev/null) || continue
 				loopioctl "$T/i$i/loop$n" set-fd "$S/img$i" >/dev/null 2>&1
 				loopns-attach "$T/i$i/loop-control" "$S/img$i" --exec true >/dev/null 2>&1

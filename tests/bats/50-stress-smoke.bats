@@ -278,6 +278,8 @@ module_unloads() {
 		kill -0 "$p" 2>/dev/null || break
 		out=$(loopns-attach "$D/loop-control" "$IMG") || { echo "attach $n: $out"; fails=$((fails + 1)); }
 	done
+	# The hammer runs until it is stopped (at most 20 s).
+	kill "$p" 2>/dev/null
 	wait "$p" 2>/dev/null || true
 	run wait_for 10 gone
 	echo "failed attaches: $fails; leftover: $(ls "$D" | tr '\n' ' ')"
@@ -292,7 +294,8 @@ module_unloads() {
 	# lockdep on the debug kernel: lns_bind_swap() took lns_bind_mutex
 	# under dev->lock, lns_bind_lock() takes them the other way round.
 	reg_setup
-	local a=$D.a b=$D.b c=$D.c p1 p2 i ok=1
+	local a=$D.a b=$D.b c=$D.c p1 p2 i ok=1 rounds
+	rounds=$(soak_count 15)
 	make_image "$a" 4M; make_image "$b" 4M; make_image "$c" 4M
 	mount -t loopns loopns "$D"
 	loopioctl "$D/loop-control" ctl-add 0
@@ -300,9 +303,9 @@ module_unloads() {
 	loopioctl "$D/loop1" configure "ro:$c" 1
 	loopioctl "$D/loop0" configure "ro:$a" 1
 	export LOOPIOCTL_RDONLY=1
-	( for i in $(seq 40); do loopioctl "$D/loop0" change-fd "ro:$a"; loopioctl "$D/loop0" change-fd "ro:$b"; done ) >/dev/null 2>&1 &
+	( for ((i = 0; i < rounds; i++)); do loopioctl "$D/loop0" change-fd "ro:$a"; loopioctl "$D/loop0" change-fd "ro:$b"; done ) >/dev/null 2>&1 &
 	p1=$!
-	( for i in $(seq 40); do loopioctl "$D/loop0" change-fd "ro:$D/loop1"; done ) >/dev/null 2>&1 &
+	( for ((i = 0; i < rounds; i++)); do loopioctl "$D/loop0" change-fd "ro:$D/loop1"; done ) >/dev/null 2>&1 &
 	p2=$!
 	for i in $(seq 1200); do
 		kill -0 "$p1" 2>/dev/null || kill -0 "$p2" 2>/dev/null || break
