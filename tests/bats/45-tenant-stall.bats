@@ -124,40 +124,36 @@ a_finish() {
 	wait_for 15 settled
 }
 
-@test "A's server stopped with a read in flight and a stacked direct-I/O bind flushing A's device: B's control plane does not wait" {
-	local apid
-	a_start ""
-	a_stall_read
-	# Direct I/O on loop1 stacked on loop0 flushes loop0 (write cache:
-	# its backing file has fsync), which waits for the stopped server.
-	timeout -s KILL 90 loopioctl "$A/loop1" configure "ro:$A/loop0" 16 \
-		>"$T/a.out" 2>&1 3>&- &
+# a_waits_then_b WHAT CMD...: A's CMD, which waits on the stopped server,
+# in the background; meanwhile B's whole control plane must finish
+# (b_cycle); once the server continues, CMD must succeed.
+a_waits_then_b() {
+	local what=$1 apid
+	shift
+	timeout -s KILL 90 "$@" >"$T/a.out" 2>&1 3>&- &
 	apid=$!
 	sleep 2
-	echo "A's stacked bind waits in:"
+	echo "$what waits in:"
 	waits_in "$apid"
 	b_cycle
 	a_finish "$apid"
-	echo "A's stacked bind: $(cat "$T/a.out")"
+	echo "$what: $(cat "$T/a.out")"
 	[ "$(cat "$T/a.out")" = 0 ]
 	[ "$B_DONE" = yes ]
 }
 
+@test "A's server stopped with a read in flight and a stacked direct-I/O bind flushing A's device: B's control plane does not wait" {
+	a_start ""
+	a_stall_read
+	# Direct I/O on loop1 stacked on loop0 flushes loop0 (write cache:
+	# its backing file has fsync), which waits for the stopped server.
+	a_waits_then_b "A's stacked bind" loopioctl "$A/loop1" configure "ro:$A/loop0" 16
+}
+
 @test "A's server stopped with a read in flight and A's LOOP_CHANGE_FD waiting for it: B's control plane does not wait" {
-	local apid
 	a_start ro:
 	a_stall_read
-	timeout -s KILL 90 loopioctl "$A/loop0" change-fd "ro:$T/back2" \
-		>"$T/a.out" 2>&1 3>&- &
-	apid=$!
-	sleep 2
-	echo "A's LOOP_CHANGE_FD waits in:"
-	waits_in "$apid"
-	b_cycle
-	a_finish "$apid"
-	echo "A's LOOP_CHANGE_FD: $(cat "$T/a.out")"
-	[ "$(cat "$T/a.out")" = 0 ]
-	[ "$B_DONE" = yes ]
+	a_waits_then_b "A's LOOP_CHANGE_FD" loopioctl "$A/loop0" change-fd "ro:$T/back2"
 }
 
 @test "nothing is left pinned: the module unloads" {
