@@ -272,14 +272,12 @@ module_unloads() {
 	local n fails=0 out p
 	mount -t loopns loopns "$D"
 	# Open and close whatever node the next ATTACH creates, all the time.
-	lns-hammer -o -q -t 20 -j 2 -n 3 "$D" 2>/dev/null &
+	lns-hammer -o -q -t "$(soak_seconds 8)" -j 2 -n 3 "$D" 2>/dev/null &
 	p=$!
 	for n in $(seq 30); do
 		kill -0 "$p" 2>/dev/null || break
 		out=$(loopns-attach "$D/loop-control" "$IMG") || { echo "attach $n: $out"; fails=$((fails + 1)); }
 	done
-	# The hammer runs until it is stopped (at most 20 s).
-	kill "$p" 2>/dev/null
 	wait "$p" 2>/dev/null || true
 	run wait_for 10 gone
 	echo "failed attaches: $fails; leftover: $(ls "$D" | tr '\n' ' ')"
