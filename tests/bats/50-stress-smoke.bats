@@ -6,7 +6,7 @@
 
 load helpers
 
-SMOKE_SECONDS=${LOOPNS_STRESS_SMOKE_SECONDS:-$(soak_seconds 8)}
+SMOKE_SECONDS=${LOOPNS_STRESS_SMOKE_SECONDS:-$(soak_seconds 6)}
 
 setup() {
 	skip_unless_root
