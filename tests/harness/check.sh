@@ -444,7 +444,7 @@ if ((do_selftest)); then
 	echo "=== harness self-test (${KVER_LIST[0]})"
 	sed 's/^/  | /' "$LOG_ROOT/selftest/output.log" | grep -E '^  \| (selftest|  ok|  not ok)' || true
 	if [[ $(cat "$LOG_ROOT/selftest/status" 2>/dev/null) == 0 ]]; then
-		echo "ok - harness self-test: a failing test and a kernel warning both fail the run"
+		echo "ok - harness self-test: a failing test, a kernel warning and a hung test (watchdog) all fail the run"
 		total_pass=$((total_pass + 1))
 	else
 		echo "not ok - harness self-test (full output: $LOG_ROOT/selftest/output.log)"
