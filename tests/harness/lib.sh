@@ -143,7 +143,7 @@ harness_accel_args() {
 	if [[ ${LOOPNS_KVM:-0} == 1 ]]; then
 		printf '%s\n' -accel kvm -cpu host
 	else
-		printf '%s\n' -accel tcg,thread=multi -cpu "${LOOPNS_CPU:-max}"
+		printf '%s\n' -accel tcg,thread=multi -cpu max
 	fi
 }
 
