@@ -16,7 +16,7 @@
 #
 #   drv_setup loop|loopns   select a driver: sets DRV, DRV_DIR (directory
 #                           holding loop-control and loopN) and CTL
-#   drv_node N              path of device N (DRV_DIR/loopN)
+#   $DRV_DIR/loopN          node of device N
 #   drv_disk N              gendisk name in /sys/block (loopN / loopnsM)
 #   drv_sys N               /sys/block/<disk>
 #   drv_get N               create device N if missing, print its node
@@ -74,10 +74,6 @@ drv_setup() {
 		;;
 	esac
 	CTL=$DRV_DIR/loop-control
-}
-
-drv_node() {
-	printf '%s/loop%s\n' "$DRV_DIR" "$1"
 }
 
 # _disk_r N: set R to the gendisk name of device N, from the node's
