@@ -9,7 +9,7 @@
 
 load helpers
 
-DURATION=${LOOPNS_STRESS_SECONDS:-$(soak_seconds 6)}
+DURATION=${LOOPNS_STRESS_SECONDS:-$(soak 6)}
 
 setup() {
 	skip_unless_root

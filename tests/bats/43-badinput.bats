@@ -403,7 +403,7 @@ set_fd_until() {
 
 @test "attach to a device being removed: every outcome is a clean errno, nothing leaks" {
 	lns_mount "$A"
-	local c=$A/loop-control end=$((SECONDS + $(soak_seconds 3)))
+	local c=$A/loop-control end=$((SECONDS + $(soak 3)))
 	(
 		while ((SECONDS < end)); do
 			loopioctl "$c" ctl-add 0 || true
@@ -424,7 +424,7 @@ set_fd_until() {
 
 @test "unlink racing attach (LOOP_SET_FD and LOOPNS_CTL_ATTACH): clean errnos, nothing leaks" {
 	lns_mount "$A"
-	local c=$A/loop-control end=$((SECONDS + $(soak_seconds 3)))
+	local c=$A/loop-control end=$((SECONDS + $(soak 3)))
 	(
 		while ((SECONDS < end)); do
 			rm -f "$A/loop0" "$A/loop1" 2>/dev/null || true
@@ -437,7 +437,7 @@ set_fd_until() {
 	sort "$T/fd.out" | uniq -c
 	[ -z "$(grep -v -x -e 0 -e ENOENT -e ENXIO -e EBUSY "$T/fd.out")" ]
 	# The ephemeral devices of LOOPNS_CTL_ATTACH against unlink.
-	run lnssec attach-unlink-race "$A" "$(soak_seconds 3)"
+	run lnssec attach-unlink-race "$A" "$(soak 3)"
 	echo "$output"
 	[[ $output == attached=* ]]
 	[[ $output == *" other=0 "* ]]
@@ -448,7 +448,7 @@ set_fd_until() {
 @test "umount racing attach: instances go away with whatever was attached, nothing leaks" {
 	mount -t tmpfs -o size=64m lns43 "$S"
 	local i k rounds
-	rounds=$(soak_count 10)
+	rounds=$(soak 10)
 	for ((i = 0; i < 6; i++)); do
 		truncate -s 4M "$S/img$i"
 		mkdir -p "$T/i$i"

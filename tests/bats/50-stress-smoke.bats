@@ -2,11 +2,11 @@
 # Stress smoke (tests/stress/run.sh for a few seconds) on every kernel of
 # `make check`, plus the regression tests of the bugs the stress suite and
 # the debug kernel found (tests/stress/README.md lists them).
-# LOOPNS_STRESS_SMOKE_SECONDS changes the duration (default: soak_seconds).
+# LOOPNS_STRESS_SMOKE_SECONDS changes the duration (default: soak).
 
 load helpers
 
-SMOKE_SECONDS=${LOOPNS_STRESS_SMOKE_SECONDS:-$(soak_seconds 6)}
+SMOKE_SECONDS=${LOOPNS_STRESS_SMOKE_SECONDS:-$(soak 6)}
 
 setup() {
 	skip_unless_root
@@ -145,7 +145,7 @@ module_unloads() {
 	# upper filesystem while the backing filesystem updates atime.
 	reg_setup
 	local img=$LOOPNS_SCRATCH/lns50-fs.img m=$D.mnt i r f dev rounds
-	rounds=$(soak_count 3)
+	rounds=$(soak 3)
 	rm -f "$img" && truncate -s 64M "$img"
 	mount -t loopns loopns "$D"
 	i=$(loopioctl "$D/loop-control" ctl-get-free)
@@ -272,7 +272,7 @@ module_unloads() {
 	local n fails=0 out p
 	mount -t loopns loopns "$D"
 	# Open and close whatever node the next ATTACH creates, all the time.
-	lns-hammer -o -q -t "$(soak_seconds 8)" -j 2 -n 3 "$D" 2>/dev/null &
+	lns-hammer -o -q -t "$(soak 8)" -j 2 -n 3 "$D" 2>/dev/null &
 	p=$!
 	for n in $(seq 30); do
 		kill -0 "$p" 2>/dev/null || break
@@ -293,7 +293,7 @@ module_unloads() {
 	# under dev->lock, lns_bind_lock() takes them the other way round.
 	reg_setup
 	local a=$D.a b=$D.b c=$D.c p1 p2 i ok=1 rounds
-	rounds=$(soak_count 15)
+	rounds=$(soak 15)
 	make_image "$a" 4M; make_image "$b" 4M; make_image "$c" 4M
 	mount -t loopns loopns "$D"
 	loopioctl "$D/loop-control" ctl-add 0

@@ -161,17 +161,11 @@ umount_under() {
 	done
 }
 
-# soak_seconds SECONDS: how long a soak-like scenario (racing workers,
-# attach/remove races, the stress smoke) runs: SECONDS in `make check`,
-# LOOPNS_SOAK_SCALE times as long in `make check-debug` and in a
+# soak N: the size of a soak-like scenario (seconds of racing workers,
+# rounds of a race regression, the stress smoke's duration): N in
+# `make check`, LOOPNS_SOAK_SCALE times N in `make check-debug` and in a
 # `make check SLOW=1` run.
-soak_seconds() {
-	echo $(($1 * ${LOOPNS_SOAK_SCALE:-1}))
-}
-
-# soak_count N: how many rounds a repetitive regression scenario runs,
-# scaled the same way.
-soak_count() {
+soak() {
 	echo $(($1 * ${LOOPNS_SOAK_SCALE:-1}))
 }
 

@@ -32,7 +32,7 @@
 #   LOOPNS_SELFTEST=0                 skip the harness self-test
 #   SLOW=1                            soak-like scenarios run
 #                                     LOOPNS_SOAK_SCALE (default 4) times
-#                                     longer (tests' soak_seconds)
+#                                     longer (tests' soak)
 #   LOOPNS_DRIVER=loop|loopns         exported to the tests (parity runs)
 #   LOOPNS_GUEST_ENV="A=1 B=2"        more variables exported to the tests
 #   LOOPNS_VERBOSE=1                  print whole console logs
