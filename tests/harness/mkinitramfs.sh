@@ -20,13 +20,14 @@ set -euo pipefail
 # Whole packages whose programs go in (if installed).
 PACKAGES=(coreutils util-linux mount fdisk util-linux-extra e2fsprogs fuse2fs
 	findutils diffutils grep sed gawk kmod procps psmisc bsdextrautils
-	xxd tar gzip xz-utils zstd cpio strace fio libc-bin)
+	xxd tar gzip xz-utils zstd cpio strace fio libc-bin
+	xfsprogs btrfs-progs)
 # Single programs (if installed).
 PROGRAMS=(bash busybox udevadm capsh setcap getcap
 	hexdump getent ldd)
 # Kernel modules the guest may load; built-in or absent ones are skipped.
 MODULES=(loop fuse virtio_pci virtio_blk virtio_console crc32c_intel
-	null_blk brd overlay squashfs ${LOOPNS_EXTRA_MODULES:-})
+	null_blk brd overlay squashfs xfs btrfs ${LOOPNS_EXTRA_MODULES:-})
 
 declare -A SEEN=()
 ROOT=
