@@ -378,34 +378,54 @@ static int img_open_dir(const char *dir, const char *opt)
 
 /*
  * In the private copy of the target's namespace: a staging tmpfs at PATH
- * carries the idmapped layers (overlayfs clones its layers and, before
- * 7.x, only from the caller's namespace); returns the detached overlay.
+ * carries the idmapped layers at l0, l1, ... (overlayfs clones its layers
+ * only from the caller's own namespace on 6.1 and 6.12); their paths go
+ * into @val as a lowerdir= value. 0 or -1.
  */
-static int img_overlay(const struct lns_args *a, const int *mnts, int n)
+static int img_stage(const char *path, const int *mnts, int n, char *val,
+		     size_t len)
 {
-	char val[LNS_IMG_MAX_FDS * 32], dir[32];
-	int fsfd, stage, upper, work, i, len = 0, ovl = -1;
+	char dir[64];
+	int fsfd, stage, i, used = 0;
 
 	fsfd = img_fsopen("tmpfs");
 	stage = fsfd < 0 ? -1 : img_create(fsfd, 0, "staging tmpfs");
-	if (stage < 0 || img_move(stage, a->pos[0])) {
-		lns_err("%s: staging the layers: %s", a->pos[0], strerror(errno));
+	if (fsfd >= 0)
+		close(fsfd);
+	if (stage < 0 || img_move(stage, path)) {
+		lns_err("%s: staging the layers: %s", path, strerror(errno));
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
 		snprintf(dir, sizeof(dir), "l%d", i);
-		if (mkdirat(stage, dir, 0700))
-			return lns_syserr("staging dir"), -1;
+		if (mkdirat(stage, dir, 0700)) {
+			lns_syserr("staging dir");
+			return -1;
+		}
 		snprintf(dir, sizeof(dir), "/proc/self/fd/%d/l%d", stage, i);
-		if (img_move(mnts[i], dir))
-			return lns_syserr("staging a layer"), -1;
-		len += snprintf(val + len, sizeof(val) - len, "%s%s",
-				i ? ":" : "", dir);
+		if (img_move(mnts[i], dir)) {
+			lns_syserr("staging a layer");
+			return -1;
+		}
+		used += snprintf(val + used, len - used, "%s%s", i ? ":" : "",
+				 dir);
 	}
+	return 0;
+}
+
+/* The overlay of the layers @mnts and --upper, --work: a detached mount. */
+static int img_overlay(const struct lns_args *a, const int *mnts, int n)
+{
+	char val[LNS_IMG_MAX_FDS * 64], dir[64];
+	int fsfd, upper, work, ovl = -1;
+
+	if (img_stage(a->pos[0], mnts, n, val, sizeof(val)))
+		return -1;
 	upper = img_open_dir(a->upper, "upper");
 	work = img_open_dir(a->work, "work");
-	close(fsfd);
 	fsfd = img_fsopen("overlay");
+	if (fsfd < 0)
+		lns_syserr("fsopen(overlay)");
 	if (upper < 0 || work < 0 || fsfd < 0)
 		return -1;
 	if (img_fsconfig(fsfd, IMG_FSCONFIG_SET_STRING, "lowerdir", val) == 0) {

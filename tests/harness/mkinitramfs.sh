@@ -20,11 +20,10 @@ set -euo pipefail
 # Whole packages whose programs go in (if installed).
 PACKAGES=(coreutils util-linux mount fdisk util-linux-extra e2fsprogs fuse2fs
 	findutils diffutils grep sed gawk kmod procps psmisc bsdextrautils
-	xxd tar gzip xz-utils zstd cpio strace fio libc-bin
-	xfsprogs btrfs-progs)
+	xxd tar gzip xz-utils zstd cpio strace fio libc-bin)
 # Single programs (if installed).
 PROGRAMS=(bash busybox udevadm capsh setcap getcap
-	hexdump getent ldd)
+	hexdump getent ldd mkfs.xfs mkfs.btrfs)
 # Kernel modules the guest may load; built-in or absent ones are skipped.
 MODULES=(loop fuse virtio_pci virtio_blk virtio_console crc32c_intel
 	null_blk brd overlay squashfs xfs btrfs ${LOOPNS_EXTRA_MODULES:-})
