@@ -144,7 +144,8 @@ static int img_create(int fsfd, unsigned int attrs, const char *what)
 	if (img_fsconfig(fsfd, IMG_FSCONFIG_CMD_CREATE, NULL, NULL) < 0) {
 		e = errno;
 		img_fs_log(fsfd, what);
-		lns_err("%s: mount failed: %s", what, strerror(e));
+		lns_err("%s: mount failed: %s (the kernel refused the filesystem; its log may say why)",
+			what, strerror(e));
 		errno = e;
 		return -1;
 	}
@@ -365,14 +366,49 @@ static int img_open_one(const struct lns_args *a, int fd, bool ro,
 	return 0;
 }
 
-/* An O_PATH fd of directory @dir (resolved in the current namespace). */
-static int img_open_dir(const char *dir, const char *opt)
+/* Whether host uid @uid is one of the ids user namespace of @pid maps. */
+static bool img_uid_mapped(pid_t pid, uid_t uid)
 {
-	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	unsigned long in, out, n;
+	bool found = false;
+	char p[64];
+	FILE *f;
 
-	if (fd < 0)
+	/* read from the initial namespace, "out" is a host id */
+	snprintf(p, sizeof(p), "/proc/%d/uid_map", pid);
+	f = fopen(p, "re");
+	while (f && !found && fscanf(f, "%lu %lu %lu", &in, &out, &n) == 3)
+		found = uid >= out && uid - out < n;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * An O_PATH fd of directory @dir, resolved in the current namespace
+ * without magic links (no /proc/PID/root into another namespace), and
+ * owned by one of the target's ids: the container's own directory.
+ */
+static int img_open_dir(const char *dir, const char *opt,
+			const struct img_target *t)
+{
+	struct {
+		uint64_t flags, mode, resolve;
+	} how = { O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0x02 /* NO_MAGICLINKS */ };
+	struct stat st;
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof(how));
+
+	if (fd < 0 || fstat(fd, &st)) {
 		lns_err("--%s %s: %s in the target's mount namespace", opt, dir,
 			strerror(errno));
+		return -1;
+	}
+	if (!t->own_userns && !img_uid_mapped(t->pid, st.st_uid)) {
+		lns_err("--%s %s: owned by host uid %u, not by the container",
+			opt, dir, (unsigned int)st.st_uid);
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 
@@ -414,19 +450,20 @@ static int img_stage(const char *path, const int *mnts, int n, char *val,
 }
 
 /* The overlay of the layers @mnts and --upper, --work: a detached mount. */
-static int img_overlay(const struct lns_args *a, const int *mnts, int n)
+static int img_overlay(const struct lns_args *a, const struct img_target *t,
+		       const int *mnts, int n)
 {
 	char val[LNS_IMG_MAX_FDS * 64], dir[64];
 	int fsfd, upper, work, ovl = -1;
 
-	if (img_stage(a->pos[0], mnts, n, val, sizeof(val)))
+	upper = img_open_dir(a->upper, "upper", t);
+	work = upper < 0 ? -1 : img_open_dir(a->work, "work", t);
+	if (work < 0 || img_stage(a->pos[0], mnts, n, val, sizeof(val)))
 		return -1;
-	upper = img_open_dir(a->upper, "upper");
-	work = img_open_dir(a->work, "work");
 	fsfd = img_fsopen("overlay");
 	if (fsfd < 0)
 		lns_syserr("fsopen(overlay)");
-	if (upper < 0 || work < 0 || fsfd < 0)
+	if (fsfd < 0)
 		return -1;
 	if (img_fsconfig(fsfd, IMG_FSCONFIG_SET_STRING, "lowerdir", val) == 0) {
 		snprintf(dir, sizeof(dir), "/proc/self/fd/%d", upper);
@@ -475,7 +512,7 @@ static int img_place(const struct lns_args *a, const struct img_target *t,
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		return lns_syserr("a private copy of the target's mount namespace");
 	if (lns_has(a, LNS_O_OVERLAY))
-		top = img_overlay(a, mnts, n);
+		top = img_overlay(a, t, mnts, n);
 	if (top < 0)
 		return LNS_EXIT_FAIL;
 	if (img_move(top, path)) {

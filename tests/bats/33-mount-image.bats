@@ -166,7 +166,8 @@ refused() {
 	echo "$output"
 	[ "$status" -ne 0 ]
 	[[ $output == *"$want"* ]]
-	[ "$(lns_disk_count)" -eq "$BASE" ]
+	# a device that a filesystem held goes at its release, just after
+	wait_for 10 test "$(lns_disk_count)" -eq "$BASE"
 	[ "$(wc -l </proc/self/mountinfo)" -eq "$MNTS" ]
 	! in_mnt "$PID_c" "$T/m"
 }
@@ -178,7 +179,7 @@ refused() {
 	cp "$T/img" "$T/bad"
 	# s_log_block_size = 255: ext4's magic, an impossible geometry
 	printf '\377' | dd of="$T/bad" bs=1 seek=$((1024 + 24)) conv=notrunc status=none
-	refused "fd 3" --target "$PID_c" --fd 3 3<>"$T/bad"
+	refused "fd 3 (ext4): mount failed" --target "$PID_c" --fd 3 3<>"$T/bad"
 	: >"$T/empty"
 	refused "empty file" --target "$PID_c" --fd 3 3<>"$T/empty"
 	refused "write-only" --target "$PID_c" --fd 3 3>>"$T/img"
@@ -190,6 +191,9 @@ refused() {
 	local dead=$!
 	wait "$dead"
 	refused "no such process" --target "$dead" --fd 3 3<>"$T/img"
+	mkdir "$T/hostdir"	# host root's, not the container's
+	refused "not by the container" --target "$PID_c" --overlay --fd 3 \
+		--upper "$T/hostdir" --work "$T/hostdir" 3<"$T/img"
 	# a device of another container's instance
 	mkdir "$T/inst"
 	in_ns "$PID_o" sh -c "mount -t loopns loopns $T/inst &&
