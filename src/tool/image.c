@@ -461,10 +461,10 @@ static int img_overlay(const struct lns_args *a, const struct img_target *t,
 	if (work < 0 || img_stage(a->pos[0], mnts, n, val, sizeof(val)))
 		return -1;
 	fsfd = img_fsopen("overlay");
-	if (fsfd < 0)
+	if (fsfd < 0) {
 		lns_syserr("fsopen(overlay)");
-	if (fsfd < 0)
 		return -1;
+	}
 	if (img_fsconfig(fsfd, IMG_FSCONFIG_SET_STRING, "lowerdir", val) == 0) {
 		snprintf(dir, sizeof(dir), "/proc/self/fd/%d", upper);
 		img_fsconfig(fsfd, IMG_FSCONFIG_SET_STRING, "upperdir", dir);

@@ -344,16 +344,15 @@ now_ms() {
 	echo $(($(date +%s%N) / 1000000))
 }
 
-# broker_read PID FILE: cold sequential read of FILE in PID's namespaces;
-# prints MiB/s.
+# broker_read PID FILE MIB: cold sequential read of FILE (MIB MiB) in
+# PID's namespaces; prints MiB/s.
 broker_read() {
-	local t0 t1 mib
+	local t0 t1
 	echo 3 >/proc/sys/vm/drop_caches
 	t0=$(now_ms)
 	nsenter -t "$1" -U -m dd if="$2" of=/dev/null bs=1M status=none
 	t1=$(now_ms)
-	mib=$(($(stat -c %s "/proc/$1/root$2") >> 20))
-	echo $((mib * 1000 / (t1 - t0 + 1)))
+	echo $(($3 * 1000 / (t1 - t0 + 1)))
 }
 
 # The mount broker (loopnsctl mount-image: ext4, idmapped) against the
@@ -369,6 +368,9 @@ sec_broker() {
 	mkfs.ext4 -q -d "$src" "$img" "$((mb + mb / 4 + 8))M"
 	rm -rf "$src"
 	pid=$(broker_ctr)
+	BROKER_PID=$pid
+	# the container, its mounts and devices go whatever happens
+	trap 'kill "$BROKER_PID" 2>/dev/null; wait "$BROKER_PID" 2>/dev/null' EXIT
 	nsenter -t "$pid" -U -m mount -t loopns loopns "$WORK/fi"
 	for ((rep = 1; rep <= REPS; rep++)); do
 		log "broker rep $rep/$REPS"
@@ -376,7 +378,7 @@ sec_broker() {
 		loopnsctl mount-image --read-only --target "$pid" --fd 3 "$WORK/bm" 3<"$img"
 		nsenter -t "$pid" -U -m test -e "$WORK/bm/big"
 		bm+=($(($(now_ms) - t0)))
-		bt+=("$(broker_read "$pid" "$WORK/bm/big")")
+		bt+=("$(broker_read "$pid" "$WORK/bm/big" "$mb")")
 		nsenter -t "$pid" -U -m umount "$WORK/bm"
 		t0=$(now_ms)
 		nsenter -t "$pid" -U -m sh -c "n=\$(loopioctl $WORK/fi/loop-control ctl-get-free) &&
@@ -384,11 +386,12 @@ sec_broker() {
 			fuse2fs -o ro,fakeroot $WORK/fi/loop\$n $WORK/fm >/dev/null 2>&1 3>&- </dev/null &&
 			test -e $WORK/fm/big"
 		fm+=($(($(now_ms) - t0)))
-		ft+=("$(broker_read "$pid" "$WORK/fm/big")")
+		ft+=("$(broker_read "$pid" "$WORK/fm/big" "$mb")")
 		nsenter -t "$pid" -U -m umount "$WORK/fm"
 	done
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
+	trap - EXIT
 	rm -f "$img"
 	f=$(printf '"size_mib":%d,"broker_mount_ms":[%s],"broker_read_mibs":[%s],"fuse2fs_mount_ms":[%s],"fuse2fs_read_mibs":[%s]' \
 		"$mb" "$(IFS=,; echo "${bm[*]}")" "$(IFS=,; echo "${bt[*]}")" \
