@@ -11,6 +11,8 @@
  *   sys.c     what talks to the kernel: instances (libmount; its
  *             mountinfo reading is unit-tested), devices, sysfs;
  *   cmds.c    one function per command;
+ *   image.c   mount-image, the mount broker (libblkid, the new mount
+ *             API, idmapped mounts);
  *   main.c    entry point and dispatch.
  * tests/helpers/loopnsctl.c builds them all as one translation unit for
  * the test VM, so every non-static name here is unique.
