@@ -94,6 +94,21 @@ in_mnt() {
 	[ "$output" = "0:0 4" ]
 }
 
+@test "mount-image: the image descriptor comes from the container over a unix socket" {
+	skip_unless_cmd fdpass
+	make_image "$T/img" 8M
+	mkfs.ext4 -q -d "$T/src" "$T/img"
+	chown 100000:100000 "$T/img"	# the container's file, opened by it
+	ctr c 100000
+	(umask 0 && exec fdpass recv "$T/sock" --fd 3 -- \
+		loopnsctl mount-image --target "$PID_c" --fd 3 "$T/m") &
+	local broker=$!
+	in_ns "$PID_c" sh -c "exec 3<>$T/img && fdpass send $T/sock 3"
+	wait "$broker"
+	run in_ns "$PID_c" stat -c '%u:%g %s' "$T/m/own/b"
+	[ "$output" = "1000:1000 2" ]
+}
+
 @test "mount-image --overlay: two id ranges share one read-only layer image, each sees its own writes only" {
 	mkfs.ext4 -q -d "$T/src" "$T/layer" 8M
 	sum=$(sha256sum <"$T/layer")
