@@ -53,4 +53,7 @@ int lns_cmd_resize(const struct lns_args *a);
 int lns_cmd_setup_dev(const struct lns_args *a);
 int lns_cmd_run(const struct lns_args *a);
 
+/* image.c */
+int lns_cmd_mount_image(const struct lns_args *a);
+
 #endif /* LOOPNSCTL_SYS_H */
