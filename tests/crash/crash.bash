@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by the crash test's two boots (tests/crash/README.md):
+# Shared by the crash test's two boots (README.md, "Tests"):
 #   tests/crash/crash.sh    first boot: write, fsync some, crash the VM
 #   tests/crash/verify.bats second boot, same disk: what was fsync'ed is there
 #
