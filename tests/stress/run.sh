@@ -432,7 +432,7 @@ w_memcg() {
 	mount -t ext4 "$fsdev" "$m" || { result memcg FAIL "mount ext4"; return; }
 	while ((n < 1 || $(now) < END)); do
 		# The device, then files on ext4 on the other device.
-		if ! fio --name=memcg --filename="$dev" --rw=randwrite --bs=4k --size=$((2 * mb))M \
+		if ! fio --name=memcg --filename="$dev" --rw=randwrite --bs=16k --size=$((2 * mb))M \
 			--ioengine=psync --verify=crc32c --verify_fatal=1 --do_verify=1 --randrepeat=0 \
 			--output-format=terse --minimal --warnings-fatal >"$LOGS/memcg-fio.out" 2>&1 ||
 			! fio --name=memcg-fs --directory="$m" --nrfiles=8 --size=$((2 * mb))M --rw=write \
