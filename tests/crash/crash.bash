@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # a library: crash.sh and verify.bats use its variables
 # Shared by the crash test's two boots (README.md, "Tests"):
 #   tests/crash/crash.sh    first boot: write, fsync some, crash the VM
 #   tests/crash/verify.bats second boot, same disk: what was fsync'ed is there
