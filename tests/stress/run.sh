@@ -456,7 +456,7 @@ w_memcg() {
 	umount "$a"
 	((${scan:-0} > 0)) || { result memcg FAIL "the cgroup never reclaimed"; return; }
 	((${oom:-0} == 0)) || { result memcg FAIL "OOM kills in the cgroup"; return; }
-	echo "$n memcg rounds"
+	echo "$n memcg rounds in ${mb} MiB, pgscan $scan"
 	result memcg ok
 }
 
