@@ -32,6 +32,8 @@ echo 360000 >/proc/sys/vm/dirty_expire_centisecs
 echo 0 >/proc/sys/vm/dirty_writeback_centisecs
 rm -rf "$CRASH_DIR" "$src"
 mkdir -p "$CRASH_DIR" "$src" || fail "mkdir"
+# Default module parameters whatever the suite left (unless in use).
+rmmod loopns 2>/dev/null
 crash_setup_drivers || fail "loading the drivers"
 
 # Contents, from /dev/urandom; expected/ holds what each fsync'ed file
