@@ -44,7 +44,7 @@ static struct file *lns_control_open_node(struct file *ctl,
 			      O_LARGEFILE, 0);
 }
 
-/* Create an ephemeral device; the caller holds the root's i_rwsem. */
+/* Create an ephemeral device; the caller holds the instance's ctl_lock. */
 static int lns_control_new_ephemeral(struct file *ctl,
 				     struct lns_device **devp)
 {
@@ -94,7 +94,7 @@ static bool lns_control_attach_rw(const struct loop_config *config)
 static long lns_control_attach(struct file *ctl,
 			       struct loopns_attach __user *uarg)
 {
-	struct inode *dir = d_inode(file_inode(ctl)->i_sb->s_root);
+	struct lns_instance *inst = file_inode(ctl)->i_sb->s_fs_info;
 	struct loopns_attach arg;
 	struct lns_device *dev;
 	struct file *file;
@@ -108,11 +108,11 @@ static long lns_control_attach(struct file *ctl,
 		return -EINVAL;
 	rw = lns_control_attach_rw(&arg.config);
 
-	err = down_write_killable(&dir->i_rwsem);
+	err = mutex_lock_killable(&inst->ctl_lock);
 	if (err)
 		return err;
 	arg.index = lns_control_new_ephemeral(ctl, &dev);
-	inode_unlock(dir);
+	mutex_unlock(&inst->ctl_lock);
 	if (arg.index < 0)
 		return arg.index;
 
@@ -157,7 +157,6 @@ static long lns_control_ioctl(struct file *file, unsigned int cmd,
 {
 	struct super_block *sb = file_inode(file)->i_sb;
 	struct lns_instance *inst = sb->s_fs_info;
-	struct inode *dir = d_inode(sb->s_root);
 	long ret;
 
 	switch (cmd) {
@@ -171,7 +170,7 @@ static long lns_control_ioctl(struct file *file, unsigned int cmd,
 		return -ENOSYS;
 	}
 
-	ret = down_write_killable(&dir->i_rwsem);
+	ret = mutex_lock_killable(&inst->ctl_lock);
 	if (ret)
 		return ret;
 	switch (cmd) {
@@ -185,7 +184,7 @@ static long lns_control_ioctl(struct file *file, unsigned int cmd,
 		ret = lns_instance_get_free(inst);
 		break;
 	}
-	inode_unlock(dir);
+	mutex_unlock(&inst->ctl_lock);
 	return ret;
 }
 

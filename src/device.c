@@ -75,6 +75,7 @@ static void lns_device_release(struct gendisk *disk)
 	struct lns_device *dev = disk->private_data;
 	bool detach;
 
+	lockdep_assert_held(&disk->open_mutex);
 	if (disk_openers(disk) > 0)
 		return;
 

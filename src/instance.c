@@ -5,9 +5,10 @@
  * Every mount of the loopns filesystem owns one struct lns_instance. Its
  * devices are numbered from a per-instance IDR, so every instance starts
  * at loop0 and no instance can name another's devices. Control operations
- * (add, remove, get-free, unlink) are serialized by the instance root
- * directory's i_rwsem, held by the caller; lns_instance.lock protects the
- * registry itself for readers that do not hold it.
+ * (add, remove, get-free, the deletion of an ephemeral device) are
+ * serialized by the instance's own ctl_lock, held by the caller; no VFS
+ * lock is held across them. lns_instance.lock protects the registry
+ * itself for readers that do not hold ctl_lock.
  */
 
 #include <linux/capability.h>
@@ -30,6 +31,7 @@ struct lns_instance *lns_instance_create(struct user_namespace *user_ns)
 	if (!inst)
 		return NULL;
 	kref_init(&inst->kref);
+	mutex_init(&inst->ctl_lock);
 	mutex_init(&inst->lock);
 	idr_init(&inst->devices);
 	inst->max = LNS_DEFAULT_MAX;
@@ -59,6 +61,7 @@ static void lns_instance_release(struct kref *kref)
 	idr_destroy(&inst->devices);
 	put_user_ns(inst->user_ns);
 	mutex_destroy(&inst->lock);
+	mutex_destroy(&inst->ctl_lock);
 	kfree(inst);
 }
 
@@ -129,7 +132,7 @@ void lns_instance_forget(struct lns_instance *inst, struct lns_device *dev)
 
 /**
  * lns_instance_add() - create a device and its node
- * @inst: the instance; the caller holds its root directory's i_rwsem
+ * @inst: the instance; the caller holds its ctl_lock
  * @index: wanted index, or negative for the first free one
  * @devp: if not NULL, set to the new device
  *
@@ -142,6 +145,7 @@ int lns_instance_add(struct lns_instance *inst, int index,
 	struct lns_device *dev;
 	int err;
 
+	lockdep_assert_held(&inst->ctl_lock);
 	index = lns_instance_reserve(inst, index);
 	if (index < 0)
 		return index;
@@ -181,15 +185,22 @@ static struct lns_device *lns_instance_find(struct lns_instance *inst,
 /*
  * Mark an idle device as being deleted, or say why it cannot be. Devices
  * made by LOOPNS_CTL_ATTACH belong to their file descriptors until their
- * last close and are never idle.
+ * last close and are never idle. With @nowait (under the VFS's directory
+ * lock, which must not wait for a device), a device whose lock is taken
+ * is busy.
  */
-static int lns_instance_claim_idle(struct lns_device *dev)
+static int lns_instance_claim_idle(struct lns_device *dev, bool nowait)
 {
-	int err;
+	int err = 0;
 
-	err = mutex_lock_killable(&dev->lock);
-	if (err)
-		return err;
+	if (nowait) {
+		if (!mutex_trylock(&dev->lock))
+			return -EBUSY;
+	} else {
+		err = mutex_lock_killable(&dev->lock);
+		if (err)
+			return err;
+	}
 	if (dev->state != LNS_UNBOUND || disk_openers(dev->disk) > 0 ||
 	    dev->ephemeral)
 		err = -EBUSY;
@@ -201,7 +212,7 @@ static int lns_instance_claim_idle(struct lns_device *dev)
 
 /**
  * lns_instance_remove() - LOOP_CTL_REMOVE: delete an idle device
- * @inst: the instance; the caller holds its root directory's i_rwsem
+ * @inst: the instance; the caller holds its ctl_lock
  * @index: the device's index
  *
  * Return: 0, -EINVAL for a negative index, -ENODEV if there is no such
@@ -212,12 +223,13 @@ int lns_instance_remove(struct lns_instance *inst, int index)
 	struct lns_device *dev;
 	int err;
 
+	lockdep_assert_held(&inst->ctl_lock);
 	if (index < 0)
 		return -EINVAL;
 	dev = lns_instance_find(inst, index);
 	if (!dev)
 		return -ENODEV;
-	err = lns_instance_claim_idle(dev);
+	err = lns_instance_claim_idle(dev, false);
 	if (err)
 		return err;
 	lns_fs_remove_node(dev);
@@ -226,21 +238,25 @@ int lns_instance_remove(struct lns_instance *inst, int index)
 }
 
 /**
- * lns_instance_unlink() - unlink(2) of a device node: delete the device
+ * lns_instance_unlink() - unlink(2) of a device node: claim the device
  * @inst: the instance; the caller (the VFS) holds the root's i_rwsem
  * @dev: the device whose node is being unlinked
  *
- * Return: 0 if the device was deleted, -EBUSY if it is bound or open.
+ * The device is deleted when the node's inode is evicted
+ * (lns_fs_evict_inode()), which unlink(2) does after it dropped the
+ * directory lock: del_gendisk() runs under no VFS lock.
+ *
+ * Return: 0 if the device will be deleted, -EBUSY if it is bound, open
+ * or being configured.
  */
 int lns_instance_unlink(struct lns_instance *inst, struct lns_device *dev)
 {
 	int err;
 
-	err = lns_instance_claim_idle(dev);
+	err = lns_instance_claim_idle(dev, true);
 	if (err)
 		return err;
 	dev->dentry = NULL;
-	lns_device_destroy(dev);
 	return 0;
 }
 
@@ -257,7 +273,6 @@ void lns_instance_reap(struct lns_device *dev)
 {
 	struct lns_instance *inst = dev->inst;
 	struct super_block *sb = NULL;
-	struct inode *dir;
 
 	mutex_lock(&inst->lock);
 	if (!inst->dead && atomic_inc_not_zero(&inst->sb->s_active))
@@ -267,17 +282,16 @@ void lns_instance_reap(struct lns_device *dev)
 		lns_device_destroy(dev);
 		return;
 	}
-	dir = d_inode(sb->s_root);
-	inode_lock(dir);
+	mutex_lock(&inst->ctl_lock);
 	lns_fs_remove_node(dev);
 	lns_device_destroy(dev);
-	inode_unlock(dir);
+	mutex_unlock(&inst->ctl_lock);
 	deactivate_super(sb);
 }
 
 /**
  * lns_instance_get_free() - LOOP_CTL_GET_FREE
- * @inst: the instance; the caller holds its root directory's i_rwsem
+ * @inst: the instance; the caller holds its ctl_lock
  *
  * Two callers may be handed the same unbound device; the first to bind it
  * wins and the other gets -EBUSY from LOOP_SET_FD/LOOP_CONFIGURE, as with
@@ -290,6 +304,7 @@ int lns_instance_get_free(struct lns_instance *inst)
 	struct lns_device *dev;
 	int id, found = -1;
 
+	lockdep_assert_held(&inst->ctl_lock);
 	mutex_lock(&inst->lock);
 	idr_for_each_entry(&inst->devices, dev, id) {
 		if (READ_ONCE(dev->state) == LNS_UNBOUND && !dev->ephemeral) {
@@ -329,7 +344,7 @@ void lns_instance_shutdown(struct lns_instance *inst)
 		if (!dev)
 			break;
 		id++;
-		dev->dentry = NULL;
+		lns_fs_forget_node(dev);
 		lns_device_orphan(dev);
 		put_device(disk_to_dev(dev->disk));
 	}
