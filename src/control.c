@@ -54,26 +54,8 @@ static int lns_control_new_ephemeral(struct file *ctl,
 	index = lns_instance_add(sb->s_fs_info, -1, devp);
 	if (index < 0)
 		return index;
-	(*devp)->ephemeral = true;
+	lns_device_make_ephemeral(*devp);
 	return index;
-}
-
-/*
- * The new device could not be opened (permissions on its node, ENFILE...):
- * nothing will ever close it, so delete it now.
- */
-static void lns_control_drop_ephemeral(struct lns_device *dev)
-{
-	mutex_lock(&dev->lock);
-	dev->ephemeral_armed = true;
-	if (dev->state != LNS_UNBOUND || disk_openers(dev->disk)) {
-		/* Somebody else opened it: their last close reaps it. */
-		mutex_unlock(&dev->lock);
-		return;
-	}
-	dev->state = LNS_DELETING;
-	mutex_unlock(&dev->lock);
-	lns_instance_reap(dev);
 }
 
 static bool lns_control_attach_rw(const struct loop_config *config)
@@ -119,17 +101,13 @@ static long lns_control_attach(struct file *ctl,
 	/* From here, closing @file deletes the device. */
 	file = lns_control_open_node(ctl, dev, rw);
 	if (IS_ERR(file)) {
-		lns_control_drop_ephemeral(dev);
+		/* Nothing will ever close it: deleted now, unless opened. */
+		lns_device_arm_ephemeral(dev, false, false);
 		return PTR_ERR(file);
 	}
 	err = lns_bind_configure(dev, BLK_OPEN_READ | (rw ? BLK_OPEN_WRITE : 0),
 				 I_BDEV(file->f_mapping->host), &arg.config);
-	/* Whoever closes the device last deletes it from now on. */
-	mutex_lock(&dev->lock);
-	dev->ephemeral_armed = true;
-	if (!err)
-		dev->flags |= LO_FLAGS_AUTOCLEAR;
-	mutex_unlock(&dev->lock);
+	lns_device_arm_ephemeral(dev, !err, true);
 	if (err)
 		goto out_fput;
 

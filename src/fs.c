@@ -280,7 +280,7 @@ void lns_fs_forget_node(struct lns_device *dev)
 
 /*
  * A device node unlinked by unlink(2) took its device with it
- * (lns_instance_unlink()): the device is deleted here, with no VFS lock
+ * (lns_fs_unlink()): the device is deleted here, with no VFS lock
  * held; every other node lost its i_private before it got here.
  */
 static void lns_fs_evict_inode(struct inode *inode)
@@ -295,7 +295,6 @@ static void lns_fs_evict_inode(struct inode *inode)
 
 static int lns_fs_unlink(struct inode *dir, struct dentry *dentry)
 {
-	struct lns_instance *inst = dir->i_sb->s_fs_info;
 	struct inode *inode = d_inode(dentry);
 	struct lns_device *dev = inode->i_private;
 	int err;
@@ -303,10 +302,15 @@ static int lns_fs_unlink(struct inode *dir, struct dentry *dentry)
 	/* loop-control and nodes loopns does not own cannot go away. */
 	if (!S_ISBLK(inode->i_mode) || !dev)
 		return -EPERM;
-	/* The inode keeps @dev: lns_fs_evict_inode() deletes it. */
-	err = lns_instance_unlink(inst, dev);
+	/*
+	 * Claim the device without waiting for its lock (the VFS holds the
+	 * directory's); the inode keeps @dev, and lns_fs_evict_inode()
+	 * deletes it once the VFS dropped the directory lock.
+	 */
+	err = lns_device_claim_idle(dev, true);
 	if (err)
 		return err;
+	dev->dentry = NULL;
 	return simple_unlink(dir, dentry);
 }
 

@@ -158,8 +158,7 @@ int lns_instance_add(struct lns_instance *inst, int index,
 
 	err = lns_fs_create_node(dev);
 	if (err) {
-		dev->state = LNS_DELETING;
-		lns_device_destroy(dev);
+		lns_device_discard(dev);
 		return err;
 	}
 
@@ -182,34 +181,6 @@ static struct lns_device *lns_instance_find(struct lns_instance *inst,
 	return dev;
 }
 
-/*
- * Mark an idle device as being deleted, or say why it cannot be. Devices
- * made by LOOPNS_CTL_ATTACH belong to their file descriptors until their
- * last close and are never idle. With @nowait (under the VFS's directory
- * lock, which must not wait for a device), a device whose lock is taken
- * is busy.
- */
-static int lns_instance_claim_idle(struct lns_device *dev, bool nowait)
-{
-	int err = 0;
-
-	if (nowait) {
-		if (!mutex_trylock(&dev->lock))
-			return -EBUSY;
-	} else {
-		err = mutex_lock_killable(&dev->lock);
-		if (err)
-			return err;
-	}
-	if (dev->state != LNS_UNBOUND || disk_openers(dev->disk) > 0 ||
-	    dev->ephemeral)
-		err = -EBUSY;
-	else
-		dev->state = LNS_DELETING;
-	mutex_unlock(&dev->lock);
-	return err;
-}
-
 /**
  * lns_instance_remove() - LOOP_CTL_REMOVE: delete an idle device
  * @inst: the instance; the caller holds its ctl_lock
@@ -229,34 +200,11 @@ int lns_instance_remove(struct lns_instance *inst, int index)
 	dev = lns_instance_find(inst, index);
 	if (!dev)
 		return -ENODEV;
-	err = lns_instance_claim_idle(dev, false);
+	err = lns_device_claim_idle(dev, false);
 	if (err)
 		return err;
 	lns_fs_remove_node(dev);
 	lns_device_destroy(dev);
-	return 0;
-}
-
-/**
- * lns_instance_unlink() - unlink(2) of a device node: claim the device
- * @inst: the instance; the caller (the VFS) holds the root's i_rwsem
- * @dev: the device whose node is being unlinked
- *
- * The device is deleted when the node's inode is evicted
- * (lns_fs_evict_inode()), which unlink(2) does after it dropped the
- * directory lock: del_gendisk() runs under no VFS lock.
- *
- * Return: 0 if the device will be deleted, -EBUSY if it is bound, open
- * or being configured.
- */
-int lns_instance_unlink(struct lns_instance *inst, struct lns_device *dev)
-{
-	int err;
-
-	err = lns_instance_claim_idle(dev, true);
-	if (err)
-		return err;
-	dev->dentry = NULL;
 	return 0;
 }
 

@@ -118,11 +118,14 @@ enum lns_state {
  * @minor: global device number (M of loopnsM; its first minor is
  *	M << part_shift, see device.c)
  * @lock: protects @state, @flags, @offset, @sizelimit, @file_name,
- *	@use_dio, @orphan, @bdev and writes to @backing and @backing_alias
- *	(which also take lns_bind_mutex and @backing_lock)
+ *	@use_dio, @orphan, @ephemeral, @ephemeral_armed, @bdev and writes to
+ *	@backing and @backing_alias (which also take lns_bind_mutex and
+ *	@backing_lock)
  * @backing_lock: protects @backing and @backing_alias for readers that
  *	cannot sleep (sysfs)
- * @state: enum lns_state
+ * @state: enum lns_state; the device's life, and the one rule that
+ *	deletes it (@orphan, @ephemeral, @ephemeral_armed are its cases),
+ *	are described and changed in device.c (binding in bind.c)
  * @flags: LO_FLAGS_*
  * @offset: start of the device in the backing file, in bytes
  * @sizelimit: size limit in bytes, 0 for none
@@ -204,7 +207,6 @@ int lns_instance_add(struct lns_instance *inst, int index,
 void lns_instance_reap(struct lns_device *dev);
 int lns_instance_remove(struct lns_instance *inst, int index);
 int lns_instance_get_free(struct lns_instance *inst);
-int lns_instance_unlink(struct lns_instance *inst, struct lns_device *dev);
 void lns_instance_shutdown(struct lns_instance *inst);
 void lns_instance_forget(struct lns_instance *inst, struct lns_device *dev);
 bool lns_instance_capable(struct lns_instance *inst, int cap);
@@ -246,6 +248,11 @@ void lns_device_exit(void);
 struct lns_device *lns_device_create(struct lns_instance *inst, int index);
 void lns_device_destroy(struct lns_device *dev);
 void lns_device_orphan(struct lns_device *dev);
+int lns_device_claim_idle(struct lns_device *dev, bool nowait);
+void lns_device_discard(struct lns_device *dev);
+void lns_device_make_ephemeral(struct lns_device *dev);
+void lns_device_arm_ephemeral(struct lns_device *dev, bool bound,
+			      bool opened);
 bool lns_device_is_ours(struct block_device *bdev);
 struct lns_device *lns_device_find_bound(dev_t devt);
 bool lns_device_next_part(struct lns_device *dev, unsigned long *partno,
