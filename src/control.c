@@ -135,6 +135,7 @@ static long lns_control_ioctl(struct file *file, unsigned int cmd,
 {
 	struct super_block *sb = file_inode(file)->i_sb;
 	struct lns_instance *inst = sb->s_fs_info;
+	struct lns_device *removed = NULL;
 	long ret;
 
 	switch (cmd) {
@@ -156,13 +157,15 @@ static long lns_control_ioctl(struct file *file, unsigned int cmd,
 		ret = lns_instance_add(inst, (int)parm, NULL);
 		break;
 	case LOOP_CTL_REMOVE:
-		ret = lns_instance_remove(inst, (int)parm);
+		ret = lns_instance_remove(inst, (int)parm, &removed);
 		break;
 	default:
 		ret = lns_instance_get_free(inst);
 		break;
 	}
 	mutex_unlock(&inst->ctl_lock);
+	if (removed)
+		lns_device_destroy(removed);
 	return ret;
 }
 

@@ -182,14 +182,18 @@ static struct lns_device *lns_instance_find(struct lns_instance *inst,
 }
 
 /**
- * lns_instance_remove() - LOOP_CTL_REMOVE: delete an idle device
+ * lns_instance_remove() - LOOP_CTL_REMOVE: take an idle device away
  * @inst: the instance; the caller holds its ctl_lock
  * @index: the device's index
+ * @devp: out: the device, without its node, which the caller deletes
+ *	with lns_device_destroy() after dropping ctl_lock (so that removals
+ *	run in parallel, as loop's do)
  *
  * Return: 0, -EINVAL for a negative index, -ENODEV if there is no such
  * device, -EBUSY if it is bound or open.
  */
-int lns_instance_remove(struct lns_instance *inst, int index)
+int lns_instance_remove(struct lns_instance *inst, int index,
+			struct lns_device **devp)
 {
 	struct lns_device *dev;
 	int err;
@@ -204,7 +208,7 @@ int lns_instance_remove(struct lns_instance *inst, int index)
 	if (err)
 		return err;
 	lns_fs_remove_node(dev);
-	lns_device_destroy(dev);
+	*devp = dev;
 	return 0;
 }
 

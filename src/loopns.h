@@ -12,10 +12,10 @@
  * it held:
  *   lns_instance.ctl_lock             (the instance's control operations:
  *                                      LOOP_CTL_*, LOOPNS_CTL_ATTACH's
- *                                      creation, the deletion of a device
- *                                      at its last close; del_gendisk()
- *                                      runs under it, never under a VFS
- *                                      lock)
+ *                                      creation, the deletion of an
+ *                                      ephemeral device at its last close;
+ *                                      del_gendisk() may run under it,
+ *                                      never under a VFS lock)
  *   instance root directory i_rwsem   (node creation and removal only:
  *                                      dcache operations, no other lock
  *                                      is waited for under it; ->unlink,
@@ -205,7 +205,8 @@ void lns_instance_put(struct lns_instance *inst);
 int lns_instance_add(struct lns_instance *inst, int index,
 		     struct lns_device **devp);
 void lns_instance_reap(struct lns_device *dev);
-int lns_instance_remove(struct lns_instance *inst, int index);
+int lns_instance_remove(struct lns_instance *inst, int index,
+			struct lns_device **devp);
 int lns_instance_get_free(struct lns_instance *inst);
 void lns_instance_shutdown(struct lns_instance *inst);
 void lns_instance_forget(struct lns_instance *inst, struct lns_device *dev);
