@@ -21,8 +21,6 @@
 
 /* Longest chain of stacked loop devices followed by the cycle check. */
 #define LNS_BIND_MAX_DEPTH	32
-/* Walks under the locks before -EAGAIN, while the chain keeps changing. */
-#define LNS_BIND_TRIES		4
 
 /*
  * The walk's lock: serializes the walk along stacked devices in
@@ -181,113 +179,9 @@ static int lns_bind_loop_backing(dev_t devt, umode_t *mode, dev_t *rdev)
 	return w.err;
 }
 
-/**
- * struct lns_bind_hops - where the in-kernel loop devices of a chain lead
- * @nr: entries used
- * @hop: per in-kernel loop device: its dev_t, and the result of looking
- *	up its backing file (0 with the backing inode's mode and rdev, or
- *	a negative errno)
- *
- * Filled by lns_bind_find_hops() before the locks are taken: looking a
- * path up may block in any filesystem (a stalled FUSE server) or take an
- * instance directory's i_rwsem (partition nodes are not kept in the
- * dcache), and neither may happen under lns_bind_mutex and
- * lns_device.lock: a control operation of that instance holds its
- * i_rwsem and waits for lns_device.lock.
- */
-struct lns_bind_hops {
-	int nr;
-	struct lns_bind_hop {
-		dev_t devt;
-		int err;
-		umode_t mode;
-		dev_t rdev;
-	} hop[LNS_BIND_MAX_DEPTH];
-};
-
-/* Pre-walk step through an in-kernel loop device, noted in @hop. */
-static bool lns_bind_note_hop(struct lns_bind_hop *hop, dev_t devt,
-			      umode_t *mode, dev_t *rdev)
+/* Walk step through in-kernel loop device @devt: where it is bound. */
+static int lns_bind_step_loop(umode_t *mode, dev_t *devt)
 {
-	hop->devt = devt;
-	hop->err = lns_bind_loop_backing(devt, &hop->mode, &hop->rdev);
-	*mode = hop->mode;
-	*rdev = hop->rdev;
-	return !hop->err;
-}
-
-/* Pre-walk step through a loopns device: its backing inode, or false. */
-static bool lns_bind_step_lower(dev_t devt, umode_t *mode, dev_t *rdev)
-{
-	struct lns_device *lower;
-	struct inode *inode;
-
-	mutex_lock(&lns_bind_mutex);
-	lower = lns_device_find_bound(devt);
-	if (lower) {
-		inode = lower->backing->f_mapping->host;
-		*mode = inode->i_mode;
-		*rdev = inode->i_rdev;
-	}
-	mutex_unlock(&lns_bind_mutex);
-	return lower;
-}
-
-/*
- * Follow @file's chain without the locks and note where every in-kernel
- * loop device in it leads, for lns_bind_validate(). The chain may change
- * meanwhile: the walk under the locks gives -EAGAIN if it meets an
- * in-kernel loop device noted nowhere here, and the caller tries again.
- */
-static void lns_bind_walk_hops(struct file *file, struct lns_bind_hops *hops)
-{
-	struct inode *inode = file->f_mapping->host;
-	umode_t mode = inode->i_mode;
-	dev_t devt = inode->i_rdev;
-	int depth;
-
-	hops->nr = 0;
-	for (depth = 0; S_ISBLK(mode) && depth < LNS_BIND_MAX_DEPTH; depth++) {
-		if (MAJOR(devt) == LOOP_MAJOR) {
-			int i = hops->nr;
-
-			if (!capable(CAP_SYS_ADMIN))
-				return;		/* the walk refuses it */
-			hops->nr++;
-			if (!lns_bind_note_hop(&hops->hop[i], devt, &mode,
-					       &devt))
-				return;
-		} else if (MAJOR(devt) != lns_device_major() ||
-			   !lns_bind_step_lower(devt, &mode, &devt)) {
-			return;
-		}
-	}
-}
-
-/*
- * lns_bind_walk_hops() into *@hopsp, allocated at the first call; nothing
- * for a regular file, which has no chain.
- * Return: 0 or -ENOMEM.
- */
-static int lns_bind_find_hops(struct file *file, struct lns_bind_hops **hopsp)
-{
-	if (!S_ISBLK(file->f_mapping->host->i_mode))
-		return 0;
-	if (!*hopsp) {
-		*hopsp = kmalloc(sizeof(**hopsp), GFP_KERNEL);
-		if (!*hopsp)
-			return -ENOMEM;
-	}
-	lns_bind_walk_hops(file, *hopsp);
-	return 0;
-}
-
-/* Walk step through in-kernel loop device @devt, from @hops. */
-static int lns_bind_step_loop(const struct lns_bind_hops *hops,
-			      umode_t *mode, dev_t *devt)
-{
-	int i;
-
 	/*
 	 * The chain is followed through paths, which only the host can be
 	 * trusted with: a container could forge them in its own mount
@@ -295,63 +189,77 @@ static int lns_bind_step_loop(const struct lns_bind_hops *hops,
 	 */
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	for (i = 0; i < hops->nr; i++) {
-		if (hops->hop[i].devt != *devt)
-			continue;
-		if (hops->hop[i].err)
-			return -EINVAL;
-		*mode = hops->hop[i].mode;
-		*devt = hops->hop[i].rdev;
-		return 0;
+	return lns_bind_loop_backing(*devt, mode, devt) ? -EINVAL : 0;
+}
+
+/*
+ * Walk step through loopns device @devt (a whole disk), in a short
+ * section under the walk's lock unless the caller holds it (@locked):
+ * where its backing file leads. -EINVAL if it is not bound, -EBADF if
+ * that is a node of @bdev's disk, partitions included.
+ */
+static int lns_bind_step_lower(struct block_device *bdev, bool locked,
+			       umode_t *mode, dev_t *devt)
+{
+	struct lns_device *lower;
+	struct inode *inode;
+	int err = -EINVAL;
+
+	if (!locked)
+		mutex_lock(&lns_bind_mutex);
+	lockdep_assert_held(&lns_bind_mutex);
+	lower = lns_device_find_bound(*devt);
+	if (lower) {
+		inode = lower->backing->f_mapping->host;
+		*mode = inode->i_mode;
+		*devt = inode->i_rdev;
+		err = 0;
+		if (S_ISBLK(*mode) && I_BDEV(inode)->bd_disk == bdev->bd_disk)
+			err = -EBADF;
 	}
-	return -EAGAIN;		/* the chain changed since the pre-walk */
+	if (!locked)
+		mutex_unlock(&lns_bind_mutex);
+	return err;
 }
 
 /*
  * Follow @file down through stacked loop and loopns devices by dev_t.
  * Binding @bdev to it must not make @bdev its own backing store: that
  * gives EBADF, and an unbound device in the chain gives EINVAL, as in
- * loop. In-kernel loop devices are followed through @hops. Called with
- * lns_bind_mutex held, under which no loopns device's backing file
- * changes or goes away.
+ * loop. Without @locked, the caller holds no lock but its device's: the
+ * walk's lock is taken for each loopns step, and in-kernel loop devices
+ * are followed by looking their backing files up, which may block in any
+ * filesystem. With @locked (the walk's lock held: the check is one step
+ * with a change of a backing file, so that two changes cannot close a
+ * cycle), the walk stops at an in-kernel loop device, which a walk
+ * without the lock followed before.
  */
 static int lns_bind_validate(struct file *file, struct block_device *bdev,
-			     const struct lns_bind_hops *hops)
+			     bool locked)
 {
 	struct inode *inode = file->f_mapping->host;
 	umode_t mode = inode->i_mode;
 	dev_t devt = inode->i_rdev;
-	int depth;
+	int depth, err;
 
-	lockdep_assert_held(&lns_bind_mutex);
 	if (!S_ISREG(mode) && !S_ISBLK(mode))
 		return -EINVAL;
+	/* Any node of @bdev's disk, partitions included, is @bdev. */
+	if (S_ISBLK(mode) && I_BDEV(inode)->bd_disk == bdev->bd_disk)
+		return -EBADF;
 	for (depth = 0; S_ISBLK(mode); depth++) {
-		struct lns_device *lower;
-
-		/* Any node of @bdev's disk, partitions included, is @bdev. */
-		if (inode && I_BDEV(inode)->bd_disk == bdev->bd_disk)
-			return -EBADF;
 		if (devt == bdev->bd_dev)
 			return -EBADF;
 		if (depth >= LNS_BIND_MAX_DEPTH)
 			return -EINVAL;
-		if (MAJOR(devt) == LOOP_MAJOR) {
-			int err = lns_bind_step_loop(hops, &mode, &devt);
-
-			if (err)
-				return err;
-			inode = NULL;	/* known by its dev_t only */
-			continue;
-		}
-		if (MAJOR(devt) != lns_device_major())
+		if (MAJOR(devt) == LOOP_MAJOR && !locked)
+			err = lns_bind_step_loop(&mode, &devt);
+		else if (MAJOR(devt) == lns_device_major())
+			err = lns_bind_step_lower(bdev, locked, &mode, &devt);
+		else
 			return 0;
-		lower = lns_device_find_bound(devt);
-		if (!lower)
-			return -EINVAL;
-		inode = lower->backing->f_mapping->host;
-		mode = inode->i_mode;
-		devt = inode->i_rdev;
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -363,19 +271,13 @@ static int lns_bind_check_access(struct file *file)
 }
 
 /*
- * lns_bind_validate() in a short section under the walk's lock, then the
- * access mode: as loop, a file of the wrong type is EINVAL whatever its
- * mode (a pipe's write end, say).
+ * lns_bind_validate(), then the access mode: as loop, a file of the wrong
+ * type is EINVAL whatever its mode (a pipe's write end, say).
  */
-static int lns_bind_check_chain(struct file *file, struct block_device *bdev,
-				const struct lns_bind_hops *hops)
+static int lns_bind_check_chain(struct file *file, struct block_device *bdev)
 {
-	int err;
-
-	mutex_lock(&lns_bind_mutex);
-	err = lns_bind_validate(file, bdev, hops);
-	mutex_unlock(&lns_bind_mutex);
-	return err ?: lns_bind_check_access(file);
+	return lns_bind_validate(file, bdev, false) ?:
+	       lns_bind_check_access(file);
 }
 
 static int lns_bind_info_to_dev(struct lns_device *dev,
@@ -543,8 +445,7 @@ static void lns_bind_rescan(struct lns_device *dev)
 /* LOOP_CONFIGURE's checks of the file and the settings, in loop's order. */
 static int lns_bind_attach_check(struct lns_device *dev, blk_mode_t mode,
 				 struct block_device *bdev, struct file *file,
-				 const struct loop_config *config,
-				 const struct lns_bind_hops *hops)
+				 const struct loop_config *config)
 {
 	int err;
 
@@ -557,7 +458,7 @@ static int lns_bind_attach_check(struct lns_device *dev, blk_mode_t mode,
 	 * bound on top of it, and the walk's lock orders this check against
 	 * every LOOP_CHANGE_FD, the only change of a bound device's file.
 	 */
-	err = lns_bind_check_chain(file, bdev, hops);
+	err = lns_bind_check_chain(file, bdev);
 	if (err)
 		return err;
 	if (config->info.lo_flags & ~LOOP_CONFIGURE_SETTABLE_FLAGS)
@@ -599,13 +500,12 @@ static void lns_bind_unpublish_backing(struct lns_device *dev)
 static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 			   struct block_device *bdev, struct file *file,
 			   struct lns_backing_alias *alias,
-			   const struct loop_config *config, u32 fs_bsize,
-			   const struct lns_bind_hops *hops)
+			   const struct loop_config *config, u32 fs_bsize)
 {
 	struct lns_compat_limits lim;
 	int err;
 
-	err = lns_bind_attach_check(dev, mode, bdev, file, config, hops);
+	err = lns_bind_attach_check(dev, mode, bdev, file, config);
 	if (err)
 		return err;
 	err = lns_io_start(dev);
@@ -642,33 +542,21 @@ static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 	return 0;
 }
 
-/*
- * lns_bind_attach() under dev->lock, with the chain's in-kernel loop
- * devices looked up before each try; tried again while they change.
- */
-static int lns_bind_attach_tries(struct lns_device *dev, blk_mode_t mode,
-				 struct block_device *bdev, struct file *file,
-				 struct lns_backing_alias *alias,
-				 const struct loop_config *config,
-				 u32 fs_bsize, bool *partscan)
+/* lns_bind_attach() under dev->lock. */
+static int lns_bind_attach_locked(struct lns_device *dev, blk_mode_t mode,
+				  struct block_device *bdev, struct file *file,
+				  struct lns_backing_alias *alias,
+				  const struct loop_config *config,
+				  u32 fs_bsize, bool *partscan)
 {
-	struct lns_bind_hops *hops = NULL;
-	int err, tries;
+	int err;
 
-	for (tries = 1; ; tries++) {
-		err = lns_bind_find_hops(file, &hops);
-		if (!err)
-			err = mutex_lock_killable(&dev->lock);
-		if (err)
-			break;
-		err = lns_bind_attach(dev, mode, bdev, file, alias, config,
-				      fs_bsize, hops);
-		*partscan = !err && (dev->flags & LO_FLAGS_PARTSCAN);
-		mutex_unlock(&dev->lock);
-		if (err != -EAGAIN || tries == LNS_BIND_TRIES)
-			break;
-	}
-	kfree(hops);
+	err = mutex_lock_killable(&dev->lock);
+	if (err)
+		return err;
+	err = lns_bind_attach(dev, mode, bdev, file, alias, config, fs_bsize);
+	*partscan = !err && (dev->flags & LO_FLAGS_PARTSCAN);
+	mutex_unlock(&dev->lock);
 	return err;
 }
 
@@ -680,8 +568,9 @@ static int lns_bind_attach_tries(struct lns_device *dev, blk_mode_t mode,
  * @config: fd, block size and loop_info64 settings
  *
  * Return: 0, -EBADF for a bad fd or a cycle back to @dev, -EBUSY if the
- * device is bound, -EINVAL for an unusable file or bad settings, -EAGAIN
- * if in-kernel loop devices in the chain kept changing under the walk.
+ * device is bound, -EINVAL for an unusable file or bad settings, -EPERM
+ * if the chain leads through an in-kernel loop device and the caller is
+ * not the host's administrator.
  */
 int lns_bind_configure(struct lns_device *dev, blk_mode_t mode,
 		       struct block_device *bdev,
@@ -713,8 +602,8 @@ int lns_bind_configure(struct lns_device *dev, blk_mode_t mode,
 			goto out_module;
 	}
 
-	err = lns_bind_attach_tries(dev, mode, bdev, file, alias, config,
-				    fs_bsize, &partscan);
+	err = lns_bind_attach_locked(dev, mode, bdev, file, alias, config,
+				     fs_bsize, &partscan);
 	if (partscan)
 		lns_bind_rescan(dev);
 	if (!(mode & BLK_OPEN_EXCL))
@@ -786,6 +675,8 @@ void lns_bind_detach(struct lns_device *dev, bool in_release)
 	struct lns_backing_alias *alias;
 	struct file *filp;
 
+	if (in_release)
+		lockdep_assert_held(&disk->open_mutex);
 	filp = lns_bind_detach_backing(dev, in_release, &alias);
 	dev->bdev = NULL;
 	dev->offset = 0;
@@ -856,14 +747,13 @@ int lns_bind_clear(struct lns_device *dev)
 static int lns_bind_swap_frozen(struct lns_device *dev,
 				struct block_device *bdev, struct file *file,
 				struct lns_backing_alias **alias,
-				struct file **old,
-				const struct lns_bind_hops *hops)
+				struct file **old)
 {
 	struct lns_backing_alias *new_alias = *alias;
 	int err;
 
 	mutex_lock(&lns_bind_mutex);
-	err = lns_bind_validate(file, bdev, hops) ?:
+	err = lns_bind_validate(file, bdev, true) ?:
 	      lns_bind_check_access(file);
 	if (!err && lns_bind_size(dev->offset, dev->sizelimit, file) !=
 		    lns_bind_size(dev->offset, dev->sizelimit, dev->backing))
@@ -883,8 +773,7 @@ static int lns_bind_swap_frozen(struct lns_device *dev,
  */
 static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
 			 struct file *file, struct lns_backing_alias **alias,
-			 struct file **old, u32 fs_bsize,
-			 const struct lns_bind_hops *hops)
+			 struct file **old, u32 fs_bsize)
 {
 	unsigned int token;
 	int err;
@@ -894,9 +783,13 @@ static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
 		return -ENXIO;
 	if (!(dev->flags & LO_FLAGS_READ_ONLY))
 		return -EINVAL;
+	/* In-kernel loop devices are followed before the freeze. */
+	err = lns_bind_validate(file, bdev, false);
+	if (err)
+		return err;
 
 	token = lns_compat_freeze(dev->disk->queue);
-	err = lns_bind_swap_frozen(dev, bdev, file, alias, old, hops);
+	err = lns_bind_swap_frozen(dev, bdev, file, alias, old);
 	if (!err)
 		dev->backing_bsize = fs_bsize;
 	lns_compat_unfreeze(dev->disk->queue, token);
@@ -907,29 +800,20 @@ static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
 	return 0;
 }
 
-/* lns_bind_swap() under dev->lock, tried as lns_bind_attach_tries() does. */
-static int lns_bind_swap_tries(struct lns_device *dev,
-			       struct block_device *bdev, struct file *file,
-			       struct lns_backing_alias **alias,
-			       struct file **old, u32 fs_bsize, bool *partscan)
+/* lns_bind_swap() under dev->lock. */
+static int lns_bind_swap_locked(struct lns_device *dev,
+				struct block_device *bdev, struct file *file,
+				struct lns_backing_alias **alias,
+				struct file **old, u32 fs_bsize, bool *partscan)
 {
-	struct lns_bind_hops *hops = NULL;
-	int err, tries;
+	int err;
 
-	for (tries = 1; ; tries++) {
-		err = lns_bind_find_hops(file, &hops);
-		if (!err)
-			err = mutex_lock_killable(&dev->lock);
-		if (err)
-			break;
-		err = lns_bind_swap(dev, bdev, file, alias, old, fs_bsize,
-				    hops);
-		*partscan = dev->flags & LO_FLAGS_PARTSCAN;
-		mutex_unlock(&dev->lock);
-		if (err != -EAGAIN || tries == LNS_BIND_TRIES)
-			break;
-	}
-	kfree(hops);
+	err = mutex_lock_killable(&dev->lock);
+	if (err)
+		return err;
+	err = lns_bind_swap(dev, bdev, file, alias, old, fs_bsize);
+	*partscan = dev->flags & LO_FLAGS_PARTSCAN;
+	mutex_unlock(&dev->lock);
 	return err;
 }
 
@@ -940,7 +824,7 @@ static int lns_bind_swap_tries(struct lns_device *dev,
  * @fd: new backing file descriptor
  *
  * Return: 0, -EBADF, -ENXIO if unbound, -EINVAL unless the device is
- * read-only and the new file has the same size, -EAGAIN as for
+ * read-only and the new file has the same size, -EPERM as for
  * lns_bind_configure().
  */
 int lns_bind_change_fd(struct lns_device *dev, struct block_device *bdev,
@@ -965,8 +849,8 @@ int lns_bind_change_fd(struct lns_device *dev, struct block_device *bdev,
 
 	dev_set_uevent_suppress(disk_to_dev(dev->disk), 1);
 	/* On success, @alias is the old file's afterwards. */
-	err = lns_bind_swap_tries(dev, bdev, file, &alias, &old, fs_bsize,
-				  &partscan);
+	err = lns_bind_swap_locked(dev, bdev, file, &alias, &old, fs_bsize,
+				   &partscan);
 	dev_set_uevent_suppress(disk_to_dev(dev->disk), 0);
 	if (!err) {
 		fput(old);

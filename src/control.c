@@ -44,7 +44,7 @@ static struct file *lns_control_open_node(struct file *ctl,
 			      O_LARGEFILE, 0);
 }
 
-/* Create an ephemeral device; the caller holds the root's i_rwsem. */
+/* Create an ephemeral device; the caller holds the instance's ctl_lock. */
 static int lns_control_new_ephemeral(struct file *ctl,
 				     struct lns_device **devp)
 {
@@ -54,26 +54,8 @@ static int lns_control_new_ephemeral(struct file *ctl,
 	index = lns_instance_add(sb->s_fs_info, -1, devp);
 	if (index < 0)
 		return index;
-	(*devp)->ephemeral = true;
+	lns_device_make_ephemeral(*devp);
 	return index;
-}
-
-/*
- * The new device could not be opened (permissions on its node, ENFILE...):
- * nothing will ever close it, so delete it now.
- */
-static void lns_control_drop_ephemeral(struct lns_device *dev)
-{
-	mutex_lock(&dev->lock);
-	dev->ephemeral_armed = true;
-	if (dev->state != LNS_UNBOUND || disk_openers(dev->disk)) {
-		/* Somebody else opened it: their last close reaps it. */
-		mutex_unlock(&dev->lock);
-		return;
-	}
-	dev->state = LNS_DELETING;
-	mutex_unlock(&dev->lock);
-	lns_instance_reap(dev);
 }
 
 static bool lns_control_attach_rw(const struct loop_config *config)
@@ -94,7 +76,7 @@ static bool lns_control_attach_rw(const struct loop_config *config)
 static long lns_control_attach(struct file *ctl,
 			       struct loopns_attach __user *uarg)
 {
-	struct inode *dir = d_inode(file_inode(ctl)->i_sb->s_root);
+	struct lns_instance *inst = file_inode(ctl)->i_sb->s_fs_info;
 	struct loopns_attach arg;
 	struct lns_device *dev;
 	struct file *file;
@@ -108,28 +90,24 @@ static long lns_control_attach(struct file *ctl,
 		return -EINVAL;
 	rw = lns_control_attach_rw(&arg.config);
 
-	err = down_write_killable(&dir->i_rwsem);
+	err = mutex_lock_killable(&inst->ctl_lock);
 	if (err)
 		return err;
 	arg.index = lns_control_new_ephemeral(ctl, &dev);
-	inode_unlock(dir);
+	mutex_unlock(&inst->ctl_lock);
 	if (arg.index < 0)
 		return arg.index;
 
 	/* From here, closing @file deletes the device. */
 	file = lns_control_open_node(ctl, dev, rw);
 	if (IS_ERR(file)) {
-		lns_control_drop_ephemeral(dev);
+		/* Nothing will ever close it: deleted now, unless opened. */
+		lns_device_arm_ephemeral(dev, false, false);
 		return PTR_ERR(file);
 	}
 	err = lns_bind_configure(dev, BLK_OPEN_READ | (rw ? BLK_OPEN_WRITE : 0),
 				 I_BDEV(file->f_mapping->host), &arg.config);
-	/* Whoever closes the device last deletes it from now on. */
-	mutex_lock(&dev->lock);
-	dev->ephemeral_armed = true;
-	if (!err)
-		dev->flags |= LO_FLAGS_AUTOCLEAR;
-	mutex_unlock(&dev->lock);
+	lns_device_arm_ephemeral(dev, !err, true);
 	if (err)
 		goto out_fput;
 
@@ -157,7 +135,7 @@ static long lns_control_ioctl(struct file *file, unsigned int cmd,
 {
 	struct super_block *sb = file_inode(file)->i_sb;
 	struct lns_instance *inst = sb->s_fs_info;
-	struct inode *dir = d_inode(sb->s_root);
+	struct lns_device *removed = NULL;
 	long ret;
 
 	switch (cmd) {
@@ -171,7 +149,7 @@ static long lns_control_ioctl(struct file *file, unsigned int cmd,
 		return -ENOSYS;
 	}
 
-	ret = down_write_killable(&dir->i_rwsem);
+	ret = mutex_lock_killable(&inst->ctl_lock);
 	if (ret)
 		return ret;
 	switch (cmd) {
@@ -179,13 +157,15 @@ static long lns_control_ioctl(struct file *file, unsigned int cmd,
 		ret = lns_instance_add(inst, (int)parm, NULL);
 		break;
 	case LOOP_CTL_REMOVE:
-		ret = lns_instance_remove(inst, (int)parm);
+		ret = lns_instance_remove(inst, (int)parm, &removed);
 		break;
 	default:
 		ret = lns_instance_get_free(inst);
 		break;
 	}
-	inode_unlock(dir);
+	mutex_unlock(&inst->ctl_lock);
+	if (removed)
+		lns_device_destroy(removed);
 	return ret;
 }
 

@@ -7,6 +7,27 @@
  * names are global and util-linux recognises loop devices on other majors
  * by the "loop" prefix). The node in the instance keeps the short
  * per-instance name "loopN".
+ *
+ * A device's life. Every transition is made under lns_device.lock, here,
+ * except binding and unbinding (bind.c):
+ *
+ *   UNBOUND --LOOP_CONFIGURE/LOOP_SET_FD--> BOUND       (bind.c)
+ *   BOUND --LOOP_CLR_FD by the only opener, last close with autoclear,
+ *           orphan or armed ephemeral device--> RUNDOWN  (bind.c, here)
+ *   RUNDOWN --detach--> UNBOUND                          (bind.c)
+ *   UNBOUND, not open --deletion--> DELETING --> freed   (here)
+ *
+ * Deletion follows one rule: an unbound device nobody has open is deleted
+ * once nothing may reach it any more:
+ *   - its node is gone: LOOP_CTL_REMOVE (lns_device_claim_idle()), or
+ *     unlink(2), whose deletion comes with the node's inode's eviction;
+ *   - its instance is gone (@orphan, lns_device_orphan()): at once if idle,
+ *     else at its last close;
+ *   - it belongs to its file descriptors (@ephemeral, LOOPNS_CTL_ATTACH):
+ *     at its last close, once LOOPNS_CTL_ATTACH is done with it
+ *     (@ephemeral_armed, lns_device_arm_ephemeral()).
+ * The last close decides in lns_device_release(); the deletion itself
+ * runs in lns_remove_wq (del_gendisk() cannot run under open_mutex).
  */
 
 #include <linux/idr.h>
@@ -69,12 +90,20 @@ static int lns_device_open(struct gendisk *disk, blk_mode_t mode)
 	return err;
 }
 
+/* Whether the last close deletes the device (see the top of this file). */
+static bool lns_device_dies_at_close(struct lns_device *dev)
+{
+	lockdep_assert_held(&dev->lock);
+	return dev->orphan || dev->ephemeral_armed;
+}
+
 /* Called with disk->open_mutex held, after the opener count dropped. */
 static void lns_device_release(struct gendisk *disk)
 {
 	struct lns_device *dev = disk->private_data;
 	bool detach;
 
+	lockdep_assert_held(&disk->open_mutex);
 	if (disk_openers(disk) > 0)
 		return;
 
@@ -84,7 +113,7 @@ static void lns_device_release(struct gendisk *disk)
 	 */
 	mutex_lock(&dev->lock);
 	if (dev->state == LNS_BOUND && ((dev->flags & LO_FLAGS_AUTOCLEAR) ||
-					dev->orphan || dev->ephemeral_armed))
+					lns_device_dies_at_close(dev)))
 		dev->state = LNS_RUNDOWN;
 	detach = dev->state == LNS_RUNDOWN;
 	mutex_unlock(&dev->lock);
@@ -94,7 +123,7 @@ static void lns_device_release(struct gendisk *disk)
 
 	/* Orphans and ephemeral devices go away at their last close. */
 	mutex_lock(&dev->lock);
-	if ((dev->orphan || dev->ephemeral_armed) && dev->state == LNS_UNBOUND) {
+	if (lns_device_dies_at_close(dev) && dev->state == LNS_UNBOUND) {
 		dev->state = LNS_DELETING;
 		queue_work(lns_remove_wq, &dev->remove_work);
 	}
@@ -351,6 +380,91 @@ void lns_device_destroy(struct lns_device *dev)
 	blk_mq_free_tag_set(&dev->tag_set);
 	lns_instance_forget(dev->inst, dev);
 	put_disk(dev->disk);
+}
+
+/**
+ * lns_device_claim_idle() - mark an idle device as being deleted
+ * @dev: the device
+ * @nowait: do not wait for the device's lock (under the VFS's directory
+ *	lock, which must not wait for a device): a device whose lock is
+ *	taken is busy
+ *
+ * Devices made by LOOPNS_CTL_ATTACH belong to their file descriptors
+ * until their last close and are never idle.
+ *
+ * Return: 0 (the device is LNS_DELETING: the caller deletes it), -EBUSY
+ * if it is bound, open or ephemeral, or -EINTR.
+ */
+int lns_device_claim_idle(struct lns_device *dev, bool nowait)
+{
+	int err = 0;
+
+	if (nowait) {
+		if (!mutex_trylock(&dev->lock))
+			return -EBUSY;
+	} else {
+		err = mutex_lock_killable(&dev->lock);
+		if (err)
+			return err;
+	}
+	if (dev->state != LNS_UNBOUND || disk_openers(dev->disk) > 0 ||
+	    dev->ephemeral)
+		err = -EBUSY;
+	else
+		dev->state = LNS_DELETING;
+	mutex_unlock(&dev->lock);
+	return err;
+}
+
+/**
+ * lns_device_discard() - delete a device nobody could reach yet
+ * @dev: a device whose node could not be made
+ */
+void lns_device_discard(struct lns_device *dev)
+{
+	mutex_lock(&dev->lock);
+	dev->state = LNS_DELETING;
+	mutex_unlock(&dev->lock);
+	lns_device_destroy(dev);
+}
+
+/**
+ * lns_device_make_ephemeral() - the device belongs to its file descriptors
+ * @dev: a new device of LOOPNS_CTL_ATTACH, not reachable by anyone else
+ *	yet (no LOOP_CTL_REMOVE, LOOP_CTL_GET_FREE or unlink(2) takes it)
+ */
+void lns_device_make_ephemeral(struct lns_device *dev)
+{
+	mutex_lock(&dev->lock);
+	dev->ephemeral = true;
+	mutex_unlock(&dev->lock);
+}
+
+/**
+ * lns_device_arm_ephemeral() - LOOPNS_CTL_ATTACH is done with @dev
+ * @dev: an ephemeral device
+ * @bound: the bind succeeded: detach at the last close (autoclear)
+ * @opened: the caller holds it open: if not, and nobody else does, it
+ *	is deleted now, as nothing will ever close it
+ *
+ * From now on, whoever closes the device last deletes it.
+ */
+void lns_device_arm_ephemeral(struct lns_device *dev, bool bound,
+			      bool opened)
+{
+	bool reap = false;
+
+	mutex_lock(&dev->lock);
+	dev->ephemeral_armed = true;
+	if (bound)
+		dev->flags |= LO_FLAGS_AUTOCLEAR;
+	if (!opened && dev->state == LNS_UNBOUND && !disk_openers(dev->disk)) {
+		dev->state = LNS_DELETING;
+		reap = true;
+	}
+	mutex_unlock(&dev->lock);
+	if (reap)
+		lns_instance_reap(dev);
 }
 
 /**

@@ -4,8 +4,11 @@
  * directory holds "loop-control" and one block device node per device.
  *
  * The directory lives entirely in the dcache (like ramfs): nodes are
- * created and removed only by loopns itself, under the root directory's
- * i_rwsem, which also serializes every control operation of the instance.
+ * created and removed only by loopns itself (and unlink(2)), under the
+ * root directory's i_rwsem, held for the dcache operations only. A device
+ * node's inode points to its device (i_private) until the device is
+ * deleted by loopns; a device claimed by unlink(2) is deleted when that
+ * inode is evicted, after the VFS dropped the directory lock.
  */
 
 #include <linux/fs.h>
@@ -204,7 +207,7 @@ static void lns_fs_init_node(struct inode *inode, dev_t devt)
 
 /**
  * lns_fs_create_node() - create the node "loopN" of a new device
- * @dev: the device; the caller holds the instance root's i_rwsem
+ * @dev: the device; the caller holds the instance's ctl_lock
  *
  * Return: 0 or a negative errno.
  */
@@ -212,49 +215,86 @@ int lns_fs_create_node(struct lns_device *dev)
 {
 	struct lns_instance *inst = dev->inst;
 	struct super_block *sb = inst->sb;
+	struct inode *dir = d_inode(sb->s_root);
 	struct dentry *dentry;
 	struct inode *inode;
 	char name[24];
 
+	lockdep_assert_held(&inst->ctl_lock);
 	inode = lns_fs_new_inode(sb, LNS_NODE_INO_BASE +
 				 ((unsigned long)dev->index << 16),
 				 S_IFBLK | inst->mode);
 	if (!inode)
 		return -ENOMEM;
 	lns_fs_init_node(inode, disk_devt(dev->disk));
-	inode->i_private = dev;
 
 	snprintf(name, sizeof(name), "loop%d", dev->index);
+	inode_lock(dir);
 	dentry = lns_fs_add_node(sb, name, inode);
-	if (IS_ERR(dentry))
-		return PTR_ERR(dentry);
-	dev->dentry = dentry;
-	return 0;
+	if (!IS_ERR(dentry)) {
+		d_inode(dentry)->i_private = dev;
+		dev->dentry = dentry;
+	}
+	inode_unlock(dir);
+	return PTR_ERR_OR_ZERO(dentry);
 }
 
 /**
  * lns_fs_remove_node() - remove the node of a device being deleted
- * @dev: the device; the caller holds the instance root's i_rwsem
+ * @dev: the device; the caller holds the instance's ctl_lock
  */
 void lns_fs_remove_node(struct lns_device *dev)
 {
-	struct dentry *dentry = dev->dentry;
+	struct dentry *dentry;
 	struct inode *dir;
 
-	if (!dentry)
-		return;
+	lockdep_assert_held(&dev->inst->ctl_lock);
+	dir = d_inode(dev->inst->sb->s_root);
+	inode_lock(dir);
+	dentry = dev->dentry;
+	if (dentry) {
+		dev->dentry = NULL;
+		d_inode(dentry)->i_private = NULL;
+		dget(dentry);
+		simple_unlink(dir, dentry);
+		d_delete(dentry);
+		dput(dentry);
+	}
+	inode_unlock(dir);
+}
+
+/**
+ * lns_fs_forget_node() - the instance is going away with its nodes
+ * @dev: a device of the instance, whose superblock is being killed
+ *
+ * Unlinks the device from its node, which goes with the superblock: the
+ * device lives on as an orphan if it is open.
+ */
+void lns_fs_forget_node(struct lns_device *dev)
+{
+	/* No unlink(2) or control operation can run: nothing is mounted. */
+	if (dev->dentry)
+		d_inode(dev->dentry)->i_private = NULL;
 	dev->dentry = NULL;
-	dir = d_inode(dentry->d_parent);
-	d_inode(dentry)->i_private = NULL;
-	dget(dentry);
-	simple_unlink(dir, dentry);
-	d_delete(dentry);
-	dput(dentry);
+}
+
+/*
+ * A device node unlinked by unlink(2) took its device with it
+ * (lns_fs_unlink()): the device is deleted here, with no VFS lock
+ * held; every other node lost its i_private before it got here.
+ */
+static void lns_fs_evict_inode(struct inode *inode)
+{
+	struct lns_device *dev = inode->i_private;
+
+	truncate_inode_pages_final(&inode->i_data);
+	clear_inode(inode);
+	if (S_ISBLK(inode->i_mode) && dev)
+		lns_device_destroy(dev);
 }
 
 static int lns_fs_unlink(struct inode *dir, struct dentry *dentry)
 {
-	struct lns_instance *inst = dir->i_sb->s_fs_info;
 	struct inode *inode = d_inode(dentry);
 	struct lns_device *dev = inode->i_private;
 	int err;
@@ -262,10 +302,15 @@ static int lns_fs_unlink(struct inode *dir, struct dentry *dentry)
 	/* loop-control and nodes loopns does not own cannot go away. */
 	if (!S_ISBLK(inode->i_mode) || !dev)
 		return -EPERM;
-	err = lns_instance_unlink(inst, dev);
+	/*
+	 * Claim the device without waiting for its lock (the VFS holds the
+	 * directory's); the inode keeps @dev, and lns_fs_evict_inode()
+	 * deletes it once the VFS dropped the directory lock.
+	 */
+	err = lns_device_claim_idle(dev, true);
 	if (err)
 		return err;
-	inode->i_private = NULL;
+	dev->dentry = NULL;
 	return simple_unlink(dir, dentry);
 }
 
@@ -416,6 +461,7 @@ static int lns_fs_show_options(struct seq_file *m, struct dentry *root)
 static const struct super_operations lns_fs_super_ops = {
 	.statfs		= simple_statfs,
 	.drop_inode	= lns_compat_inode_just_drop,
+	.evict_inode	= lns_fs_evict_inode,
 	.show_options	= lns_fs_show_options,
 };
 

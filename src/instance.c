@@ -5,9 +5,10 @@
  * Every mount of the loopns filesystem owns one struct lns_instance. Its
  * devices are numbered from a per-instance IDR, so every instance starts
  * at loop0 and no instance can name another's devices. Control operations
- * (add, remove, get-free, unlink) are serialized by the instance root
- * directory's i_rwsem, held by the caller; lns_instance.lock protects the
- * registry itself for readers that do not hold it.
+ * (add, remove, get-free, the deletion of an ephemeral device) are
+ * serialized by the instance's own ctl_lock, held by the caller; no VFS
+ * lock is held across them. lns_instance.lock protects the registry
+ * itself for readers that do not hold ctl_lock.
  */
 
 #include <linux/capability.h>
@@ -30,6 +31,7 @@ struct lns_instance *lns_instance_create(struct user_namespace *user_ns)
 	if (!inst)
 		return NULL;
 	kref_init(&inst->kref);
+	mutex_init(&inst->ctl_lock);
 	mutex_init(&inst->lock);
 	idr_init(&inst->devices);
 	inst->max = LNS_DEFAULT_MAX;
@@ -59,6 +61,7 @@ static void lns_instance_release(struct kref *kref)
 	idr_destroy(&inst->devices);
 	put_user_ns(inst->user_ns);
 	mutex_destroy(&inst->lock);
+	mutex_destroy(&inst->ctl_lock);
 	kfree(inst);
 }
 
@@ -129,7 +132,7 @@ void lns_instance_forget(struct lns_instance *inst, struct lns_device *dev)
 
 /**
  * lns_instance_add() - create a device and its node
- * @inst: the instance; the caller holds its root directory's i_rwsem
+ * @inst: the instance; the caller holds its ctl_lock
  * @index: wanted index, or negative for the first free one
  * @devp: if not NULL, set to the new device
  *
@@ -142,6 +145,7 @@ int lns_instance_add(struct lns_instance *inst, int index,
 	struct lns_device *dev;
 	int err;
 
+	lockdep_assert_held(&inst->ctl_lock);
 	index = lns_instance_reserve(inst, index);
 	if (index < 0)
 		return index;
@@ -154,8 +158,7 @@ int lns_instance_add(struct lns_instance *inst, int index,
 
 	err = lns_fs_create_node(dev);
 	if (err) {
-		dev->state = LNS_DELETING;
-		lns_device_destroy(dev);
+		lns_device_discard(dev);
 		return err;
 	}
 
@@ -178,69 +181,34 @@ static struct lns_device *lns_instance_find(struct lns_instance *inst,
 	return dev;
 }
 
-/*
- * Mark an idle device as being deleted, or say why it cannot be. Devices
- * made by LOOPNS_CTL_ATTACH belong to their file descriptors until their
- * last close and are never idle.
- */
-static int lns_instance_claim_idle(struct lns_device *dev)
-{
-	int err;
-
-	err = mutex_lock_killable(&dev->lock);
-	if (err)
-		return err;
-	if (dev->state != LNS_UNBOUND || disk_openers(dev->disk) > 0 ||
-	    dev->ephemeral)
-		err = -EBUSY;
-	else
-		dev->state = LNS_DELETING;
-	mutex_unlock(&dev->lock);
-	return err;
-}
-
 /**
- * lns_instance_remove() - LOOP_CTL_REMOVE: delete an idle device
- * @inst: the instance; the caller holds its root directory's i_rwsem
+ * lns_instance_remove() - LOOP_CTL_REMOVE: take an idle device away
+ * @inst: the instance; the caller holds its ctl_lock
  * @index: the device's index
+ * @devp: out: the device, without its node, which the caller deletes
+ *	with lns_device_destroy() after dropping ctl_lock (so that removals
+ *	run in parallel, as loop's do)
  *
  * Return: 0, -EINVAL for a negative index, -ENODEV if there is no such
  * device, -EBUSY if it is bound or open.
  */
-int lns_instance_remove(struct lns_instance *inst, int index)
+int lns_instance_remove(struct lns_instance *inst, int index,
+			struct lns_device **devp)
 {
 	struct lns_device *dev;
 	int err;
 
+	lockdep_assert_held(&inst->ctl_lock);
 	if (index < 0)
 		return -EINVAL;
 	dev = lns_instance_find(inst, index);
 	if (!dev)
 		return -ENODEV;
-	err = lns_instance_claim_idle(dev);
+	err = lns_device_claim_idle(dev, false);
 	if (err)
 		return err;
 	lns_fs_remove_node(dev);
-	lns_device_destroy(dev);
-	return 0;
-}
-
-/**
- * lns_instance_unlink() - unlink(2) of a device node: delete the device
- * @inst: the instance; the caller (the VFS) holds the root's i_rwsem
- * @dev: the device whose node is being unlinked
- *
- * Return: 0 if the device was deleted, -EBUSY if it is bound or open.
- */
-int lns_instance_unlink(struct lns_instance *inst, struct lns_device *dev)
-{
-	int err;
-
-	err = lns_instance_claim_idle(dev);
-	if (err)
-		return err;
-	dev->dentry = NULL;
-	lns_device_destroy(dev);
+	*devp = dev;
 	return 0;
 }
 
@@ -257,7 +225,6 @@ void lns_instance_reap(struct lns_device *dev)
 {
 	struct lns_instance *inst = dev->inst;
 	struct super_block *sb = NULL;
-	struct inode *dir;
 
 	mutex_lock(&inst->lock);
 	if (!inst->dead && atomic_inc_not_zero(&inst->sb->s_active))
@@ -267,17 +234,16 @@ void lns_instance_reap(struct lns_device *dev)
 		lns_device_destroy(dev);
 		return;
 	}
-	dir = d_inode(sb->s_root);
-	inode_lock(dir);
+	mutex_lock(&inst->ctl_lock);
 	lns_fs_remove_node(dev);
 	lns_device_destroy(dev);
-	inode_unlock(dir);
+	mutex_unlock(&inst->ctl_lock);
 	deactivate_super(sb);
 }
 
 /**
  * lns_instance_get_free() - LOOP_CTL_GET_FREE
- * @inst: the instance; the caller holds its root directory's i_rwsem
+ * @inst: the instance; the caller holds its ctl_lock
  *
  * Two callers may be handed the same unbound device; the first to bind it
  * wins and the other gets -EBUSY from LOOP_SET_FD/LOOP_CONFIGURE, as with
@@ -290,6 +256,7 @@ int lns_instance_get_free(struct lns_instance *inst)
 	struct lns_device *dev;
 	int id, found = -1;
 
+	lockdep_assert_held(&inst->ctl_lock);
 	mutex_lock(&inst->lock);
 	idr_for_each_entry(&inst->devices, dev, id) {
 		if (READ_ONCE(dev->state) == LNS_UNBOUND && !dev->ephemeral) {
@@ -329,7 +296,7 @@ void lns_instance_shutdown(struct lns_instance *inst)
 		if (!dev)
 			break;
 		id++;
-		dev->dentry = NULL;
+		lns_fs_forget_node(dev);
 		lns_device_orphan(dev);
 		put_device(disk_to_dev(dev->disk));
 	}

@@ -10,12 +10,23 @@
  *
  * Lock order (outermost first); a lock may be taken with only locks above
  * it held:
- *   instance root directory i_rwsem   (node creation and removal, and so
- *                                      every control operation of the
- *                                      instance; del_gendisk() runs under it)
+ *   lns_instance.ctl_lock             (the instance's control operations:
+ *                                      LOOP_CTL_*, LOOPNS_CTL_ATTACH's
+ *                                      creation, the deletion of an
+ *                                      ephemeral device at its last close;
+ *                                      del_gendisk() may run under it,
+ *                                      never under a VFS lock)
+ *   instance root directory i_rwsem   (node creation and removal only:
+ *                                      dcache operations, no other lock
+ *                                      is waited for under it; ->unlink,
+ *                                      where the VFS holds it, only tries
+ *                                      lns_device.lock, and the device is
+ *                                      deleted when the node's inode is
+ *                                      evicted, after the VFS dropped it)
  *   gendisk open_mutex                (block layer, around ->open and
- *                                      ->release; bind.c takes it for
- *                                      partition rescans)
+ *                                      ->release and in del_gendisk();
+ *                                      bind.c takes it for partition
+ *                                      rescans)
  *   lns_device.lock                   (the device's configuration, see
  *                                      struct lns_device)
  *   freeze of the device's own queue  (waits for its requests in flight,
@@ -36,9 +47,11 @@
  * No global sleeping lock is held across anything that can wait for a
  * backing store: one tenant's stalled server stalls only its own devices.
  * The backing paths of in-kernel loop devices in a chain of stacked
- * devices are looked up before any of these locks is taken (struct
- * lns_bind_hops in bind.c): a lookup may take an instance directory's
- * i_rwsem or block in a filesystem.
+ * devices are looked up under lns_device.lock only (lns_bind_validate()
+ * in bind.c): a lookup may block in a filesystem, which must not happen
+ * under lns_bind_mutex, nor under the freeze of LOOP_CHANGE_FD (it could
+ * need the frozen device's own I/O); it may take an instance directory's
+ * i_rwsem, under which nothing waits for lns_device.lock.
  * A device's @state is published LNS_BOUND with smp_store_release() after
  * its backing file is set; lockless readers use smp_load_acquire().
  */
@@ -61,6 +74,8 @@
 /**
  * struct lns_instance - a private set of loop devices (one superblock)
  * @kref: the superblock and every device hold a reference
+ * @ctl_lock: serializes the instance's control operations (see the lock
+ *	order above)
  * @lock: protects @devices, @nr_devices, @max and @dead
  * @devices: per-instance index -> struct lns_device
  * @nr_devices: number of entries in @devices
@@ -75,6 +90,7 @@
  */
 struct lns_instance {
 	struct kref kref;
+	struct mutex ctl_lock;		/* see above */
 	struct mutex lock;		/* see above */
 	struct idr devices;
 	int nr_devices;
@@ -102,11 +118,14 @@ enum lns_state {
  * @minor: global device number (M of loopnsM; its first minor is
  *	M << part_shift, see device.c)
  * @lock: protects @state, @flags, @offset, @sizelimit, @file_name,
- *	@use_dio, @orphan, @bdev and writes to @backing and @backing_alias
- *	(which also take lns_bind_mutex and @backing_lock)
+ *	@use_dio, @orphan, @ephemeral, @ephemeral_armed, @bdev and writes to
+ *	@backing and @backing_alias (which also take lns_bind_mutex and
+ *	@backing_lock)
  * @backing_lock: protects @backing and @backing_alias for readers that
  *	cannot sleep (sysfs)
- * @state: enum lns_state
+ * @state: enum lns_state; the device's life, and the one rule that
+ *	deletes it (@orphan, @ephemeral, @ephemeral_armed are its cases),
+ *	are described and changed in device.c (binding in bind.c)
  * @flags: LO_FLAGS_*
  * @offset: start of the device in the backing file, in bytes
  * @sizelimit: size limit in bytes, 0 for none
@@ -186,9 +205,9 @@ void lns_instance_put(struct lns_instance *inst);
 int lns_instance_add(struct lns_instance *inst, int index,
 		     struct lns_device **devp);
 void lns_instance_reap(struct lns_device *dev);
-int lns_instance_remove(struct lns_instance *inst, int index);
+int lns_instance_remove(struct lns_instance *inst, int index,
+			struct lns_device **devp);
 int lns_instance_get_free(struct lns_instance *inst);
-int lns_instance_unlink(struct lns_instance *inst, struct lns_device *dev);
 void lns_instance_shutdown(struct lns_instance *inst);
 void lns_instance_forget(struct lns_instance *inst, struct lns_device *dev);
 bool lns_instance_capable(struct lns_instance *inst, int cap);
@@ -216,6 +235,7 @@ void lns_fs_exit(void);
 bool lns_fs_is_instance(struct super_block *sb);
 int lns_fs_create_node(struct lns_device *dev);
 void lns_fs_remove_node(struct lns_device *dev);
+void lns_fs_forget_node(struct lns_device *dev);
 
 /* control.c */
 int lns_control_init(void);
@@ -229,6 +249,11 @@ void lns_device_exit(void);
 struct lns_device *lns_device_create(struct lns_instance *inst, int index);
 void lns_device_destroy(struct lns_device *dev);
 void lns_device_orphan(struct lns_device *dev);
+int lns_device_claim_idle(struct lns_device *dev, bool nowait);
+void lns_device_discard(struct lns_device *dev);
+void lns_device_make_ephemeral(struct lns_device *dev);
+void lns_device_arm_ephemeral(struct lns_device *dev, bool bound,
+			      bool opened);
 bool lns_device_is_ours(struct block_device *bdev);
 struct lns_device *lns_device_find_bound(dev_t devt);
 bool lns_device_next_part(struct lns_device *dev, unsigned long *partno,

@@ -7,7 +7,8 @@
 # read). Meanwhile container B (host user 1001) mounts an instance, adds,
 # attaches, detaches (last close), removes and unmounts (a detach) within
 # 10 s. Then A's server continues, everything finishes, and no device or
-# module reference is left.
+# module reference is left. The same with A's server killed instead of
+# continued: only A sees errors.
 
 load helpers
 load userns
@@ -28,6 +29,7 @@ setup() {
 	REFCNT=$(cat /sys/module/loopns/refcnt)
 	PIDS=()
 	FUSE_PID=
+	A_SIGNAL=CONT
 }
 
 teardown() {
@@ -103,8 +105,8 @@ b_cycle() {
 	bpid=$!
 	exits_within 10 "$bpid" && B_DONE=yes
 	echo "B's cycle done within 10 s: $B_DONE"
-	# The rest finishes once A's server continues.
-	kill -CONT "$FUSE_PID"
+	# The rest finishes once A's server continues (or dies: A_SIGNAL).
+	kill -"$A_SIGNAL" "$FUSE_PID"
 	wait "$bpid" || true
 	cat "$T/b.out"
 	grep -qx B-DONE "$T/b.out"
@@ -154,6 +156,35 @@ a_waits_then_b() {
 	a_start ro:
 	a_stall_read
 	a_waits_then_b "A's LOOP_CHANGE_FD" loopioctl "$A/loop0" change-fd "ro:$T/back2"
+}
+
+@test "A's server killed with a read in flight and A's LOOP_CHANGE_FD waiting for it: B's control plane does not wait, only A sees errors" {
+	local apid
+	a_start ro:
+	a_stall_read
+	timeout -s KILL 90 loopioctl "$A/loop0" change-fd "ro:$T/back2" \
+		>"$T/a.out" 2>&1 3>&- &
+	apid=$!
+	sleep 2
+	echo "A's LOOP_CHANGE_FD waits in:"
+	waits_in "$apid"
+	A_SIGNAL=KILL
+	b_cycle
+	FUSE_PID=
+	exits_within 30 "$apid"
+	exits_within 30 "$RPID"
+	echo "A's LOOP_CHANGE_FD: $(cat "$T/a.out")"
+	cat "$T/read.out"
+	if wait "$RPID"; then
+		echo "A's read did not fail"
+		return 1
+	fi
+	loopioctl "$A/loop0" clr >/dev/null || true
+	umount "$A"
+	umount "$T/fm" 2>/dev/null || umount -l "$T/fm"
+	drop b
+	wait_for 15 settled
+	[ "$B_DONE" = yes ]
 }
 
 @test "nothing is left pinned: the module unloads" {

@@ -12,6 +12,7 @@
 #   BENCH_RAMP=T         fio ramp time per workload
 #   BENCH_SIZE=S         backing file size (fio size value: 512m)
 #   BENCH_CTL_SECS=S     seconds per control-path measurement
+#   BENCH_LAT_BINDS=N    binds for the LOOP_CONFIGURE latency (1000)
 #   BENCH_MEM_DEVS=N     devices for the memory measurement
 #   BENCH_MEM_REPS=N     repetitions of the memory measurement (default 1)
 #   BENCH_HOT=0|1        the page-cache-hot case (default 1)
@@ -54,6 +55,7 @@ else
 fi
 HOT_RUNTIME=${BENCH_HOT_RUNTIME:-$( ((QUICK)) && echo "$RUNTIME" || echo 1s)}
 MEM_REPS=${BENCH_MEM_REPS:-1}
+LAT_BINDS=${BENCH_LAT_BINDS:-1000}
 HOT=${BENCH_HOT:-1}
 # The host passes lists with "," for " " (LOOPNS_GUEST_ENV is split on blanks).
 SCALE=${SCALE//,/ } JOBS=${JOBS//,/ } BACKINGS=${BACKINGS//,/ }
@@ -278,6 +280,8 @@ sec_control() {
 		bench-attach mount "$CTL_SECS" loopns "$WORK/m1" >"$d/r${rep}_mount_loopns_1.json"
 		bench-attach mount "$CTL_SECS" loopns "$WORK/m1" "$WORK/m2" >"$d/r${rep}_mount_loopns_2.json"
 		bench-attach mount "$CTL_SECS" tmpfs "$WORK/t1" >"$d/r${rep}_mount_tmpfs_1.json"
+		bench-attach latency "$LAT_BINDS" "$f" "$WORK/c1/loop0" >"$d/lat${rep}_loopns.json"
+		bench-attach latency "$LAT_BINDS" "$f" /dev/loop200 >"$d/lat${rep}_loop.json"
 	done
 	umount "$WORK/c1" "$WORK/c2"
 	loopioctl /dev/loop-control ctl-remove 200 >/dev/null
@@ -291,6 +295,14 @@ sec_memory() {
 	# The fio backing files would only add noise now.
 	rm -f "$(backing_path tmpfs)" "$(backing_path ext4)"
 	make_backing "$f" 1m
+	# Warm-up of both drivers, not recorded: the first run grows the slab
+	# caches and percpu chunks that the second would find ready and be
+	# credited with (loop, measured second, showed 0 percpu per device).
+	log "memory warm-up: loopns and loop, $MEM_DEVS devices each"
+	mount -t loopns -o max=$((MEM_DEVS + 8)) loopns "$WORK/mem"
+	bench-attach mem "$WORK/mem/loop-control" "$WORK/mem/loop" 0 "$MEM_DEVS" "$f" >/dev/null
+	umount "$WORK/mem"
+	bench-attach mem /dev/loop-control /dev/loop 1000 "$MEM_DEVS" "$f" >/dev/null
 	for ((rep = 1; rep <= MEM_REPS; rep++)); do
 		log "memory rep $rep: loopns, $MEM_DEVS devices"
 		mount -t loopns -o max=$((MEM_DEVS + 8)) loopns "$WORK/mem"
@@ -309,6 +321,11 @@ sec_scale() {
 	log "scale: $ni instances x $nd devices"
 	bench-attach scale "$WORK/scale" "$ni" "$nd" "$f" >"$OUT/scale.tmp" || rc=1
 	[[ -s $OUT/scale.tmp ]] || echo '{"error":"bench-attach scale failed"}' >"$OUT/scale.tmp"
+	# The same number of bound loop devices deleted (LOOP_CLR_FD +
+	# LOOP_CTL_REMOVE, as many processes): the teardown to compare with.
+	log "scale: loop, $((ni * nd)) devices"
+	bench-attach mem /dev/loop-control /dev/loop 1000 $((ni * nd)) "$f" >"$OUT/scale_loop.json" ||
+		echo '{"error":"bench-attach mem (loop) failed"}' >"$OUT/scale_loop.json"
 	rm -f "$f"
 	# Everything else of the bench is gone too: nothing may be left.
 	umount "$WORK/lns" 2>/dev/null || true

@@ -174,6 +174,15 @@ def summarise_control(raw):
         "attach_loopns_2inst_vs_1": paired("attach_loopns_2inst", "attach_loopns_1"),
         "attach_loop_2proc_vs_1": paired("attach_loop_2proc", "attach_loop_1"),
     }
+    lat = {}
+    for p in sorted(glob.glob(os.path.join(raw, "control", "lat*_*.json"))):
+        m = re.match(r"lat(\d+)_(.*)\.json$", os.path.basename(p))
+        try:
+            lat.setdefault(m.group(2), []).append(load(p))
+        except ValueError:
+            continue
+    out["_latency"] = {drv: {k: median([d[k] for d in v]) for k in ("binds", "p50_us", "p99_us")}
+                       for drv, v in lat.items()}
     return out
 
 
@@ -244,6 +253,15 @@ def summarise_scale(raw, problems):
     d["bytes_per_idle_device"] = mem_delta(d["idle0"], d["added"]) * 1024 / n
     d["bytes_per_bound_device"] = mem_delta(d["idle0"], d["bound"]) * 1024 / n
     d["left_after_teardown_kib"] = mem_delta(d["idle0"], d["after"])
+    d["teardown_ms_per_device"] = d["teardown_s"] * 1000 / n
+    try:
+        lp = load(os.path.join(raw, "scale_loop.json"))
+        if "error" not in lp:
+            d["loop_devices"] = lp["devices"]
+            d["loop_teardown_s"] = lp["teardown_s"]
+            d["loop_teardown_ms_per_device"] = lp["teardown_s"] * 1000 / lp["devices"]
+    except (OSError, ValueError):
+        pass
     if d.get("left_sysfs") or d.get("left_mounts") or not d.get("rmmod_ok"):
         problems.append("scale: something was left behind (sysfs %s, mounts %s, rmmod ok %s)"
                         % (d.get("left_sysfs"), d.get("left_mounts"), d.get("rmmod_ok")))
@@ -420,6 +438,16 @@ def md_kernel(rep):
         L.append(f"| scaling 2 vs 1: loopns / loop | {fmt_ratio(r['attach_loopns_2inst_vs_1'])} / "
                  f"{fmt_ratio(r['attach_loop_2proc_vs_1'])} |")
         L.append("")
+        lat = c.get("_latency", {})
+        if "loopns" in lat and "loop" in lat:
+            a, b = lat["loopns"], lat["loop"]
+            L.append(f"LOOP_CONFIGURE latency over {a['binds']:.0f} binds (median of the repetitions):")
+            L.append("")
+            L.append("| | loopns µs | loop µs | ratio loopns/loop |")
+            L.append("| --- | ---: | ---: | ---: |")
+            for k in ("p50_us", "p99_us"):
+                L.append(f"| {k[:3]} | {fmt(a[k])} | {fmt(b[k])} | {fmt_ratio(ratio(a[k], b[k]))} |")
+            L.append("")
     m = rep["memory"]
     if m:
         L.append("### Kernel memory per device (drop of free memory, MemFree + per-cpu free lists; slab and percpu are part of it)")
@@ -464,6 +492,12 @@ def md_kernel(rep):
                  f"{s['left_after_teardown_kib']} | {s['left_sysfs']} | {s['left_mounts']} | "
                  f"{'ok' if s['rmmod_ok'] else 'FAILED'} |")
         L.append("")
+        if "loop_teardown_ms_per_device" in s:
+            L.append(f"Teardown per device: loopns {fmt(s['teardown_ms_per_device'])} ms (unmounting "
+                     f"{s['instances']} instances), loop {fmt(s['loop_teardown_ms_per_device'])} ms "
+                     f"(LOOP_CLR_FD + LOOP_CTL_REMOVE of {s['loop_devices']} bound devices); ratio "
+                     f"loopns/loop {fmt_ratio(ratio(s['teardown_ms_per_device'], s['loop_teardown_ms_per_device']))}.")
+            L.append("")
     return L
 
 
@@ -504,11 +538,22 @@ def md_summary(reps):
         return (f"{m['loopns'][key]['MemFree'] / 1024:.1f} / {m['loop'][key]['MemFree'] / 1024:.1f} "
                 f"(percpu {m['loopns'][key]['Percpu'] / 1024:.1f} / {m['loop'][key]['Percpu'] / 1024:.1f})")
 
+    def lat(r):
+        la = (r["control"] or {}).get("_latency", {})
+        if "loopns" not in la or "loop" not in la:
+            return "n/a"
+        a, b = la["loopns"], la["loop"]
+        return (f"p50 {fmt(a['p50_us'])} / {fmt(b['p50_us'])} ({fmt_ratio(ratio(a['p50_us'], b['p50_us']))}), "
+                f"p99 {fmt(a['p99_us'])} / {fmt(b['p99_us'])} ({fmt_ratio(ratio(a['p99_us'], b['p99_us']))})")
+
     def scale(r):
         s = r["scale"]
         if not s or "error" in s:
             return "n/a"
-        return (f"add {fmt(s['add_s'])} s, bind {fmt(s['bind_s'])} s, teardown {fmt(s['teardown_s'])} s; "
+        loop = (f" (loop: {fmt(s['loop_teardown_ms_per_device'])} ms/device)"
+                if "loop_teardown_ms_per_device" in s else "")
+        return (f"add {fmt(s['add_s'])} s, bind {fmt(s['bind_s'])} s, teardown {fmt(s['teardown_s'])} s"
+                f"{loop}; "
                 f"{s['bytes_per_bound_device'] / 1024:.0f} KiB/bound device; left: "
                 f"{s['left_sysfs']} disks, {s['left_mounts']} mounts, rmmod {'ok' if s['rmmod_ok'] else 'FAILED'}")
     rows = [
@@ -516,6 +561,7 @@ def md_summary(reps):
         ("page-cache-hot 4 KiB QD1, ext4: loopns / loop / raw", lambda r: hot(r, "ext4")),
         ("attach+detach/s, 1 process: loopns / loop", lambda r: ctl(r, "attach_loopns_1", "attach_loop_1")),
         ("attach+detach/s, 2 in parallel: loopns (2 instances) / loop", lambda r: ctl(r, "attach_loopns_2inst", "attach_loop_2proc")),
+        ("LOOP_CONFIGURE µs: loopns / loop", lat),
         ("instance mount+umount/s, 1 / 2 processes", lambda r: ctl(r, "mount_loopns_1", "mount_loopns_2")),
         ("KiB per idle device: loopns / loop", lambda r: mem(r, "idle_bytes_per_device")),
         ("KiB per bound device: loopns / loop", lambda r: mem(r, "bound_bytes_per_device")),

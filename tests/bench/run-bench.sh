@@ -10,8 +10,9 @@
 #                        1 repetition, short runtimes
 #   --report=DIR         only redo results.md, the JSON and the chart of an
 #                        earlier run (build/bench/<timestamp>)
-#   KVER=, KVERS=        kernels (default: every Debian cloud kernel; --quick:
-#                        6.12)
+#   KVER=, KVERS=        kernels (default: every Debian cloud kernel and the
+#                        sid kernel if prepared, LOOPNS_SID=0 to leave it
+#                        out; --quick: 6.12)
 #   BENCH_REPS, BENCH_RUNTIME, BENCH_RAMP, BENCH_SIZE, BENCH_CTL_SECS,
 #   BENCH_MEM_DEVS, BENCH_MEM_REPS, BENCH_HOT, BENCH_HOT_RUNTIME, BENCH_SETTLE_MS,
 #   BENCH_PAR, BENCH_SCALE="I D", BENCH_JOBS="fio sections",
@@ -52,6 +53,8 @@ if ((QUICK)); then
 	VM_TIMEOUT=${BENCH_VM_TIMEOUT:-600}
 else
 	VM_TIMEOUT=${BENCH_VM_TIMEOUT:-1500}
+	# The sid kernel too (its loop is upstream's newest), if prepared.
+	export LOOPNS_SID=${LOOPNS_SID:-1}
 fi
 # Full runs boot the kernels side by side to stay within the time budget
 # (every ratio pairs targets measured back to back in the same VM).

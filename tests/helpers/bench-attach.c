@@ -9,6 +9,9 @@
  *       One process per DEV, started together; each repeats
  *       open(DEV) + LOOP_CONFIGURE(BACKING, FLAGS) + LOOP_CLR_FD + close
  *       until SECONDS have passed. Reports cycles, cycles/s in total.
+ *   bench-attach latency N BACKING DEV
+ *       N times open(DEV) + LOOP_CONFIGURE(BACKING) + LOOP_CLR_FD +
+ *       close; reports the LOOP_CONFIGURE latency (p50, p99, mean, max).
  *   bench-attach mount SECONDS FSTYPE DIR [DIR...]
  *       One process per DIR: mount(FSTYPE, DIR) + umount(DIR) cycles.
  *   bench-attach mem CONTROL DEVPREFIX FIRST N BACKING
@@ -191,6 +194,48 @@ static int mount_umount(const char *dir, void *p)
 	if (mount(fstype, dir, fstype, 0, NULL) < 0)
 		return -1;
 	return umount2(dir, 0);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmd_latency(long n, const char *backing_path, const char *dev)
+{
+	double *lat = calloc(n, sizeof(*lat)), t, sum = 0;
+	struct loop_config cfg;
+	int backing, fd;
+	long i;
+
+	if (!lat)
+		die("calloc", NULL);
+	backing = open(backing_path, O_RDWR | O_CLOEXEC);
+	if (backing < 0)
+		die("open", backing_path);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.fd = backing;
+	for (i = 0; i < n; i++) {
+		fd = open(dev, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			die("open", dev);
+		t = now();
+		if (ioctl(fd, LOOP_CONFIGURE, &cfg) < 0)
+			die("LOOP_CONFIGURE", dev);
+		lat[i] = (now() - t) * 1e6;
+		sum += lat[i];
+		if (ioctl(fd, LOOP_CLR_FD, 0) < 0)
+			die("LOOP_CLR_FD", dev);
+		close(fd);
+	}
+	qsort(lat, n, sizeof(*lat), cmp_double);
+	printf("{\"binds\":%ld,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+	       "\"mean_us\":%.1f,\"max_us\":%.1f}\n", n, lat[n / 2],
+	       lat[n * 99 / 100], sum / n, lat[n - 1]);
+	free(lat);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ memory */
@@ -572,6 +617,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: bench-attach cycle SECONDS BACKING FLAGS DEV...\n"
+		"       bench-attach latency N BACKING DEV\n"
 		"       bench-attach mount SECONDS FSTYPE DIR...\n"
 		"       bench-attach mem CONTROL DEVPREFIX FIRST N BACKING\n"
 		"       bench-attach scale BASEDIR NINST NDEV BACKING\n");
@@ -591,6 +637,8 @@ int main(int argc, char **argv)
 		return run_parallel("attach-detach", atof(argv[2]), argv + 5,
 				    argc - 5, attach_detach, &a);
 	}
+	if (argc == 5 && !strcmp(argv[1], "latency") && num(argv[2]) > 0)
+		return cmd_latency(num(argv[2]), argv[3], argv[4]);
 	if (argc >= 5 && !strcmp(argv[1], "mount"))
 		return run_parallel("mount-umount", atof(argv[2]), argv + 4,
 				    argc - 4, mount_umount, argv[3]);
