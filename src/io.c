@@ -35,7 +35,7 @@
 
 #define LNS_IO_MAX_HW_QUEUES	16
 #define LNS_IO_BATCH		64		/* requests per worker run */
-#define LNS_IO_LANE_IDLE	(10 * HZ)
+#define LNS_IO_LANE_IDLE	HZ		/* then a lane lets its cgroup go */
 
 static unsigned int lns_io_hw_queues;
 module_param_named(hw_queues, lns_io_hw_queues, uint, 0644);
