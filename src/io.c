@@ -5,7 +5,8 @@
  * ->queue_rq never calls into the backing filesystem: that could start a
  * transaction of it or wait on its I/O in the submitter's context, inside
  * submit_bio(). It only appends the request to a lane and, at the end of
- * a batch (bd->last or ->commit_rqs), queues the lane's worker.
+ * a batch (bd->last, ->commit_rqs, or the end of a plug's list given to
+ * ->queue_rqs), queues the lane's worker.
  *
  * A device has several hardware queues (module parameter hw_queues, one
  * per CPU by default) sharing one tag set, so that submitters on different
@@ -316,14 +317,37 @@ static void lns_io_set_cgroup(struct lns_io_cmd *cmd, struct request *rq)
 #endif
 }
 
+/* Fill in what the worker needs to know of a request. */
+static void lns_io_prep(struct lns_device *dev, struct request *rq)
+{
+	struct lns_io_cmd *cmd = blk_mq_rq_to_pdu(rq);
+
+	cmd->use_aio = dev->use_dio && (req_op(rq) == REQ_OP_READ ||
+					req_op(rq) == REQ_OP_WRITE);
+	lns_io_set_cgroup(cmd, rq);
+}
+
+/* Append a request to its lane; the caller holds the queue's lock. */
+static void lns_io_add(struct lns_io_queue *queue, struct request *rq)
+{
+	struct lns_io_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	struct lns_io_lane *lane;
+
+	lockdep_assert_held(&queue->lock);
+	lane = lns_io_lane_find(queue, cmd);
+	list_add_tail(&cmd->node, &lane->cmds);
+	if (lane->state == LNS_LANE_IDLE) {
+		lane->state = LNS_LANE_KICK;
+		list_add_tail(&lane->kick_node, &queue->kick);
+	}
+}
+
 static blk_status_t lns_io_queue_rq(struct blk_mq_hw_ctx *hctx,
 				    const struct blk_mq_queue_data *bd)
 {
 	struct request *rq = bd->rq;
-	struct lns_io_cmd *cmd = blk_mq_rq_to_pdu(rq);
 	struct lns_device *dev = hctx->queue->queuedata;
 	struct lns_io_queue *queue;
-	struct lns_io_lane *lane;
 	unsigned long flags;
 
 	blk_mq_start_request(rq);
@@ -331,23 +355,55 @@ static blk_status_t lns_io_queue_rq(struct blk_mq_hw_ctx *hctx,
 	if (smp_load_acquire(&dev->state) != LNS_BOUND)
 		return BLK_STS_IOERR;
 
-	cmd->use_aio = dev->use_dio && (req_op(rq) == REQ_OP_READ ||
-					req_op(rq) == REQ_OP_WRITE);
-	lns_io_set_cgroup(cmd, rq);
+	lns_io_prep(dev, rq);
 	queue = &dev->io->queues[hctx->queue_num];
-
 	spin_lock_irqsave(&queue->lock, flags);
-	lane = lns_io_lane_find(queue, cmd);
-	list_add_tail(&cmd->node, &lane->cmds);
-	if (lane->state == LNS_LANE_IDLE) {
-		lane->state = LNS_LANE_KICK;
-		list_add_tail(&lane->kick_node, &queue->kick);
-	}
-	/* More requests follow: one wake-up for the whole batch. */
+	lns_io_add(queue, rq);
+	/* Until the last request of a batch, no wake-up. */
 	if (bd->last)
 		lns_io_kick(queue);
 	spin_unlock_irqrestore(&queue->lock, flags);
 	return BLK_STS_OK;
+}
+
+/*
+ * A plug's worth of requests of one device: each hardware queue's lock
+ * is taken once for its run of requests, its workers queued once.
+ */
+static void lns_io_queue_rqs(lns_compat_rq_list_t *rqlist)
+{
+	struct lns_io_queue *queue = NULL, *next;
+	struct lns_device *dev;
+	struct request *rq;
+	unsigned long flags;
+
+	while ((rq = rq_list_pop(rqlist))) {
+		dev = rq->q->queuedata;
+		lns_compat_start_batched_request(rq);
+		next = NULL;
+		/* Pairs with smp_store_release() in bind.c, as above. */
+		if (smp_load_acquire(&dev->state) == LNS_BOUND)
+			next = &dev->io->queues[rq->mq_hctx->queue_num];
+		if (next != queue) {
+			if (queue) {
+				lns_io_kick(queue);
+				spin_unlock_irqrestore(&queue->lock, flags);
+			}
+			queue = next;
+			if (queue)
+				spin_lock_irqsave(&queue->lock, flags);
+		}
+		if (!queue) {
+			blk_mq_end_request(rq, BLK_STS_IOERR);
+			continue;
+		}
+		lns_io_prep(dev, rq);
+		lns_io_add(queue, rq);
+	}
+	if (queue) {
+		lns_io_kick(queue);
+		spin_unlock_irqrestore(&queue->lock, flags);
+	}
 }
 
 /* The block layer announced more requests than it queued. */
@@ -368,6 +424,7 @@ static void lns_io_commit_rqs(struct blk_mq_hw_ctx *hctx)
 const struct blk_mq_ops lns_io_mq_ops = {
 	.queue_rq	= lns_io_queue_rq,
 	.commit_rqs	= lns_io_commit_rqs,
+	.queue_rqs	= lns_io_queue_rqs,
 	.complete	= lns_exec_complete,
 };
 
