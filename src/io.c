@@ -367,43 +367,46 @@ static blk_status_t lns_io_queue_rq(struct blk_mq_hw_ctx *hctx,
 }
 
 /*
- * A plug's worth of requests of one device: each hardware queue's lock
- * is taken once for its run of requests, its workers queued once.
+ * Queue @rq and the requests after it in @rqlist for the same hardware
+ * queue, under one lock, with one wake-up. Return the first request for
+ * another hardware queue, or NULL.
  */
-static void lns_io_queue_rqs(lns_compat_rq_list_t *rqlist)
+static struct request *lns_io_queue_run(struct request *rq,
+					lns_compat_rq_list_t *rqlist)
 {
-	struct lns_io_queue *queue = NULL, *next;
-	struct lns_device *dev;
-	struct request *rq;
+	struct lns_device *dev = rq->q->queuedata;
+	struct blk_mq_hw_ctx *hctx = rq->mq_hctx;
+	struct lns_io_queue *queue;
 	unsigned long flags;
 
-	while ((rq = rq_list_pop(rqlist))) {
-		dev = rq->q->queuedata;
-		lns_compat_start_batched_request(rq);
-		next = NULL;
-		/* Pairs with smp_store_release() in bind.c, as above. */
-		if (smp_load_acquire(&dev->state) == LNS_BOUND)
-			next = &dev->io->queues[rq->mq_hctx->queue_num];
-		if (next != queue) {
-			if (queue) {
-				lns_io_kick(queue);
-				spin_unlock_irqrestore(&queue->lock, flags);
-			}
-			queue = next;
-			if (queue)
-				spin_lock_irqsave(&queue->lock, flags);
-		}
-		if (!queue) {
-			blk_mq_end_request(rq, BLK_STS_IOERR);
-			continue;
-		}
+	lns_compat_start_batched_request(rq);
+	/* Pairs with smp_store_release() in bind.c, as in ->queue_rq. */
+	if (smp_load_acquire(&dev->state) != LNS_BOUND) {
+		blk_mq_end_request(rq, BLK_STS_IOERR);
+		return rq_list_pop(rqlist);
+	}
+	queue = &dev->io->queues[hctx->queue_num];
+	spin_lock_irqsave(&queue->lock, flags);
+	for (;;) {
 		lns_io_prep(dev, rq);
 		lns_io_add(queue, rq);
+		rq = rq_list_pop(rqlist);
+		if (!rq || rq->mq_hctx != hctx)
+			break;
+		lns_compat_start_batched_request(rq);
 	}
-	if (queue) {
-		lns_io_kick(queue);
-		spin_unlock_irqrestore(&queue->lock, flags);
-	}
+	lns_io_kick(queue);
+	spin_unlock_irqrestore(&queue->lock, flags);
+	return rq;
+}
+
+/* A plug's worth of requests of one device. */
+static void lns_io_queue_rqs(lns_compat_rq_list_t *rqlist)
+{
+	struct request *rq = rq_list_pop(rqlist);
+
+	while (rq)
+		rq = lns_io_queue_run(rq, rqlist);
 }
 
 /* The block layer announced more requests than it queued. */
