@@ -12,6 +12,7 @@
  * retried for the rest, then fails.
  */
 
+#include <linux/cred.h>
 #include <linux/falloc.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
@@ -242,12 +243,24 @@ static int lns_exec_do(struct lns_device *dev, struct lns_io_cmd *cmd)
 void lns_exec_run(struct lns_device *dev, struct lns_io_cmd *cmd)
 {
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
+	const struct cred *old_cred;
 	int ret;
 
-	if (op_is_write(req_op(rq)) && (dev->flags & LO_FLAGS_READ_ONLY))
+	if (op_is_write(req_op(rq)) && (dev->flags & LO_FLAGS_READ_ONLY)) {
 		ret = -EIO;
-	else
+	} else {
+		/*
+		 * As whoever opened the backing file, not as the worker: a
+		 * FUSE server mounted in a user namespace refuses requests
+		 * from ids it cannot map (EOVERFLOW), and no filesystem
+		 * should see a tenant's I/O with the kernel's capabilities.
+		 * The file, and so its credentials, stays while a request
+		 * is in flight (a change of backing file freezes the queue).
+		 */
+		old_cred = override_creds(dev->backing->f_cred);
 		ret = lns_exec_do(dev, cmd);
+		revert_creds(old_cred);
+	}
 	if (ret == -EIOCBQUEUED)
 		return;
 	cmd->ret = ret == -EOPNOTSUPP ? ret : (ret ? -EIO : 0);

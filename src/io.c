@@ -511,7 +511,8 @@ int lns_io_start(struct lns_device *dev)
 	ctx = lns_io_ctx_alloc(dev);
 	if (!ctx)
 		return -ENOMEM;
-	ctx->wq = alloc_workqueue("%s", WQ_FREEZABLE, 0, dev->disk->disk_name);
+	ctx->wq = alloc_workqueue("%s", LNS_COMPAT_WQ_PERCPU | WQ_FREEZABLE, 0,
+				  dev->disk->disk_name);
 	if (!ctx->wq) {
 		kfree(ctx);
 		return -ENOMEM;

@@ -337,6 +337,13 @@ static inline bool lns_compat_bdev_rot(struct block_device *bdev)
 #endif
 }
 
+/* Newer kernels (7.x) warn about a workqueue neither WQ_PERCPU nor unbound. */
+#ifdef HAVE_WQ_PERCPU
+#define LNS_COMPAT_WQ_PERCPU	WQ_PERCPU
+#else
+#define LNS_COMPAT_WQ_PERCPU	0
+#endif
+
 /*
  * 6.14: blk_mq_ops->queue_rqs takes a struct rq_list; before, a pointer to
  * the first request. rq_list_pop() takes either.
