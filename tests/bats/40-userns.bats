@@ -275,11 +275,11 @@ loopioctl $H/d/loop-control ctl-add 3 >/dev/null"
 	# On failure the trap stops the server, which would hold bats' pipe.
 	run userns 1000 bash -ec "
 		fuse2fs -f -o fakeroot $img $m >/dev/null 2>&1 3>&- & f=\$!
-		trap 'kill \$f 2>/dev/null' EXIT
+		trap 'kill \$f 2>/dev/null || :' EXIT
 		for i in \$(seq 150); do grep -q ' $m ' /proc/self/mounts && break; sleep 0.1; done
 		mount -t loopns loopns $d
 		n=\$(loopioctl $d/loop-control ctl-get-free)
-		loopioctl $d/loop\$n set-fd $m/inner >/dev/null
+		loopioctl $d/loop\$n set-fd $m/inner
 		cmp $H/data $d/loop\$n
 		dd if=$H/new of=$d/loop\$n bs=64k oflag=direct conv=notrunc status=none
 		loopioctl $d/loop\$n clr >/dev/null
