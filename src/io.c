@@ -1,49 +1,112 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The loopns request path: blk-mq requests served from the backing file.
+ * The loopns request path: dispatch of blk-mq requests to workers.
  *
  * ->queue_rq never calls into the backing filesystem: that could start a
  * transaction of it or wait on its I/O in the submitter's context, inside
- * submit_bio(). Every request is handed to the device's workqueue as its
- * own work item, so requests of one device proceed in parallel and
- * devices never wait on each other. The worker adopts the blkcg and memcg
- * of the bio that issued the request, so backing-file I/O and page cache
- * are charged to the issuing cgroup as with the in-kernel loop driver.
- * Reads and writes go through the backing file's ->read_iter/->write_iter
- * with a kiocb: synchronous in buffered mode, asynchronous with
- * IOCB_DIRECT in direct I/O mode. A request the backing file did not
- * take or fill in full is retried for the rest, then fails.
+ * submit_bio(). It only appends the request to a lane and, at the end of
+ * a batch (bd->last, ->commit_rqs, or the end of a plug's list given to
+ * ->queue_rqs), queues the lane's worker.
+ *
+ * A device has several hardware queues (module parameter hw_queues, one
+ * per CPU by default) sharing one tag set, so that submitters on different
+ * CPUs do not meet on one lock or one worker. Each hardware queue has one
+ * lane per blkcg that issued requests to it: an ordered list of requests
+ * and a work item that drains it in order, adopting the lane's blkcg and
+ * memcg once per batch so that backing-file I/O and page cache are charged
+ * to the issuing cgroup as with the in-kernel loop driver. A lane's worker
+ * runs while its list is not empty (buffered requests one after the other,
+ * direct ones submitted asynchronously, many in flight), so a burst costs
+ * one wake-up, not one per request, and requests of one submitter reach
+ * the backing file in the order they were issued. The workqueue is per
+ * CPU: the worker of a lane runs on the CPU that queued it, usually the
+ * submitter's, without a cross-CPU wake-up. Lanes of a cgroup idle for
+ * LNS_IO_LANE_IDLE are freed, which drops their cgroup references.
  */
 
 #include <linux/blk-cgroup.h>
-#include <linux/falloc.h>
 #include <linux/kthread.h>
 #include <linux/memcontrol.h>
+#include <linux/module.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
-#include <linux/uio.h>
 
 #include "loopns.h"
+#include "io.h"
+
+#define LNS_IO_MAX_HW_QUEUES	16
+#define LNS_IO_BATCH		64		/* requests per worker run */
+#define LNS_IO_LANE_IDLE	HZ		/* then a lane lets its cgroup go */
+
+static unsigned int lns_io_hw_queues;
+module_param_named(hw_queues, lns_io_hw_queues, uint, 0644);
+MODULE_PARM_DESC(hw_queues,
+		 "Hardware queues of devices created afterwards (default 0: one per online CPU; at most 16)");
+
+enum lns_io_lane_state {
+	LNS_LANE_IDLE,		/* no request, no worker queued */
+	LNS_LANE_KICK,		/* requests, worker to be queued (on @kick) */
+	LNS_LANE_BUSY,		/* worker queued or running */
+};
 
 /**
- * struct lns_io_cmd - per-request data
- * @work: runs the request on the device's workqueue
- * @iocb: kiocb for the backing file
- * @bvec: bvec array for requests made of several bios
- * @ref: two holders while an asynchronous request is being submitted
- * @ret: result: bytes transferred or a negative errno
- * @use_aio: the request uses direct, asynchronous I/O
- * @blkcg_css: cgroup of the issuing bio, or NULL
- * @memcg_css: memory cgroup to charge, or NULL (holds a reference)
+ * struct lns_io_lane - ordered requests of one blkcg on one hardware queue
+ * @node: in &lns_io_queue.lanes (not the root lane)
+ * @kick_node: in &lns_io_queue.kick while in LNS_LANE_KICK
+ * @cmds: requests not yet taken by the worker, oldest first
+ * @work: the worker: drains @cmds
+ * @queue: the hardware queue
+ * @state: enum lns_io_lane_state
+ * @idle_since: jiffies when the lane last went idle
+ * @blkcg_css: the blkcg (a reference), NULL for the root lane
+ * @memcg_css: memcg charged for the lane's page cache (a reference) or NULL
+ *
+ * @cmds, @state, @idle_since and the list nodes are protected by the
+ * queue's lock.
  */
-struct lns_io_cmd {
+struct lns_io_lane {
+	struct list_head node;
+	struct list_head kick_node;
+	struct list_head cmds;
 	struct work_struct work;
-	struct kiocb iocb;
-	struct bio_vec *bvec;
-	atomic_t ref;
-	long ret;
-	bool use_aio;
+	struct lns_io_queue *queue;
+	enum lns_io_lane_state state;
+	unsigned long idle_since;
 	struct cgroup_subsys_state *blkcg_css;
 	struct cgroup_subsys_state *memcg_css;
+};
+
+/**
+ * struct lns_io_queue - dispatch state of one hardware queue
+ * @lock: protects @lanes, @kick and the lanes' requests and states
+ * @lanes: the cgroup lanes, most recently used first
+ * @kick: lanes in LNS_LANE_KICK
+ * @ctx: the device's dispatch state
+ * @root: the lane of the root blkcg, of requests with no cgroup, and of
+ *	requests whose lane could not be allocated
+ */
+struct lns_io_queue {
+	spinlock_t lock;		/* see above */
+	struct list_head lanes;
+	struct list_head kick;
+	struct lns_io_ctx *ctx;
+	struct lns_io_lane root;
+};
+
+/**
+ * struct lns_io_ctx - dispatch state of a device
+ * @dev: the device
+ * @wq: the workers' workqueue (per CPU, freezable)
+ * @reap_work: frees lanes idle for LNS_IO_LANE_IDLE
+ * @nr_queues: number of entries in @queues (the tag set's hardware queues)
+ * @queues: one per hardware queue
+ */
+struct lns_io_ctx {
+	struct lns_device *dev;
+	struct workqueue_struct *wq;
+	struct delayed_work reap_work;
+	unsigned int nr_queues;
+	struct lns_io_queue queues[] __counted_by(nr_queues);
 };
 
 /**
@@ -56,342 +119,428 @@ unsigned int lns_io_cmd_size(void)
 	return sizeof(struct lns_io_cmd);
 }
 
-/*
- * The backing file moved fewer bytes than the request carries. With some
- * progress, end the whole sectors moved and retry the rest: a retry either
- * progresses or fails. Without any, the rest fails; a read's buffers are
- * zeroed as with loop. A write is never reported done for bytes the
- * backing file did not take.
+/**
+ * lns_io_nr_hw_queues() - hardware queues for a new device
+ *
+ * Return: the module parameter hw_queues, or the number of online CPUs,
+ * between 1 and LNS_IO_MAX_HW_QUEUES.
  */
-static void lns_io_short(struct request *rq, struct lns_io_cmd *cmd)
+unsigned int lns_io_nr_hw_queues(void)
 {
-	unsigned int done = round_down(cmd->ret, SECTOR_SIZE);
-	struct bio *bio;
+	unsigned int nr = READ_ONCE(lns_io_hw_queues);
 
-	cmd->ret = 0;
-	if (done) {
-		blk_update_request(rq, BLK_STS_OK, done);
-		blk_mq_requeue_request(rq, true);
-		return;
-	}
-	if (req_op(rq) == REQ_OP_READ) {
-		for (bio = rq->bio; bio; bio = bio->bi_next)
-			zero_fill_bio(bio);
-	}
-	blk_mq_end_request(rq, BLK_STS_IOERR);
+	if (!nr)
+		nr = num_online_cpus();
+	return clamp(nr, 1U, LNS_IO_MAX_HW_QUEUES);
 }
 
-static void lns_io_complete(struct request *rq)
-{
-	struct lns_io_cmd *cmd = blk_mq_rq_to_pdu(rq);
-	long ret = cmd->ret;
+static void lns_io_lane_workfn(struct work_struct *work);
 
-	if (ret >= 0 && ret != blk_rq_bytes(rq) &&
-	    (req_op(rq) == REQ_OP_READ || req_op(rq) == REQ_OP_WRITE)) {
-		lns_io_short(rq, cmd);
-		return;
-	}
-	/* An unsupported limit is withdrawn; callers fall back quietly. */
-	if (ret == -EOPNOTSUPP)
-		rq->rq_flags |= RQF_QUIET;
-	blk_mq_end_request(rq, ret < 0 ? errno_to_blk_status(ret) : BLK_STS_OK);
+static void lns_io_lane_init(struct lns_io_lane *lane,
+			     struct lns_io_queue *queue)
+{
+	INIT_LIST_HEAD(&lane->node);
+	INIT_LIST_HEAD(&lane->kick_node);
+	INIT_LIST_HEAD(&lane->cmds);
+	INIT_WORK(&lane->work, lns_io_lane_workfn);
+	lane->queue = queue;
+	lane->state = LNS_LANE_IDLE;
 }
 
-static void lns_io_rw_put(struct lns_io_cmd *cmd)
+static void lns_io_lane_free(struct lns_io_lane *lane)
 {
-	struct request *rq = blk_mq_rq_from_pdu(cmd);
-
-	if (!atomic_dec_and_test(&cmd->ref))
-		return;
-	kfree(cmd->bvec);
-	cmd->bvec = NULL;
-	if (req_op(rq) == REQ_OP_WRITE)
-		kiocb_end_write(&cmd->iocb);
-	blk_mq_complete_request(rq);
+	if (lane->memcg_css)
+		css_put(lane->memcg_css);
+	css_put(lane->blkcg_css);
+	kfree(lane);
 }
 
-static void lns_io_rw_done(struct kiocb *iocb, long ret)
+/* Serve a request of the root lane that belongs to another cgroup. */
+static void lns_io_run_foreign(struct lns_device *dev, struct lns_io_cmd *cmd)
 {
-	struct lns_io_cmd *cmd = container_of(iocb, struct lns_io_cmd, iocb);
-
-	cmd->ret = ret;
-	lns_io_rw_put(cmd);
+	kthread_associate_blkcg(cmd->blkcg_css);
+	lns_exec_run(dev, cmd);
+	kthread_associate_blkcg(NULL);
 }
 
-/* Describe the request's data as a bvec iterator. */
-static int lns_io_init_iter(struct lns_io_cmd *cmd, struct iov_iter *iter,
-			    unsigned int direction)
+/* Serve up to @budget requests of @batch, oldest first; return how many. */
+static unsigned int lns_io_lane_run(struct lns_io_lane *lane,
+				    struct list_head *batch, unsigned int budget)
 {
-	struct request *rq = blk_mq_rq_from_pdu(cmd);
-	struct req_iterator rq_iter;
-	const struct bio_vec *bvec;
-	struct bio_vec bv;
+	struct lns_device *dev = lane->queue->ctx->dev;
+	struct lns_io_cmd *cmd;
 	unsigned int nr = 0;
 
-	rq_for_each_bvec(bv, rq, rq_iter)
+	while (!list_empty(batch) && nr < budget) {
+		cmd = list_first_entry(batch, struct lns_io_cmd, node);
+		list_del(&cmd->node);
+		/* @cmd may be complete and reused once this returns. */
+		if (!lane->blkcg_css && cmd->blkcg_css &&
+		    cmd->blkcg_css->parent)
+			lns_io_run_foreign(dev, cmd);
+		else
+			lns_exec_run(dev, cmd);
 		nr++;
-
-	if (rq->bio == rq->biotail) {
-		/* A split bio may start inside its first bvec. */
-		struct bio *bio = rq->bio;
-
-		bvec = __bvec_iter_bvec(bio->bi_io_vec, bio->bi_iter);
-		iov_iter_bvec(iter, direction, bvec, nr, blk_rq_bytes(rq));
-		iter->iov_offset = bio->bi_iter.bi_bvec_done;
-		return 0;
+		cond_resched();
 	}
-
-	cmd->bvec = kmalloc_array(nr, sizeof(*bvec), GFP_NOIO);
-	if (!cmd->bvec)
-		return -EIO;
-	nr = 0;
-	rq_for_each_bvec(bv, rq, rq_iter)
-		cmd->bvec[nr++] = bv;
-	iov_iter_bvec(iter, direction, cmd->bvec, nr, blk_rq_bytes(rq));
-	return 0;
+	return nr;
 }
 
 /*
- * Writes are synchronous as the backing file was opened: O_SYNC and
- * O_DSYNC carry over from its open flags. Direct I/O is the device's
- * setting, not the file's, and O_APPEND files are never written.
+ * Take the lane's requests. With none left, the lane goes idle; with more
+ * than a run's worth, the worker queues itself again so that other work
+ * of its CPU gets a turn. Return false when the worker is to stop.
  */
-static void lns_io_init_kiocb(struct lns_io_cmd *cmd, struct file *file,
-			      loff_t pos, unsigned short ioprio)
+static bool lns_io_lane_take(struct lns_io_lane *lane, struct list_head *batch,
+			     unsigned int served)
 {
-	struct kiocb *iocb = &cmd->iocb;
+	struct lns_io_queue *queue = lane->queue;
+	bool more = true;
 
-	init_sync_kiocb(iocb, file);
-	iocb->ki_flags &= IOCB_DSYNC | IOCB_SYNC;
-	iocb->ki_pos = pos;
-	iocb->ki_ioprio = ioprio;
-	if (cmd->use_aio) {
-		iocb->ki_flags |= IOCB_DIRECT;
-		iocb->ki_complete = lns_io_rw_done;
-	}
-}
-
-static int lns_io_rw(struct lns_device *dev, struct lns_io_cmd *cmd,
-		     loff_t pos, unsigned int direction)
-{
-	struct request *rq = blk_mq_rq_from_pdu(cmd);
-	struct file *file = dev->backing;
-	struct iov_iter iter;
-	ssize_t ret;
-
-	ret = lns_io_init_iter(cmd, &iter, direction);
-	if (ret)
-		return ret;
-
-	atomic_set(&cmd->ref, 2);
-	lns_io_init_kiocb(cmd, file, pos, req_get_ioprio(rq));
-
-	if (direction == ITER_SOURCE) {
-		kiocb_start_write(&cmd->iocb);
-		ret = file->f_op->write_iter(&cmd->iocb, &iter);
+	spin_lock_irq(&queue->lock);
+	/* What a full run left is older than what came since. */
+	list_splice_init(batch, &lane->cmds);
+	if (list_empty(&lane->cmds)) {
+		lane->state = LNS_LANE_IDLE;
+		lane->idle_since = jiffies;
+		if (lane->blkcg_css)
+			queue_delayed_work(queue->ctx->wq, &queue->ctx->reap_work,
+					   LNS_IO_LANE_IDLE);
+		more = false;
+	} else if (served >= LNS_IO_BATCH) {
+		queue_work(queue->ctx->wq, &lane->work);
+		more = false;
 	} else {
-		ret = file->f_op->read_iter(&cmd->iocb, &iter);
+		list_splice_init(&lane->cmds, batch);
 	}
-
-	lns_io_rw_put(cmd);
-	if (ret != -EIOCBQUEUED)
-		lns_io_rw_done(&cmd->iocb, ret);
-	return -EIOCBQUEUED;
+	spin_unlock_irq(&queue->lock);
+	return more;
 }
 
-static int lns_io_flush(struct lns_device *dev)
+static void lns_io_lane_workfn(struct work_struct *work)
 {
-	int ret = vfs_fsync(dev->backing, 0);
-
-	return ret && ret != -EINVAL ? -EIO : 0;
-}
-
-/* Discard and write-zeroes map to fallocate on the backing file. */
-static int lns_io_fallocate(struct lns_device *dev, struct request *rq,
-			    loff_t pos, int mode)
-{
-	struct request_queue *q = rq->q;
-	struct file *file = dev->backing;
-	int ret;
-
-	if (!file->f_op->fallocate)
-		ret = -EOPNOTSUPP;
-	else
-		ret = file->f_op->fallocate(file, mode | FALLOC_FL_KEEP_SIZE,
-					    pos, blk_rq_bytes(rq));
-	if (ret == -EOPNOTSUPP) {
-		/*
-		 * Limits are advertised hoping fallocate works; withdraw the
-		 * one that does not so that the block layer falls back
-		 * instead of failing every request.
-		 */
-		if (req_op(rq) == REQ_OP_DISCARD)
-			lns_compat_withdraw_discard(q);
-		else
-			lns_compat_withdraw_write_zeroes(q);
-		return ret;
-	}
-	return ret && ret != -EINVAL ? -EIO : 0;
-}
-
-static int lns_io_do(struct lns_device *dev, struct lns_io_cmd *cmd)
-{
-	struct request *rq = blk_mq_rq_from_pdu(cmd);
-	loff_t pos = ((loff_t)blk_rq_pos(rq) << SECTOR_SHIFT) + dev->offset;
-
-	switch (req_op(rq)) {
-	case REQ_OP_FLUSH:
-		return lns_io_flush(dev);
-	case REQ_OP_WRITE_ZEROES:
-		/* Deallocate unless the caller asked to keep the blocks. */
-		return lns_io_fallocate(dev, rq, pos,
-					(rq->cmd_flags & REQ_NOUNMAP) ?
-					FALLOC_FL_ZERO_RANGE :
-					FALLOC_FL_PUNCH_HOLE);
-	case REQ_OP_DISCARD:
-		return lns_io_fallocate(dev, rq, pos, FALLOC_FL_PUNCH_HOLE);
-	case REQ_OP_WRITE:
-		return lns_io_rw(dev, cmd, pos, ITER_SOURCE);
-	case REQ_OP_READ:
-		return lns_io_rw(dev, cmd, pos, ITER_DEST);
-	default:
-		return -EIO;
-	}
-}
-
-/* Run the request charged to the cgroups of the bio that issued it. */
-static int lns_io_do_charged(struct lns_device *dev, struct lns_io_cmd *cmd,
-			     struct cgroup_subsys_state *blkcg_css,
-			     struct cgroup_subsys_state *memcg_css)
-{
-	struct mem_cgroup *old_memcg = NULL;
-	int ret;
-
-	if (blkcg_css)
-		kthread_associate_blkcg(blkcg_css);
-	if (memcg_css)
-		old_memcg = set_active_memcg(mem_cgroup_from_css(memcg_css));
-
-	ret = lns_io_do(dev, cmd);
-
-	if (memcg_css)
-		set_active_memcg(old_memcg);
-	if (blkcg_css)
-		kthread_associate_blkcg(NULL);
-	return ret;
-}
-
-static void lns_io_workfn(struct work_struct *work)
-{
-	struct lns_io_cmd *cmd = container_of(work, struct lns_io_cmd, work);
-	struct cgroup_subsys_state *blkcg_css = cmd->blkcg_css;
-	struct cgroup_subsys_state *memcg_css = cmd->memcg_css;
-	struct request *rq = blk_mq_rq_from_pdu(cmd);
-	struct lns_device *dev = rq->q->queuedata;
+	struct lns_io_lane *lane = container_of(work, struct lns_io_lane, work);
+	struct cgroup_subsys_state *blkcg_css = lane->blkcg_css;
+	struct cgroup_subsys_state *memcg_css = lane->memcg_css;
 	unsigned int old_flags = current->flags;
-	int ret;
+	struct mem_cgroup *old_memcg = NULL;
+	unsigned int served = 0;
+	LIST_HEAD(batch);
 
 	/*
 	 * No I/O from reclaim (it could recurse into this device), and
 	 * writeback throttling only against the backing device.
 	 */
 	current->flags |= PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO;
+	if (blkcg_css)
+		kthread_associate_blkcg(blkcg_css);
+	if (memcg_css)
+		old_memcg = set_active_memcg(mem_cgroup_from_css(memcg_css));
 
-	/* The request may be complete, and @cmd reused, once this returns. */
-	if (op_is_write(req_op(rq)) && (dev->flags & LO_FLAGS_READ_ONLY))
-		ret = -EIO;
-	else
-		ret = lns_io_do_charged(dev, cmd, blkcg_css, memcg_css);
+	/*
+	 * Once the lane is idle it may be freed (the cgroup references are
+	 * the lane's): no access to it after the last lns_io_lane_take().
+	 */
+	while (lns_io_lane_take(lane, &batch, served))
+		served += lns_io_lane_run(lane, &batch, LNS_IO_BATCH - served);
 
 	if (memcg_css)
-		css_put(memcg_css);
-	if (ret != -EIOCBQUEUED) {
-		cmd->ret = ret == -EOPNOTSUPP ? ret : (ret ? -EIO : 0);
-		blk_mq_complete_request(rq);
-	}
+		set_active_memcg(old_memcg);
+	if (blkcg_css)
+		kthread_associate_blkcg(NULL);
 	current->flags = old_flags;
 }
 
-static void lns_io_set_cgroups(struct lns_io_cmd *cmd, struct request *rq)
+/* A new lane for @blkcg_css; the caller holds the queue's lock. */
+static struct lns_io_lane *lns_io_lane_new(struct lns_io_queue *queue,
+					   struct cgroup_subsys_state *blkcg_css)
+{
+	struct lns_io_lane *lane;
+
+	lockdep_assert_held(&queue->lock);
+	/* No reclaim from ->queue_rq: it could wait on I/O. */
+	lane = kzalloc(sizeof(*lane), GFP_NOWAIT | __GFP_NOWARN);
+	if (!lane)
+		return NULL;
+	lns_io_lane_init(lane, queue);
+	css_get(blkcg_css);
+	lane->blkcg_css = blkcg_css;
+#ifdef CONFIG_MEMCG
+	lane->memcg_css = cgroup_get_e_css(blkcg_css->cgroup,
+					   &memory_cgrp_subsys);
+#endif
+	list_add(&lane->node, &queue->lanes);
+	return lane;
+}
+
+/* The lane of @cmd's cgroup; the caller holds the queue's lock. */
+static struct lns_io_lane *lns_io_lane_find(struct lns_io_queue *queue,
+					    struct lns_io_cmd *cmd)
+{
+	struct cgroup_subsys_state *css = cmd->blkcg_css;
+	struct lns_io_lane *lane;
+
+	lockdep_assert_held(&queue->lock);
+	if (!css || !css->parent)
+		return &queue->root;
+	list_for_each_entry(lane, &queue->lanes, node) {
+		if (lane->blkcg_css == css) {
+			if (lane != list_first_entry(&queue->lanes,
+						     struct lns_io_lane, node))
+				list_move(&lane->node, &queue->lanes);
+			return lane;
+		}
+	}
+	lane = lns_io_lane_new(queue, css);
+	return lane ?: &queue->root;
+}
+
+/* Queue the workers of the lanes that got requests; lock held. */
+static void lns_io_kick(struct lns_io_queue *queue)
+{
+	struct lns_io_lane *lane, *next;
+
+	lockdep_assert_held(&queue->lock);
+	list_for_each_entry_safe(lane, next, &queue->kick, kick_node) {
+		list_del_init(&lane->kick_node);
+		lane->state = LNS_LANE_BUSY;
+		queue_work(queue->ctx->wq, &lane->work);
+	}
+}
+
+static void lns_io_set_cgroup(struct lns_io_cmd *cmd, struct request *rq)
 {
 	cmd->blkcg_css = NULL;
-	cmd->memcg_css = NULL;
 #ifdef CONFIG_BLK_CGROUP
-	if (rq->bio) {
+	if (rq->bio)
 		cmd->blkcg_css = bio_blkcg_css(rq->bio);
-#ifdef CONFIG_MEMCG
-		if (cmd->blkcg_css)
-			cmd->memcg_css = cgroup_get_e_css(cmd->blkcg_css->cgroup,
-							  &memory_cgrp_subsys);
 #endif
+}
+
+/* Fill in what the worker needs to know of a request. */
+static void lns_io_prep(struct lns_device *dev, struct request *rq)
+{
+	struct lns_io_cmd *cmd = blk_mq_rq_to_pdu(rq);
+
+	cmd->use_aio = dev->use_dio && (req_op(rq) == REQ_OP_READ ||
+					req_op(rq) == REQ_OP_WRITE);
+	lns_io_set_cgroup(cmd, rq);
+}
+
+/* Append a request to its lane; the caller holds the queue's lock. */
+static void lns_io_add(struct lns_io_queue *queue, struct request *rq)
+{
+	struct lns_io_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	struct lns_io_lane *lane;
+
+	lockdep_assert_held(&queue->lock);
+	lane = lns_io_lane_find(queue, cmd);
+	list_add_tail(&cmd->node, &lane->cmds);
+	if (lane->state == LNS_LANE_IDLE) {
+		lane->state = LNS_LANE_KICK;
+		list_add_tail(&lane->kick_node, &queue->kick);
 	}
-#endif
 }
 
 static blk_status_t lns_io_queue_rq(struct blk_mq_hw_ctx *hctx,
 				    const struct blk_mq_queue_data *bd)
 {
 	struct request *rq = bd->rq;
-	struct lns_io_cmd *cmd = blk_mq_rq_to_pdu(rq);
-	struct lns_device *dev = rq->q->queuedata;
+	struct lns_device *dev = hctx->queue->queuedata;
+	struct lns_io_queue *queue;
+	unsigned long flags;
 
 	blk_mq_start_request(rq);
-	/* Pairs with smp_store_release() in bind.c: the backing file is set. */
+	/* Pairs with smp_store_release() in bind.c: @io and @backing are set. */
 	if (smp_load_acquire(&dev->state) != LNS_BOUND)
 		return BLK_STS_IOERR;
 
-	switch (req_op(rq)) {
-	case REQ_OP_READ:
-	case REQ_OP_WRITE:
-		cmd->use_aio = dev->use_dio;
-		break;
-	default:
-		cmd->use_aio = false;
-		break;
-	}
-	lns_io_set_cgroups(cmd, rq);
-	queue_work(dev->wq, &cmd->work);
+	lns_io_prep(dev, rq);
+	queue = &dev->io->queues[hctx->queue_num];
+	spin_lock_irqsave(&queue->lock, flags);
+	lns_io_add(queue, rq);
+	/* Until the last request of a batch, no wake-up. */
+	if (bd->last)
+		lns_io_kick(queue);
+	spin_unlock_irqrestore(&queue->lock, flags);
 	return BLK_STS_OK;
 }
 
-static int lns_io_init_request(struct blk_mq_tag_set *set, struct request *rq,
-			       unsigned int hctx_idx,
-			       lns_compat_numa_node_t numa_node)
+/*
+ * Queue @rq and the requests after it in @rqlist for the same hardware
+ * queue, under one lock, with one wake-up. Return the first request for
+ * another hardware queue, or NULL.
+ */
+static struct request *lns_io_queue_run(struct request *rq,
+					lns_compat_rq_list_t *rqlist)
 {
-	struct lns_io_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	struct lns_device *dev = rq->q->queuedata;
+	struct blk_mq_hw_ctx *hctx = rq->mq_hctx;
+	struct lns_io_queue *queue;
+	unsigned long flags;
 
-	INIT_WORK(&cmd->work, lns_io_workfn);
-	return 0;
+	lns_compat_start_batched_request(rq);
+	/* Pairs with smp_store_release() in bind.c, as in ->queue_rq. */
+	if (smp_load_acquire(&dev->state) != LNS_BOUND) {
+		blk_mq_end_request(rq, BLK_STS_IOERR);
+		return rq_list_pop(rqlist);
+	}
+	queue = &dev->io->queues[hctx->queue_num];
+	spin_lock_irqsave(&queue->lock, flags);
+	for (;;) {
+		lns_io_prep(dev, rq);
+		lns_io_add(queue, rq);
+		rq = rq_list_pop(rqlist);
+		if (!rq || rq->mq_hctx != hctx)
+			break;
+		lns_compat_start_batched_request(rq);
+	}
+	lns_io_kick(queue);
+	spin_unlock_irqrestore(&queue->lock, flags);
+	return rq;
+}
+
+/* A plug's worth of requests of one device. */
+static void lns_io_queue_rqs(lns_compat_rq_list_t *rqlist)
+{
+	struct request *rq = rq_list_pop(rqlist);
+
+	while (rq)
+		rq = lns_io_queue_run(rq, rqlist);
+}
+
+/* The block layer announced more requests than it queued. */
+static void lns_io_commit_rqs(struct blk_mq_hw_ctx *hctx)
+{
+	struct lns_device *dev = hctx->queue->queuedata;
+	struct lns_io_queue *queue;
+	unsigned long flags;
+
+	if (!dev->io)
+		return;
+	queue = &dev->io->queues[hctx->queue_num];
+	spin_lock_irqsave(&queue->lock, flags);
+	lns_io_kick(queue);
+	spin_unlock_irqrestore(&queue->lock, flags);
 }
 
 const struct blk_mq_ops lns_io_mq_ops = {
 	.queue_rq	= lns_io_queue_rq,
-	.complete	= lns_io_complete,
-	.init_request	= lns_io_init_request,
+	.commit_rqs	= lns_io_commit_rqs,
+	.queue_rqs	= lns_io_queue_rqs,
+	.complete	= lns_exec_complete,
 };
+
+/*
+ * Move the lanes of @queue idle since before @limit to @dead; return
+ * whether cgroup lanes remain.
+ */
+static bool lns_io_reap_queue(struct lns_io_queue *queue, unsigned long limit,
+			      struct list_head *dead)
+{
+	struct lns_io_lane *lane, *next;
+	bool left;
+
+	spin_lock_irq(&queue->lock);
+	list_for_each_entry_safe(lane, next, &queue->lanes, node) {
+		if (lane->state == LNS_LANE_IDLE &&
+		    time_before_eq(lane->idle_since, limit))
+			list_move(&lane->node, dead);
+	}
+	left = !list_empty(&queue->lanes);
+	spin_unlock_irq(&queue->lock);
+	return left;
+}
+
+static void lns_io_reap_workfn(struct work_struct *work)
+{
+	struct lns_io_ctx *ctx = container_of(to_delayed_work(work),
+					      struct lns_io_ctx, reap_work);
+	unsigned long limit = jiffies - LNS_IO_LANE_IDLE;
+	struct lns_io_lane *lane, *next;
+	bool left = false;
+	unsigned int i;
+	LIST_HEAD(dead);
+
+	for (i = 0; i < ctx->nr_queues; i++)
+		left |= lns_io_reap_queue(&ctx->queues[i], limit, &dead);
+	list_for_each_entry_safe(lane, next, &dead, node)
+		lns_io_lane_free(lane);
+	if (left)
+		queue_delayed_work(ctx->wq, &ctx->reap_work, LNS_IO_LANE_IDLE);
+}
+
+static struct lns_io_ctx *lns_io_ctx_alloc(struct lns_device *dev)
+{
+	unsigned int i, nr = dev->tag_set.nr_hw_queues;
+	struct lns_io_ctx *ctx;
+
+	ctx = kzalloc(struct_size(ctx, queues, nr), GFP_KERNEL_ACCOUNT);
+	if (!ctx)
+		return NULL;
+	ctx->nr_queues = nr;
+	ctx->dev = dev;
+	INIT_DELAYED_WORK(&ctx->reap_work, lns_io_reap_workfn);
+	for (i = 0; i < nr; i++) {
+		struct lns_io_queue *queue = &ctx->queues[i];
+
+		spin_lock_init(&queue->lock);
+		INIT_LIST_HEAD(&queue->lanes);
+		INIT_LIST_HEAD(&queue->kick);
+		queue->ctx = ctx;
+		lns_io_lane_init(&queue->root, queue);
+	}
+	return ctx;
+}
 
 /**
  * lns_io_start() - get a device ready to serve requests
  * @dev: the device, being bound; the caller holds dev->lock
  *
+ * The dispatch state stays until the device is freed (lns_io_stop()).
+ *
  * Return: 0 or -ENOMEM.
  */
 int lns_io_start(struct lns_device *dev)
 {
-	if (dev->wq)
+	struct lns_io_ctx *ctx;
+
+	lockdep_assert_held(&dev->lock);
+	if (dev->io)
 		return 0;
-	dev->wq = alloc_workqueue("%s", WQ_UNBOUND | WQ_FREEZABLE, 0,
+	ctx = lns_io_ctx_alloc(dev);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->wq = alloc_workqueue("%s", LNS_COMPAT_WQ_PERCPU | WQ_FREEZABLE, 0,
 				  dev->disk->disk_name);
-	return dev->wq ? 0 : -ENOMEM;
+	if (!ctx->wq) {
+		kfree(ctx);
+		return -ENOMEM;
+	}
+	dev->io = ctx;
+	return 0;
 }
 
 /**
  * lns_io_stop() - release what lns_io_start() set up
- * @dev: the device, being freed
+ * @dev: the device, being freed: no request is in flight
  */
 void lns_io_stop(struct lns_device *dev)
 {
-	if (dev->wq)
-		destroy_workqueue(dev->wq);
-	dev->wq = NULL;
+	struct lns_io_ctx *ctx = dev->io;
+	struct lns_io_lane *lane, *next;
+	unsigned int i;
+
+	if (!ctx)
+		return;
+	/* Workers may still be past their last request: no more after. */
+	flush_workqueue(ctx->wq);
+	cancel_delayed_work_sync(&ctx->reap_work);
+	destroy_workqueue(ctx->wq);
+	for (i = 0; i < ctx->nr_queues; i++) {
+		list_for_each_entry_safe(lane, next, &ctx->queues[i].lanes, node)
+			lns_io_lane_free(lane);
+	}
+	kfree(ctx);
+	dev->io = NULL;
 }

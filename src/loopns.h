@@ -111,6 +111,8 @@ enum lns_state {
 	LNS_DELETING,
 };
 
+struct lns_io_ctx;
+
 /**
  * struct lns_device - one loop device
  * @inst: owning instance (a counted reference)
@@ -143,7 +145,7 @@ enum lns_state {
  * @ephemeral_armed: LOOPNS_CTL_ATTACH is done with the device; until then
  *	a last close by someone else does not delete it
  * @dentry: node in the instance, NULL once removed
- * @wq: request workqueue, allocated at first bind
+ * @io: request dispatch state (io.c), allocated at first bind
  * @tag_set: blk-mq tag set
  * @disk: the gendisk
  * @remove_work: deferred deletion of an orphan after its last close
@@ -170,7 +172,7 @@ struct lns_device {
 	bool ephemeral;
 	bool ephemeral_armed;
 	struct dentry *dentry;
-	struct workqueue_struct *wq;
+	struct lns_io_ctx *io;
 	struct blk_mq_tag_set tag_set;
 	struct gendisk *disk;
 	struct work_struct remove_work;
@@ -281,9 +283,10 @@ int lns_ioctl(struct block_device *bdev, blk_mode_t mode, unsigned int cmd,
 int lns_ioctl_compat(struct block_device *bdev, blk_mode_t mode,
 		     unsigned int cmd, unsigned long arg);
 
-/* io.c */
+/* io.c (exec.c serves the requests io.c dispatches) */
 extern const struct blk_mq_ops lns_io_mq_ops;
 unsigned int lns_io_cmd_size(void);
+unsigned int lns_io_nr_hw_queues(void);
 int lns_io_start(struct lns_device *dev);
 void lns_io_stop(struct lns_device *dev);
 

@@ -337,12 +337,37 @@ static inline bool lns_compat_bdev_rot(struct block_device *bdev)
 #endif
 }
 
-/* 7.x: the NUMA node argument of blk_mq_ops->init_request is signed. */
-#ifdef HAVE_INIT_REQUEST_INT_NUMA_NODE
-typedef int lns_compat_numa_node_t;
+/* Newer kernels (7.x) warn about a workqueue neither WQ_PERCPU nor unbound. */
+#ifdef HAVE_WQ_PERCPU
+#define LNS_COMPAT_WQ_PERCPU	WQ_PERCPU
 #else
-typedef unsigned int lns_compat_numa_node_t;
+#define LNS_COMPAT_WQ_PERCPU	0
 #endif
+
+/*
+ * 6.14: blk_mq_ops->queue_rqs takes a struct rq_list; before, a pointer to
+ * the first request. rq_list_pop() takes either.
+ */
+#ifdef HAVE_RQ_LIST_STRUCT
+typedef struct rq_list lns_compat_rq_list_t;
+#else
+typedef struct request *lns_compat_rq_list_t;
+#endif
+
+/**
+ * lns_compat_start_batched_request() - blk_mq_start_request() in ->queue_rqs
+ * @rq: a request taken from the list given to ->queue_rqs
+ *
+ * 6.1 leaves the driver to enter a request reaching it through
+ * ->queue_rqs in its tags' table, as blk_mq_get_driver_tag() does on the
+ * ->queue_rq path (tag iterators read it); 6.12 does it in
+ * blk_mq_start_request(). Doing it here too stores the same value.
+ */
+static inline void lns_compat_start_batched_request(struct request *rq)
+{
+	rq->mq_hctx->tags->rqs[rq->tag] = rq;
+	blk_mq_start_request(rq);
+}
 
 static inline u8 lns_compat_bdev_partno(const struct block_device *bdev)
 {

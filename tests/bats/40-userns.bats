@@ -257,3 +257,38 @@ loopioctl $H/d/loop-control ctl-add 3 >/dev/null"
 		[ "${lines[5]}" = flags=0 ]
 	done
 }
+
+# The kernel's workers serve a device's requests; a FUSE server mounted in
+# a user namespace answers only requests from ids mapped there. loopns
+# serves the backing file as whoever opened it (before, its reads and
+# writes failed with EOVERFLOW).
+@test "a device backed by a file on a FUSE filesystem mounted in the user namespace reads and writes it" {
+	skip_unless_cmd fuse2fs mkfs.ext4 debugfs
+	[[ -c /dev/fuse ]] || skip "needs /dev/fuse"
+	local d=$H/d m=$H/m img=$H/img
+	as_user 1000 truncate -s 16M "$img"
+	as_user 1000 sh -c "head -c 1M /dev/urandom >$H/data; head -c 64k /dev/urandom >$H/new"
+	# The backing file is in the image before the server starts: no page
+	# of it is cached, every read through the device asks the server.
+	mkfs.ext4 -q -F -O ^has_journal "$img"
+	debugfs -w -R "write $H/data inner" "$img" >/dev/null 2>&1
+	# On failure the trap stops the server, which would hold bats' pipe.
+	run userns 1000 bash -ec "
+		fuse2fs -f -o fakeroot $img $m >/dev/null 2>&1 3>&- & f=\$!
+		trap 'kill \$f 2>/dev/null || :' EXIT
+		for i in \$(seq 150); do grep -q ' $m ' /proc/self/mounts && break; sleep 0.1; done
+		mount -t loopns loopns $d
+		n=\$(loopioctl $d/loop-control ctl-get-free)
+		loopioctl $d/loop\$n set-fd $m/inner
+		cmp $H/data $d/loop\$n
+		dd if=$H/new of=$d/loop\$n bs=64k oflag=direct conv=notrunc status=none
+		loopioctl $d/loop\$n clr >/dev/null
+		cmp -n 65536 $H/new $m/inner
+		umount $d
+		umount $m
+		wait \$f
+		echo done"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = done ]
+}

@@ -23,6 +23,7 @@ setup() {
 	CG=
 	HOSTLOOP=
 	SWAPON=
+	HWQ=
 	PIDS=()
 }
 
@@ -35,6 +36,7 @@ teardown() {
 	umount_under "$T"
 	umount_under "$S"
 	[[ -n $HOSTLOOP ]] && losetup -d "$HOSTLOOP" 2>/dev/null
+	[[ -n $HWQ ]] && echo "$HWQ" >/sys/module/loopns/parameters/hw_queues
 	lns_cleanup
 	if [[ -n $CG ]]; then
 		rmdir "$CG/c" "$CG" 2>/dev/null
@@ -301,4 +303,33 @@ cg_setup() {
 	((rc == 0))
 	umount "$T/up"
 	dev_clr
+}
+
+# mq_dirs INDEX: hardware queues (with CPUs) of device INDEX of $T/inst.
+mq_dirs() {
+	local d
+	d=/sys/block/$(lns_disk "$T/inst/loop$1")/mq
+	find "$d" -mindepth 1 -maxdepth 1 -type d | wc -l
+}
+
+@test "hw_queues: a device gets the number set when it was created (0: one per CPU, at most 16), and serves I/O" {
+	local p=/sys/module/loopns/parameters/hw_queues cpus
+	HWQ=$(cat "$p")
+	cpus=$(nproc)
+	((cpus > 16)) && cpus=16
+	lns_mount "$T/inst"
+	echo 1 >"$p"
+	loopioctl "$T/inst/loop-control" ctl-add 0
+	echo 0 >"$p"
+	loopioctl "$T/inst/loop-control" ctl-add 1
+	echo "$HWQ" >"$p"
+	HWQ=
+	[ "$(mq_dirs 0)" -eq 1 ]
+	[ "$(mq_dirs 1)" -eq "$cpus" ]
+	src 2
+	truncate -s $((2 * MIB)) "$T/img"
+	[ "$(loopioctl "$T/inst/loop1" configure "$T/img" 0)" = 0 ]
+	dd if="$T/src" of="$T/inst/loop1" bs=64k oflag=direct status=none
+	cmp "$T/src" "$T/inst/loop1"
+	loopioctl "$T/inst/loop1" clr >/dev/null
 }

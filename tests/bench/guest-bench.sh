@@ -48,9 +48,9 @@ else
 	CTL_SECS=${BENCH_CTL_SECS:-0.5}
 	MEM_DEVS=${BENCH_MEM_DEVS:-1000}
 	SCALE=${BENCH_SCALE:-1000 4}
-	# Every pattern at numjobs 1, random reads also at numjobs 2 (the
+	# Every pattern at numjobs 1, random reads also at numjobs 2 and 4 (the
 	# parallel-read target); BENCH_JOBS=all adds the other numjobs=2 ones.
-	JOBS=${BENCH_JOBS:-seqread-1m-qd1-j1 randread-4k-qd1-j1 randread-4k-qd1-j2 randread-4k-qd32-j1 randread-4k-qd32-j2 seqwrite-1m-qd1-j1 randwrite-4k-qd1-j1 randwrite-4k-qd32-j1}
+	JOBS=${BENCH_JOBS:-seqread-1m-qd1-j1 randread-4k-qd1-j1 randread-4k-qd1-j2 randread-4k-qd1-j4 randread-4k-qd32-j1 randread-4k-qd32-j2 seqwrite-1m-qd1-j1 randwrite-4k-qd1-j1 randwrite-4k-qd32-j1}
 	BACKINGS=${BENCH_BACKINGS:-tmpfs ext4}
 fi
 HOT_RUNTIME=${BENCH_HOT_RUNTIME:-$( ((QUICK)) && echo "$RUNTIME" || echo 1s)}
