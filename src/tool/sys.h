@@ -52,5 +52,6 @@ int lns_cmd_list(const struct lns_args *a);
 int lns_cmd_resize(const struct lns_args *a);
 int lns_cmd_setup_dev(const struct lns_args *a);
 int lns_cmd_run(const struct lns_args *a);
+int lns_setup_dev(const struct lns_args *a, const char *dir);
 
 #endif /* LOOPNSCTL_SYS_H */

@@ -30,6 +30,8 @@ PACKAGES=(
 	bash coreutils util-linux util-linux-extra mount fdisk kmod
 	e2fsprogs fuse2fs fio strace udev procps psmisc bsdextrautils xxd
 	findutils diffutils grep sed gawk tar gzip libcap2-bin
+	# the OCI hook (json-c) and the runtimes its tests run in the guest
+	libjson-c-dev crun runc
 )
 
 want_source=0

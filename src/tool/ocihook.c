@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * loopns-oci-hook - an OCI runtime hook (createRuntime stage) that gives a
+ * container a private loopns instance. See loopns-oci-hook(8).
+ *
+ * It reads the container's state (oci-hooks(5)) on stdin; when the
+ * annotation io.loopns.instance is present it enters the container's user
+ * and mount namespaces and does what `loopnsctl setup-dev ROOTFS/dev`
+ * does there (lns_setup_dev()): the instance is mounted only in the
+ * container's mount namespace, so it goes away with the container.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "loopnsctl.h"
+#include "sys.h"
+
+#define HOOK_ANNOTATION		"io.loopns.instance"
+#define HOOK_STATE_MAX		(1 << 20)
+
+/**
+ * struct hook_ctx - what the hook learnt about the container
+ * @pid: its init, in the hook's pid namespace
+ * @rootfs: its root directory as the runtime mounted it (before pivot_root)
+ * @config: its config.json
+ * @args: setup-dev options from the annotation
+ * @uid: --uid storage
+ * @gid: --gid storage
+ */
+struct hook_ctx {
+	int pid;
+	char rootfs[PATH_MAX];
+	struct json_object *config;
+	struct lns_args args;
+	char uid[16];
+	char gid[16];
+};
+
+static struct json_object *hook_get(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static struct json_object *hook_read_state(void)
+{
+	static char buf[HOOK_STATE_MAX];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, stdin);
+
+	buf[n] = 0;
+	return json_tokener_parse(buf);
+}
+
+/* One "key=value" of the annotation into @c->args. Return: 0 or -1. */
+static int hook_opt(struct hook_ctx *c, char *kv)
+{
+	struct lns_args *a = &c->args;
+	char *v = strchr(kv, '=');
+	int r = -EINVAL;
+
+	if (!v) {
+		lns_err("oci-hook: %s=%s: \"%s\" is not KEY=VALUE", HOOK_ANNOTATION,
+			kv, kv);
+		return -1;
+	}
+	*v++ = 0;
+	if (!strcmp(kv, "max")) {
+		r = lns_parse_u32_range(v, 1, LNS_MAX_LIMIT, &a->max);
+		a->set |= 1u << LNS_O_MAX;
+	} else if (!strcmp(kv, "partitions")) {
+		r = lns_parse_u32_range(v, 0, LNS_PARTS_LIMIT, &a->partitions);
+		a->set |= 1u << LNS_O_PARTITIONS;
+	} else if (!strcmp(kv, "mode")) {
+		r = lns_parse_mode(v, &a->mode);
+		a->set |= 1u << LNS_O_MODE;
+	} else if (!strcmp(kv, "uid") || !strcmp(kv, "gid")) {
+		uint32_t id = 0;
+		char *dst = kv[0] == 'u' ? c->uid : c->gid;
+
+		r = lns_parse_u32_range(v, 0, UINT32_MAX - 1, &id);
+		snprintf(dst, sizeof(c->uid), "%u", id);
+		if (kv[0] == 'u')
+			a->uid = dst;
+		else
+			a->gid = dst;
+	} else {
+		lns_err("oci-hook: %s: unknown option \"%s\" (max, partitions, mode, uid, gid)",
+			HOOK_ANNOTATION, kv);
+		return -1;
+	}
+	if (r)
+		lns_err("oci-hook: %s: bad %s=%s: %s", HOOK_ANNOTATION, kv, v,
+			strerror(-r));
+	return r ? -1 : 0;
+}
+
+/* The annotation's value ("", "1", "true" or "KEY=VALUE,...") */
+static int hook_parse_opts(struct hook_ctx *c, const char *value)
+{
+	char buf[512], *save, *kv;
+
+	c->args.cmd = LNS_CMD_SETUP_DEV;
+	if (!*value || !strcmp(value, "1") || !strcmp(value, "true"))
+		return 0;
+	if (strlen(value) >= sizeof(buf)) {
+		lns_err("oci-hook: %s: value too long", HOOK_ANNOTATION);
+		return -1;
+	}
+	strcpy(buf, value);
+	for (kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save))
+		if (hook_opt(c, kv))
+			return -1;
+	return 0;
+}
+
+/* The rootfs from the bundle's config.json (root.path, maybe relative). */
+static int hook_rootfs(struct hook_ctx *c, const char *bundle)
+{
+	char path[PATH_MAX * 2];
+	const char *root;
+
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	c->config = json_object_from_file(path);
+	if (!c->config) {
+		lns_err("oci-hook: %s: %s", path, json_util_get_last_err() ?: "unreadable");
+		return -1;
+	}
+	root = json_object_get_string(hook_get(hook_get(c->config, "root"), "path"));
+	if (!root) {
+		lns_err("oci-hook: %s: no root.path", path);
+		return -1;
+	}
+	if (root[0] == '/')
+		snprintf(path, sizeof(path), "%s", root);
+	else
+		snprintf(path, sizeof(path), "%s/%s", bundle, root);
+	if (!realpath(path, c->rootfs)) {
+		lns_err("oci-hook: root %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Whether the device rules of config.json let the container open block
+ * devices of @major (the last matching rule decides, default deny).
+ */
+static bool hook_major_allowed(struct json_object *config, int major)
+{
+	struct json_object *rules = hook_get(hook_get(hook_get(config, "linux"),
+						      "resources"), "devices");
+	bool allowed = false;
+	size_t i, n;
+
+	if (!rules)
+		return true;	/* the runtime's defaults: not ours to judge */
+	n = json_object_array_length(rules);
+	for (i = 0; i < n; i++) {
+		struct json_object *r = json_object_array_get_idx(rules, i);
+		const char *type = json_object_get_string(hook_get(r, "type"));
+		const char *access = json_object_get_string(hook_get(r, "access"));
+		struct json_object *maj = hook_get(r, "major");
+
+		if (type && strcmp(type, "a") && strcmp(type, "b"))
+			continue;
+		if (maj && json_object_get_int(maj) != major)
+			continue;
+		if (access && (!strchr(access, 'r') || !strchr(access, 'w')))
+			continue;
+		allowed = json_object_get_boolean(hook_get(r, "allow"));
+	}
+	return allowed;
+}
+
+/* Say which device rule is missing: the container would get EPERM. */
+static void hook_check_devices(const struct hook_ctx *c)
+{
+	int major = lns_block_major();
+	uint64_t max_part = 0;
+
+	if (major > 0 && !hook_major_allowed(c->config, major))
+		lns_err("oci-hook: warning: the container's device rules do not allow block major %d (loopns): add \"b %d:* rwm\" (podman --device-cgroup-rule, or linux.resources.devices in config.json) or opening /dev/loopN fails with EPERM",
+			major, major);
+	lns_read_u64("/sys/module/" LNS_MODNAME "/parameters/max_part", &max_part);
+	if (major > 0 && !max_part && c->args.partitions &&
+	    !hook_major_allowed(c->config, LNS_BLKEXT_MAJOR))
+		lns_err("oci-hook: warning: partitions take the extended major %d (max_part=0): add \"b %d:* rwm\" or partition nodes fail with EPERM",
+			LNS_BLKEXT_MAJOR, LNS_BLKEXT_MAJOR);
+}
+
+/* setns() to the container's namespace @ns, if it is not ours already. */
+static int hook_setns(int pid, const char *ns, int type, bool *entered)
+{
+	char path[64];
+	struct stat mine, theirs;
+	int fd, r;
+
+	*entered = false;
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", ns);
+	if (stat(path, &mine) < 0)
+		return lns_syserr(path);
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &theirs) < 0) {
+		r = lns_syserr(path);
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	r = LNS_EXIT_OK;
+	if (mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev) {
+		if (setns(fd, type) < 0)
+			r = lns_syserr(path);
+		else
+			*entered = true;
+	}
+	close(fd);
+	return r;
+}
+
+/* Become root of the container's user namespace, then enter its mounts. */
+static int hook_enter(const struct hook_ctx *c)
+{
+	bool userns;
+	int rc = hook_setns(c->pid, "user", CLONE_NEWUSER, &userns);
+
+	if (rc)
+		return rc;
+	if (userns) {
+		/* the mounter's root owns the instance and the links */
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+			lns_err("oci-hook: root of the container's user namespace: %s (is its uid 0 mapped?)",
+				strerror(errno));
+			return LNS_EXIT_PERM;
+		}
+		setgroups(0, NULL);	/* fails harmlessly where denied */
+	}
+	return hook_setns(c->pid, "mnt", CLONE_NEWNS, &userns);
+}
+
+/*
+ * The container's /dev, refused when it is the host's own (a bind mount
+ * of /dev would put the links and the instance in the host's /dev).
+ */
+static int hook_dev_dir(const struct hook_ctx *c, const struct stat *host_dev,
+			char *out, size_t len)
+{
+	struct stat st;
+
+	snprintf(out, len, "%s/dev", c->rootfs);
+	if (stat(out, &st) < 0)
+		return lns_syserr(out);
+	if (st.st_dev == host_dev->st_dev && st.st_ino == host_dev->st_ino) {
+		lns_err("oci-hook: %s is the host's /dev (privileged container?): refusing to add loop devices to it",
+			out);
+		return LNS_EXIT_BUSY;
+	}
+	return LNS_EXIT_OK;
+}
+
+/* Load the module as host root before leaving the host's namespaces. */
+static int hook_load_module(void)
+{
+	struct lns_args la = { .cmd = LNS_CMD_LOAD };
+	int rc;
+
+	if (lns_block_major() >= 0 || geteuid() != 0)
+		return LNS_EXIT_OK;
+	rc = lns_cmd_load(&la);
+	fflush(stdout);
+	return rc;
+}
+
+/* Fill @c from the state on stdin. Return: 1 to act, 0 to do nothing. */
+static int hook_read(struct hook_ctx *c)
+{
+	struct json_object *state = hook_read_state();
+	struct json_object *ann;
+	const char *bundle;
+	int r = -1;
+
+	if (!state) {
+		lns_err("oci-hook: stdin is not an OCI state (JSON)");
+		return -1;
+	}
+	ann = hook_get(hook_get(state, "annotations"), HOOK_ANNOTATION);
+	bundle = json_object_get_string(hook_get(state, "bundle"));
+	c->pid = json_object_get_int(hook_get(state, "pid"));
+	if (!ann)
+		r = 0;
+	else if (c->pid <= 0 || !bundle)
+		lns_err("oci-hook: the state has no pid or bundle (run me at the createRuntime stage)");
+	else if (!hook_parse_opts(c, json_object_get_string(ann)) &&
+		 !hook_rootfs(c, bundle))
+		r = 1;
+	json_object_put(state);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct hook_ctx c = { 0 };
+	char dev[PATH_MAX + 8];
+	struct stat host_dev;
+	int rc;
+
+	if (argc > 1) {
+		fprintf(stderr, "Usage: %s < STATE (an OCI runtime hook, createRuntime stage; see loopns-oci-hook(8))\n",
+			argv[0]);
+		return LNS_EXIT_USAGE;
+	}
+	rc = hook_read(&c);
+	if (rc <= 0)
+		return rc ? LNS_EXIT_FAIL : LNS_EXIT_OK;
+	rc = hook_load_module();
+	if (!rc && stat("/dev", &host_dev) < 0)
+		rc = lns_syserr("/dev");
+	if (!rc) {
+		hook_check_devices(&c);
+		rc = hook_enter(&c);
+	}
+	if (!rc)
+		rc = hook_dev_dir(&c, &host_dev, dev, sizeof(dev));
+	if (!rc)
+		rc = lns_setup_dev(&c.args, dev);
+	json_object_put(c.config);
+	return rc;
+}
