@@ -152,10 +152,12 @@ static int hook_rootfs(struct hook_ctx *c, const char *bundle)
 }
 
 /*
- * Whether the device rules of config.json let the container open block
- * devices of @major (the last matching rule decides, default deny).
+ * Whether the device rules of config.json let the container open devices
+ * of @kind ("b" or "c") and @major (the last matching rule decides,
+ * default deny).
  */
-static bool hook_major_allowed(struct json_object *config, int major)
+static bool hook_major_allowed(struct json_object *config, const char *kind,
+			       int major)
 {
 	struct json_object *rules = hook_get(hook_get(hook_get(config, "linux"),
 						      "resources"), "devices");
@@ -171,7 +173,7 @@ static bool hook_major_allowed(struct json_object *config, int major)
 		const char *access = json_object_get_string(hook_get(r, "access"));
 		struct json_object *maj = hook_get(r, "major");
 
-		if (type && strcmp(type, "a") && strcmp(type, "b"))
+		if (type && strcmp(type, "a") && strcmp(type, kind))
 			continue;
 		if (maj && json_object_get_int(maj) != major)
 			continue;
@@ -182,70 +184,97 @@ static bool hook_major_allowed(struct json_object *config, int major)
 	return allowed;
 }
 
+/* The character major of the instances' loop-control ("loopns-control"). */
+static int hook_control_major(void)
+{
+	static char buf[16384];
+	char *blk;
+	int n;
+
+	if (lns_read_file("/proc/devices", buf, sizeof(buf)) < 0)
+		return -1;
+	blk = strstr(buf, "Block devices:");
+	if (blk)
+		*blk = 0;
+	for (char *p = buf; (p = strstr(p, " " LNS_MODNAME "-control\n")); p++) {
+		while (p > buf && p[-1] != '\n')
+			p--;
+		if (sscanf(p, "%d", &n) == 1)
+			return n;
+		break;
+	}
+	return -1;
+}
+
 /* Say which device rule is missing: the container would get EPERM. */
 static void hook_check_devices(const struct hook_ctx *c)
 {
-	int major = lns_block_major();
+	int major = lns_block_major(), ctl = hook_control_major();
 	uint64_t max_part = 0;
 
-	if (major > 0 && !hook_major_allowed(c->config, major))
+	if (ctl > 0 && !hook_major_allowed(c->config, "c", ctl))
+		lns_err("oci-hook: warning: the container's device rules do not allow character major %d (loopns-control): add \"c %d:* rwm\" or opening /dev/loop-control fails with EPERM",
+			ctl, ctl);
+
+	if (major > 0 && !hook_major_allowed(c->config, "b", major))
 		lns_err("oci-hook: warning: the container's device rules do not allow block major %d (loopns): add \"b %d:* rwm\" (podman --device-cgroup-rule, or linux.resources.devices in config.json) or opening /dev/loopN fails with EPERM",
 			major, major);
 	lns_read_u64("/sys/module/" LNS_MODNAME "/parameters/max_part", &max_part);
 	if (major > 0 && !max_part && c->args.partitions &&
-	    !hook_major_allowed(c->config, LNS_BLKEXT_MAJOR))
+	    !hook_major_allowed(c->config, "b", LNS_BLKEXT_MAJOR))
 		lns_err("oci-hook: warning: partitions take the extended major %d (max_part=0): add \"b %d:* rwm\" or partition nodes fail with EPERM",
 			LNS_BLKEXT_MAJOR, LNS_BLKEXT_MAJOR);
 }
 
-/* setns() to the container's namespace @ns, if it is not ours already. */
-static int hook_setns(int pid, const char *ns, int type, bool *entered)
+/* Open the container's namespace @ns; -1 (and @fd -1) if it is ours. */
+static int hook_open_ns(int pid, const char *ns, int *fd)
 {
 	char path[64];
 	struct stat mine, theirs;
-	int fd, r;
 
-	*entered = false;
+	*fd = -1;
 	snprintf(path, sizeof(path), "/proc/self/ns/%s", ns);
 	if (stat(path, &mine) < 0)
 		return lns_syserr(path);
 	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &theirs) < 0) {
-		r = lns_syserr(path);
-		if (fd >= 0)
-			close(fd);
-		return r;
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0 || fstat(*fd, &theirs) < 0)
+		return lns_syserr(path);
+	if (mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev) {
+		close(*fd);
+		*fd = -1;
 	}
-	r = LNS_EXIT_OK;
-	if (mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev) {
-		if (setns(fd, type) < 0)
-			r = lns_syserr(path);
-		else
-			*entered = true;
-	}
-	close(fd);
-	return r;
+	return LNS_EXIT_OK;
 }
 
 /* Become root of the container's user namespace, then enter its mounts. */
 static int hook_enter(const struct hook_ctx *c)
 {
-	bool userns;
-	int rc = hook_setns(c->pid, "user", CLONE_NEWUSER, &userns);
+	int user, mnt = -1, rc;
 
-	if (rc)
-		return rc;
-	if (userns) {
+	/* both before the first setns(): the init is not dumpable */
+	rc = hook_open_ns(c->pid, "user", &user);
+	if (!rc)
+		rc = hook_open_ns(c->pid, "mnt", &mnt);
+	if (!rc && user >= 0) {
+		if (setns(user, CLONE_NEWUSER) < 0)
+			rc = lns_syserr("setns(user namespace)");
 		/* the mounter's root owns the instance and the links */
-		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+		else if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
 			lns_err("oci-hook: root of the container's user namespace: %s (is its uid 0 mapped?)",
 				strerror(errno));
-			return LNS_EXIT_PERM;
+			rc = LNS_EXIT_PERM;
+		} else {
+			setgroups(0, NULL);	/* fails harmlessly where denied */
 		}
-		setgroups(0, NULL);	/* fails harmlessly where denied */
 	}
-	return hook_setns(c->pid, "mnt", CLONE_NEWNS, &userns);
+	if (!rc && mnt >= 0 && setns(mnt, CLONE_NEWNS) < 0)
+		rc = lns_syserr("setns(mount namespace)");
+	if (user >= 0)
+		close(user);
+	if (mnt >= 0)
+		close(mnt);
+	return rc;
 }
 
 /*
