@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * loopns-oci-hook - an OCI runtime hook (createRuntime stage) that gives a
- * container a private loopns instance. See loopns-oci-hook(8).
+ * loopns-oci-hook - an OCI runtime hook that gives a container a private
+ * loopns instance. See loopns-oci-hook(8).
  *
  * It reads the container's state (oci-hooks(5)) on stdin; when the
- * annotation io.loopns.instance is present it enters the container's user
- * and mount namespaces and does what `loopnsctl setup-dev ROOTFS/dev`
- * does there (lns_setup_dev()): the instance is mounted only in the
- * container's mount namespace, so it goes away with the container.
+ * annotation io.loopns.instance is present it does what `loopnsctl
+ * setup-dev ROOTFS/dev` does (lns_setup_dev()) in the container's user and
+ * mount namespaces: at the createContainer stage the runtime runs it
+ * there; at createRuntime (the default) it enters them from the host.
+ * The instance is mounted only in the container's mount namespace, so it
+ * goes away with the container.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,7 +31,8 @@
 
 /**
  * struct hook_ctx - what the hook learnt about the container
- * @pid: its init, in the hook's pid namespace
+ * @pid: its init, in the hook's pid namespace (0: the hook runs in the
+ *       container's namespaces already: createContainer)
  * @rootfs: its root directory as the runtime mounted it (before pivot_root)
  * @config: its config.json
  * @args: setup-dev options from the annotation
@@ -311,7 +314,7 @@ static int hook_load_module(void)
 }
 
 /* Fill @c from the state on stdin. Return: 1 to act, 0 to do nothing. */
-static int hook_read(struct hook_ctx *c)
+static int hook_read(struct hook_ctx *c, bool inside)
 {
 	struct json_object *state = hook_read_state();
 	struct json_object *ann;
@@ -324,10 +327,11 @@ static int hook_read(struct hook_ctx *c)
 	}
 	ann = hook_get(hook_get(state, "annotations"), HOOK_ANNOTATION);
 	bundle = json_object_get_string(hook_get(state, "bundle"));
-	c->pid = json_object_get_int(hook_get(state, "pid"));
+	if (c->pid)
+		c->pid = json_object_get_int(hook_get(state, "pid"));
 	if (!ann)
 		r = 0;
-	else if (c->pid <= 0 || !bundle)
+	else if (c->pid < 0 || (c->pid == 0 && !inside) || !bundle)
 		lns_err("oci-hook: the state has no pid or bundle (run me at the createRuntime stage)");
 	else if (!hook_parse_opts(c, json_object_get_string(ann)) &&
 		 !hook_rootfs(c, bundle))
@@ -338,17 +342,20 @@ static int hook_read(struct hook_ctx *c)
 
 int main(int argc, char **argv)
 {
-	struct hook_ctx c = { 0 };
+	struct hook_ctx c = { .pid = 1 };
+	bool inside = argc == 2 && !strcmp(argv[1], "createContainer");
 	char dev[PATH_MAX + 8];
 	struct stat host_dev;
 	int rc;
 
-	if (argc > 1) {
-		fprintf(stderr, "Usage: %s < STATE (an OCI runtime hook, createRuntime stage; see loopns-oci-hook(8))\n",
+	if (argc > 2 || (argc == 2 && !inside && strcmp(argv[1], "createRuntime"))) {
+		fprintf(stderr, "Usage: %s [createRuntime | createContainer] < STATE\n(an OCI runtime hook; see loopns-oci-hook(8))\n",
 			argv[0]);
 		return LNS_EXIT_USAGE;
 	}
-	rc = hook_read(&c);
+	if (inside)
+		c.pid = 0;	/* the runtime's pid is not ours to enter */
+	rc = hook_read(&c, inside);
 	if (rc <= 0)
 		return rc ? LNS_EXIT_FAIL : LNS_EXIT_OK;
 	rc = hook_load_module();
@@ -356,7 +363,8 @@ int main(int argc, char **argv)
 		rc = lns_syserr("/dev");
 	if (!rc) {
 		hook_check_devices(&c);
-		rc = hook_enter(&c);
+		if (c.pid)
+			rc = hook_enter(&c);
 	}
 	if (!rc)
 		rc = hook_dev_dir(&c, &host_dev, dev, sizeof(dev));

@@ -46,7 +46,9 @@ json_str() {
 
 # bundle NAME MODE SCRIPT [ANNOTATION]: $T/NAME/config.json running bash
 # SCRIPT, with $T/work at /work. MODE: root (no user namespace), userns
-# (root maps 0 to 100000), rootless (uid 1000 maps itself to 0).
+# (root maps 0 to 100000), rootless (uid 1000 maps itself to 0). The hook
+# runs at the stage $STAGE (createRuntime or createContainer).
+STAGE=createRuntime
 bundle() {
 	local name=$1 mode=$2 script=$3 ann=${4-max=8,partitions=4}
 	local b=$T/$name d mounts="" ns userns="" caps annjson=""
@@ -89,7 +91,7 @@ bundle() {
 		"root": {"path": "rootfs"},
 		"hostname": "$name",
 		$annjson
-		"hooks": {"createRuntime": [{"path": "$HOOK"}]},
+		"hooks": {"$STAGE": [{"path": "$HOOK", "args": ["loopns-oci-hook", "$STAGE"]}]},
 		"mounts": [$mounts
 			{"destination": "/proc", "type": "proc", "source": "proc"},
 			{"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
@@ -174,7 +176,7 @@ no_leftovers() {
 }
 
 run_case() {
-	local rt=$1 mode=$2 use=$3
+	local rt=$1 mode=$2 use=$3 STAGE=${4:-createRuntime}
 	skip_unless_cmd "$rt"
 	make_disk
 	bundle c1 "$mode" "$(scenario "$use")"
@@ -193,13 +195,13 @@ run_case() {
 	run_case crun userns fuse
 }
 
-@test "crun rootless (uid 1000): losetup -fP, mkfs, fuse2fs" {
+@test "crun rootless (uid 1000), hook at createContainer: losetup -fP, mkfs, fuse2fs" {
 	skip_unless_cmd fuse2fs setpriv
-	run_case crun rootless fuse
+	run_case crun rootless fuse createContainer
 }
 
-@test "runc rootful: losetup -fP, mkfs, mount, detach; no leftovers" {
-	run_case runc root mount
+@test "runc rootful, hook at createContainer: losetup -fP, mkfs, mount, detach" {
+	run_case runc root mount createContainer
 }
 
 @test "runc, user namespace (0 -> 100000): losetup -fP, mkfs, fuse2fs" {
@@ -216,14 +218,16 @@ run_case() {
 			losetup -nO BACK-FILE /dev/loop0 >/work/$c.back
 			ls /dev/loopns | tr '\n' ' ' >/work/$c.ls
 			touch /work/$c.ready
-			while [ ! -e /work/go ]; do sleep 0.1; done
+			for i in \$(seq 600); do [ -e /work/go ] && break; sleep 0.1; done
 			losetup -d /dev/loop0"
-		oci crun root "c$c" &
+		oci crun root "c$c" >"$T/$c.out" 2>&1 3>&- &
 	done
-	wait_for 30 test -e "$T/work/a.ready" -a -e "$T/work/b.ready"
+	wait_for 60 test -e "$T/work/a.ready" -a -e "$T/work/b.ready" ||
+		{ touch "$T/work/go"; wait; cat "$T"/*.out; false; }
 	test "$(lns_disk_count)" -eq $((BASE + 2))
 	touch "$T/work/go"
 	wait
+	cat "$T"/*.out
 	for c in a b; do
 		echo "$c: $(cat "$T/work/$c.dev") $(cat "$T/work/$c.back") [$(cat "$T/work/$c.ls")]"
 		test "$(cat "$T/work/$c.dev")" = /dev/loop0
@@ -240,8 +244,8 @@ run_case() {
 	oci crun root ce
 	no_leftovers
 	# kill -9 of the container's init
-	bundle ck root "losetup -f /work/img; touch /work/k.ready; exec sleep 600"
-	oci crun root ck &
+	bundle ck root "losetup -f /work/img; touch /work/k.ready; exec sleep 120"
+	oci crun root ck 3>&- &
 	wait_for 30 test -e "$T/work/k.ready"
 	test "$(lns_disk_count)" -eq $((BASE + 1))
 	kill -9 "$(crun --root "$T/state-crun" state ck | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')"
@@ -249,7 +253,7 @@ run_case() {
 	no_leftovers
 	# kill -9 of the runtime: the container's init outlives it, then exits
 	bundle cr root "losetup -f /work/img; touch /work/r.ready; sleep 2"
-	crun --root "$T/state-crun" run --no-pivot --bundle "$T/cr" cr &
+	crun --root "$T/state-crun" run --no-pivot --bundle "$T/cr" cr 3>&- &
 	wait_for 30 test -e "$T/work/r.ready"
 	kill -9 $!
 	wait || true
