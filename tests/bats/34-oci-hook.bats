@@ -209,8 +209,9 @@ run_case() {
 	run_case runc userns fuse
 }
 
+# (Never a bare `wait`: bats's own test timeout is a background job too.)
 @test "two containers at once each see their own loop0 only" {
-	local c
+	local c pids=()
 	for c in a b; do
 		truncate -s 1M "$T/work/$c.img"
 		bundle "c$c" root "
@@ -221,12 +222,13 @@ run_case() {
 			for i in \$(seq 600); do [ -e /work/go ] && break; sleep 0.1; done
 			losetup -d /dev/loop0"
 		oci crun root "c$c" >"$T/$c.out" 2>&1 3>&- &
+		pids+=($!)
 	done
 	wait_for 60 test -e "$T/work/a.ready" -a -e "$T/work/b.ready" ||
-		{ touch "$T/work/go"; wait; cat "$T"/*.out; false; }
+		{ touch "$T/work/go"; wait "${pids[@]}"; cat "$T"/*.out; false; }
 	test "$(lns_disk_count)" -eq $((BASE + 2))
 	touch "$T/work/go"
-	wait
+	wait "${pids[@]}"
 	cat "$T"/*.out
 	for c in a b; do
 		echo "$c: $(cat "$T/work/$c.dev") $(cat "$T/work/$c.back") [$(cat "$T/work/$c.ls")]"
@@ -238,6 +240,7 @@ run_case() {
 }
 
 @test "teardown: exit with a device bound, kill -9 of init, kill -9 of crun" {
+	local pid
 	truncate -s 1M "$T/work/img"
 	# a normal exit that leaves its device bound
 	bundle ce root "losetup -f /work/img"
@@ -246,17 +249,19 @@ run_case() {
 	# kill -9 of the container's init
 	bundle ck root "losetup -f /work/img; touch /work/k.ready; exec sleep 120"
 	oci crun root ck 3>&- &
+	pid=$!
 	wait_for 30 test -e "$T/work/k.ready"
 	test "$(lns_disk_count)" -eq $((BASE + 1))
 	kill -9 "$(crun --root "$T/state-crun" state ck | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')"
-	wait
+	wait "$pid" || true
 	no_leftovers
 	# kill -9 of the runtime: the container's init outlives it, then exits
 	bundle cr root "losetup -f /work/img; touch /work/r.ready; sleep 2"
 	crun --root "$T/state-crun" run --no-pivot --bundle "$T/cr" cr 3>&- &
 	wait_for 30 test -e "$T/work/r.ready"
-	kill -9 $!
-	wait || true
+	pid=$!
+	kill -9 "$pid"
+	wait "$pid" || true
 	no_leftovers
 }
 
