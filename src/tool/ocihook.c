@@ -119,7 +119,7 @@ static int hook_parse_opts(struct hook_ctx *c, const char *value)
 		lns_err("oci-hook: %s: value too long", HOOK_ANNOTATION);
 		return -1;
 	}
-	strcpy(buf, value);
+	snprintf(buf, sizeof(buf), "%s", value);
 	for (kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save))
 		if (hook_opt(c, kv))
 			return -1;
@@ -349,8 +349,9 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc > 2 || (argc == 2 && !inside && strcmp(argv[1], "createRuntime"))) {
-		fprintf(stderr, "Usage: %s [createRuntime | createContainer] < STATE\n(an OCI runtime hook; see loopns-oci-hook(8))\n",
+		fprintf(stderr, "Usage: %s [createRuntime | createContainer] < STATE\n",
 			argv[0]);
+		fputs("(an OCI runtime hook; see loopns-oci-hook(8))\n", stderr);
 		return LNS_EXIT_USAGE;
 	}
 	if (inside)
