@@ -300,17 +300,19 @@ static int hook_dev_dir(const struct hook_ctx *c, const struct stat *host_dev,
 	return LNS_EXIT_OK;
 }
 
-/* Load the module as host root before leaving the host's namespaces. */
-static int hook_load_module(void)
+/*
+ * Load the module as root before leaving the host's namespaces. Failing
+ * is not fatal: root of a user namespace (createContainer) cannot, and
+ * the mount then says the module is not loaded.
+ */
+static void hook_load_module(void)
 {
 	struct lns_args la = { .cmd = LNS_CMD_LOAD };
-	int rc;
 
 	if (lns_block_major() >= 0 || geteuid() != 0)
-		return LNS_EXIT_OK;
-	rc = lns_cmd_load(&la);
+		return;
+	lns_cmd_load(&la);
 	fflush(stdout);
-	return rc;
 }
 
 /* Fill @c from the state on stdin. Return: 1 to act, 0 to do nothing. */
@@ -359,8 +361,9 @@ int main(int argc, char **argv)
 	rc = hook_read(&c, inside);
 	if (rc <= 0)
 		return rc ? LNS_EXIT_FAIL : LNS_EXIT_OK;
-	rc = hook_load_module();
-	if (!rc && stat("/dev", &host_dev) < 0)
+	hook_load_module();
+	rc = LNS_EXIT_OK;
+	if (stat("/dev", &host_dev) < 0)
 		rc = lns_syserr("/dev");
 	if (!rc) {
 		hook_check_devices(&c);
