@@ -334,7 +334,7 @@ static int hook_read(struct hook_ctx *c, bool inside)
 	if (!ann)
 		r = 0;
 	else if (c->pid < 0 || (c->pid == 0 && !inside) || !bundle)
-		lns_err("oci-hook: the state has no pid or bundle (run me at the createRuntime stage)");
+		lns_err("oci-hook: the state has no bundle, or no pid at createRuntime (or run me with the argument createContainer)");
 	else if (!hook_parse_opts(c, json_object_get_string(ann)) &&
 		 !hook_rootfs(c, bundle))
 		r = 1;
