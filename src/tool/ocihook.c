@@ -107,7 +107,7 @@ static int hook_opt(struct hook_ctx *c, char *kv)
 	return r ? -1 : 0;
 }
 
-/* The annotation's value ("", "1", "true" or "KEY=VALUE,...") */
+/* The annotation's value ("", "1", "true" or "KEY=VALUE,..." or ";") */
 static int hook_parse_opts(struct hook_ctx *c, const char *value)
 {
 	char buf[512], *save, *kv;
@@ -120,7 +120,8 @@ static int hook_parse_opts(struct hook_ctx *c, const char *value)
 		return -1;
 	}
 	snprintf(buf, sizeof(buf), "%s", value);
-	for (kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save))
+	/* ";" too: podman splits --annotation values at commas */
+	for (kv = strtok_r(buf, ",;", &save); kv; kv = strtok_r(NULL, ",;", &save))
 		if (hook_opt(c, kv))
 			return -1;
 	return 0;

@@ -179,7 +179,8 @@ run_case() {
 	local rt=$1 mode=$2 use=$3 STAGE=${4:-createRuntime}
 	skip_unless_cmd "$rt"
 	make_disk
-	bundle c1 "$mode" "$(scenario "$use")"
+	# ";" separates options too (podman splits --annotation at commas)
+	bundle c1 "$mode" "$(scenario "$use")" 'max=8;partitions=4'
 	oci "$rt" "$mode" c1 || { cat "$T/work/hook.err" 2>/dev/null; false; }
 	test "$(cat "$T/work/ok")" = done
 	echo "container saw: $(cat "$T/work/ls")"
