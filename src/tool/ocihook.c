@@ -20,6 +20,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -298,6 +299,12 @@ static int hook_dev_dir(const struct hook_ctx *c, const struct stat *host_dev,
 			out);
 		return LNS_EXIT_BUSY;
 	}
+	/*
+	 * The instance must not propagate to a peer of the container's /dev
+	 * (nor be unmounted from there): make /dev private if it is a mount.
+	 */
+	if (mount(NULL, out, NULL, MS_PRIVATE, NULL) < 0 && errno != EINVAL)
+		return lns_syserr(out);
 	return LNS_EXIT_OK;
 }
 
