@@ -4,7 +4,7 @@
 # Included by the top-level Makefile.
 #
 #   make tool                build/tool/loopnsctl (links libkmod, libsmartcols,
-#                            libmount)
+#                            libmount, libblkid)
 #   make unit-test           build and run tests/unit/ (TAP on stdout;
 #                            exit status non-zero on failure)
 #   make install-tool [DESTDIR=...] [PREFIX=/usr/local | BINDIR=.. MANDIR=..]
@@ -19,7 +19,7 @@ TOOL_SRCDIR := $(SRCTREE)/src/tool
 TOOL_OUT := $(or $(BUILD_ROOT),$(SRCTREE)/build)/tool
 TOOL_BIN := $(TOOL_OUT)/loopnsctl
 TOOL_SRCS := $(TOOL_SRCDIR)/pure.c $(TOOL_SRCDIR)/table.c $(TOOL_SRCDIR)/sys.c \
-	$(TOOL_SRCDIR)/cmds.c $(TOOL_SRCDIR)/main.c
+	$(TOOL_SRCDIR)/cmds.c $(TOOL_SRCDIR)/image.c $(TOOL_SRCDIR)/main.c
 # The OCI runtime hook: loopnsctl's code (setup-dev) with its own main,
 # plus json-c for the runtime's state and config.json.
 HOOK_BIN := $(TOOL_OUT)/loopns-oci-hook
@@ -30,13 +30,13 @@ TOOL_VERSION := $(shell cat $(SRCTREE)/VERSION 2>/dev/null)
 
 TOOL_CC ?= $(CC)
 TOOL_PKGCONF := $(shell command -v pkg-config || command -v pkgconf)
-# libkmod, libsmartcols and libmount (util-linux); without pkg-config, the
+# libkmod, libsmartcols, libmount and libblkid (util-linux); without pkg-config, the
 # Debian and Fedora header directories.
-TOOL_LIBS_PC := libkmod smartcols mount
+TOOL_LIBS_PC := libkmod smartcols mount blkid
 TOOL_LIB_CFLAGS := $(or $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --cflags $(TOOL_LIBS_PC) 2>/dev/null)),\
-	-I/usr/include/libsmartcols -I/usr/include/libmount)
+	-I/usr/include/libsmartcols -I/usr/include/libmount -I/usr/include/blkid)
 TOOL_LIB_LIBS := $(or $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --libs $(TOOL_LIBS_PC) 2>/dev/null)),\
-	-lkmod -lsmartcols -lmount)
+	-lkmod -lsmartcols -lmount -lblkid)
 HOOK_LIBS := $(or $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --libs json-c 2>/dev/null)),-ljson-c)
 UNIT_LIBS := $(or $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --libs smartcols mount 2>/dev/null)),\
 	-lsmartcols -lmount)

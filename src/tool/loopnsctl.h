@@ -11,6 +11,8 @@
  *   sys.c     what talks to the kernel: instances (libmount; its
  *             mountinfo reading is unit-tested), devices, sysfs;
  *   cmds.c    one function per command;
+ *   image.c   mount-image, the mount broker (libblkid, the new mount
+ *             API, idmapped mounts);
  *   main.c    entry point and dispatch.
  * tests/helpers/loopnsctl.c builds them all as one translation unit for
  * the test VM, so every non-static name here is unique.
@@ -35,6 +37,7 @@ struct libscols_table;
 #define LNS_SETUP_DEV_PARTS	15	/* loopNp1..loopNp15 links */
 #define LNS_PARTS_LIMIT		255
 #define LNS_DEVDIR_NAME		"loopns" /* instance directory in a /dev */
+#define LNS_IMG_MAX_FDS		16	/* mount-image: images (overlay layers) */
 #define LNS_BLKEXT_MAJOR	259	/* partitions: the extended block major */
 
 /* Exit codes (documented in loopnsctl(8)). */
@@ -68,6 +71,7 @@ enum lns_cmd {
 	LNS_CMD_RESIZE,
 	LNS_CMD_SETUP_DEV,
 	LNS_CMD_RUN,
+	LNS_CMD_MOUNT_IMAGE,
 	LNS_CMD__COUNT,
 };
 
@@ -98,6 +102,11 @@ enum lns_opt {
 	LNS_O_DIR,
 	LNS_O_USERNS,
 	LNS_O_QUIET,
+	LNS_O_TARGET,
+	LNS_O_OVERLAY,
+	LNS_O_UPPER,
+	LNS_O_WORK,
+	LNS_O_NO_IDMAP,
 	LNS_O__COUNT,
 };
 
@@ -115,7 +124,12 @@ enum lns_opt {
  * @max: --max
  * @mode: --mode (subset of 0666)
  * @partitions: --partitions
- * @fd: --fd (attach --ephemeral)
+ * @fd: --fd (attach --ephemeral; mount-image: the first)
+ * @fds: mount-image: every --fd, in order
+ * @nfd: their number
+ * @target: mount-image --target PID
+ * @upper: mount-image --upper DIR
+ * @work: mount-image --work DIR
  * @pos: positional arguments
  * @npos: number of positional arguments
  * @argv: the command after "--" (run, attach --ephemeral), NULL-terminated
@@ -136,6 +150,11 @@ struct lns_args {
 	uint32_t mode;
 	uint32_t partitions;
 	int fd;
+	int fds[LNS_IMG_MAX_FDS];
+	int nfd;
+	const char *target;
+	const char *upper;
+	const char *work;
 	char **pos;
 	int npos;
 	char **argv;

@@ -39,6 +39,7 @@ static int (*const lns_cmds[LNS_CMD__COUNT])(const struct lns_args *) = {
 	[LNS_CMD_RESIZE] = lns_cmd_resize,
 	[LNS_CMD_SETUP_DEV] = lns_cmd_setup_dev,
 	[LNS_CMD_RUN] = lns_cmd_run,
+	[LNS_CMD_MOUNT_IMAGE] = lns_cmd_mount_image,
 };
 
 /**

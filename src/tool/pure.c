@@ -30,6 +30,7 @@ static const char *const lns_cmd_names[LNS_CMD__COUNT] = {
 	[LNS_CMD_RESIZE] = "resize",
 	[LNS_CMD_SETUP_DEV] = "setup-dev",
 	[LNS_CMD_RUN] = "run",
+	[LNS_CMD_MOUNT_IMAGE] = "mount-image",
 };
 
 static const char *const lns_cmd_usages[LNS_CMD__COUNT] = {
@@ -55,6 +56,9 @@ static const char *const lns_cmd_usages[LNS_CMD__COUNT] = {
 "                              (a container's /dev)\n"
 "  run [OPTIONS] [--] CMD...   run CMD with a private instance that goes\n"
 "                              away when CMD and its children exit\n"
+"  mount-image --target PID --fd N [OPTIONS] PATH\n"
+"                              (host root) mount an image for a container,\n"
+"                              idmapped into its user namespace\n"
 "  help [COMMAND]              this text, or a command's\n"
 "  version                     print the version\n"
 "\n"
@@ -202,6 +206,30 @@ static const char *const lns_cmd_usages[LNS_CMD__COUNT] = {
 "\n"
 "Exit status: CMD's; 125 if loopnsctl failed, 126 if CMD could not be\n"
 "run, 127 if CMD was not found.\n",
+	[LNS_CMD_MOUNT_IMAGE] =
+"Usage: loopnsctl mount-image --target PID --fd N [OPTIONS] PATH\n"
+"       loopnsctl mount-image --target PID --overlay --fd N [--fd M...]\n"
+"                             --upper DIR --work DIR PATH\n"
+"\n"
+"Run by host root for a container: bind the image open as file descriptor\n"
+"N to a device of a private loopns instance, mount its filesystem\n"
+"(detected by libblkid) nodev,nosuid, idmapped into the user namespace of\n"
+"process PID, at PATH in PID's mount namespace. The mount, the device and\n"
+"the instance go away with that mount namespace.\n"
+"\n"
+"Options:\n"
+"  -t, --target PID        the container: its user and mount namespaces\n"
+"      --fd N              the image (inherited descriptor, O_RDWR, or\n"
+"                          O_RDONLY with --read-only); repeated with\n"
+"                          --overlay: the lower layers, uppermost first\n"
+"  -r, --read-only         mount read-only\n"
+"      --overlay           overlayfs of read-only idmapped layer images\n"
+"      --upper DIR, --work DIR\n"
+"                          its upper and work directories (paths in the\n"
+"                          container, owned by the container)\n"
+"      --no-idmap          no idmapping (PID may be in the initial user\n"
+"                          namespace)\n"
+"  -h, --help              this text\n",
 };
 
 /**
@@ -439,14 +467,15 @@ static const struct lns_optdef lns_optdefs[] = {
 	{ "all", 'a', false, LNS_O_ALL, C(LNS_CMD_LIST) | C(LNS_CMD_DETACH) },
 	{ "instance", 'i', true, LNS_O_INSTANCE, C(LNS_CMD_ATTACH) |
 		C(LNS_CMD_DETACH) | C(LNS_CMD_LIST) | C(LNS_CMD_SETUP_DEV) },
-	{ "read-only", 'r', false, LNS_O_READ_ONLY, C(LNS_CMD_ATTACH) },
+	{ "read-only", 'r', false, LNS_O_READ_ONLY, C(LNS_CMD_ATTACH) |
+		C(LNS_CMD_MOUNT_IMAGE) },
 	{ "partscan", 'P', false, LNS_O_PARTSCAN, C(LNS_CMD_ATTACH) },
 	{ "direct-io", 0, false, LNS_O_DIRECT_IO, C(LNS_CMD_ATTACH) },
 	{ "offset", 'o', true, LNS_O_OFFSET, C(LNS_CMD_ATTACH) },
 	{ "sizelimit", 0, true, LNS_O_SIZELIMIT, C(LNS_CMD_ATTACH) },
 	{ "block-size", 'b', true, LNS_O_BLOCK_SIZE, C(LNS_CMD_ATTACH) },
 	{ "ephemeral", 'e', false, LNS_O_EPHEMERAL, C(LNS_CMD_ATTACH) },
-	{ "fd", 0, true, LNS_O_FD, C(LNS_CMD_ATTACH) },
+	{ "fd", 0, true, LNS_O_FD, C(LNS_CMD_ATTACH) | C(LNS_CMD_MOUNT_IMAGE) },
 	{ "max", 0, true, LNS_O_MAX, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV) |
 		C(LNS_CMD_RUN) },
 	{ "uid", 0, true, LNS_O_UID, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV) },
@@ -460,6 +489,11 @@ static const struct lns_optdef lns_optdefs[] = {
 	{ "remove", 0, false, LNS_O_REMOVE, C(LNS_CMD_SETUP_DEV) },
 	{ "dir", 'd', true, LNS_O_DIR, C(LNS_CMD_RUN) },
 	{ "userns", 'U', false, LNS_O_USERNS, C(LNS_CMD_RUN) },
+	{ "target", 't', true, LNS_O_TARGET, C(LNS_CMD_MOUNT_IMAGE) },
+	{ "overlay", 0, false, LNS_O_OVERLAY, C(LNS_CMD_MOUNT_IMAGE) },
+	{ "upper", 0, true, LNS_O_UPPER, C(LNS_CMD_MOUNT_IMAGE) },
+	{ "work", 0, true, LNS_O_WORK, C(LNS_CMD_MOUNT_IMAGE) },
+	{ "no-idmap", 0, false, LNS_O_NO_IDMAP, C(LNS_CMD_MOUNT_IMAGE) },
 };
 
 #define LNS_NOPTS	(sizeof(lns_optdefs) / sizeof(lns_optdefs[0]))
@@ -577,7 +611,12 @@ static int lns_store_number(struct lns_args *a, enum lns_opt id,
 		if (e == -ERANGE)
 			return lns_errf(err, errlen, "%s %s: must be from 3 to 1023",
 					spelled, val);
-		a->fd = (int)fd;
+		if (a->nfd >= LNS_IMG_MAX_FDS)
+			return lns_errf(err, errlen, "%s: at most %d", spelled,
+					LNS_IMG_MAX_FDS);
+		if (!a->nfd)
+			a->fd = (int)fd;
+		a->fds[a->nfd++] = (int)fd;
 		break;
 	}
 	if (e == -ERANGE)
@@ -594,7 +633,8 @@ static int lns_store(struct lns_args *a, const struct lns_optdef *o,
 {
 	int e;
 
-	if (a->set & C(o->id) && o->id != LNS_O_HELP)
+	if (a->set & C(o->id) && o->id != LNS_O_HELP &&
+	    !(o->id == LNS_O_FD && a->cmd == LNS_CMD_MOUNT_IMAGE))
 		return lns_errf(err, errlen, "option %s given twice", spelled);
 	a->set |= C(o->id);
 	switch (o->id) {
@@ -606,6 +646,12 @@ static int lns_store(struct lns_args *a, const struct lns_optdef *o,
 		return lns_store_text(spelled, val, &a->uid, "user", err, errlen);
 	case LNS_O_GID:
 		return lns_store_text(spelled, val, &a->gid, "group", err, errlen);
+	case LNS_O_TARGET:
+		return lns_store_text(spelled, val, &a->target, "PID", err, errlen);
+	case LNS_O_UPPER:
+		return lns_store_text(spelled, val, &a->upper, "path", err, errlen);
+	case LNS_O_WORK:
+		return lns_store_text(spelled, val, &a->work, "path", err, errlen);
 	case LNS_O_MODE:
 		e = lns_parse_mode(val, &a->mode);
 		if (e == -ERANGE)
@@ -793,6 +839,29 @@ static int lns_validate_attach(const struct lns_args *a, char *err,
 	return 0;
 }
 
+static int lns_validate_mount_image(const struct lns_args *a, char *err,
+				    size_t errlen)
+{
+	bool ovl = lns_has(a, LNS_O_OVERLAY);
+
+	if (!a->target)
+		return lns_errf(err, errlen, "mount-image: missing --target PID");
+	if (!a->nfd)
+		return lns_errf(err, errlen, "mount-image: missing --fd N (the image)");
+	if (a->npos != 1)
+		return lns_errf(err, errlen, a->npos ? "mount-image: one PATH only" :
+				"mount-image: missing PATH");
+	if (a->pos[0][0] != '/')
+		return lns_errf(err, errlen, "mount-image: PATH must be absolute (a path in the target's mount namespace)");
+	if (ovl && (!a->upper || !a->work))
+		return lns_errf(err, errlen, "mount-image --overlay: needs --upper DIR and --work DIR");
+	if (!ovl && (a->upper || a->work))
+		return lns_errf(err, errlen, "mount-image: --upper and --work go with --overlay");
+	if (!ovl && a->nfd > 1)
+		return lns_errf(err, errlen, "mount-image: one --fd (several are overlay layers: add --overlay)");
+	return 0;
+}
+
 static int lns_validate_detach(const struct lns_args *a, char *err,
 			       size_t errlen)
 {
@@ -828,6 +897,8 @@ static int lns_validate(struct lns_args *a, char *err, size_t errlen)
 		return lns_validate_detach(a, err, errlen);
 	case LNS_CMD_RUN:
 		return 0;
+	case LNS_CMD_MOUNT_IMAGE:
+		return lns_validate_mount_image(a, err, errlen);
 	default:
 		if (a->npos)
 			return lns_errf(err, errlen, "%s: unexpected argument '%s'",

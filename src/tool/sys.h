@@ -54,4 +54,7 @@ int lns_cmd_setup_dev(const struct lns_args *a);
 int lns_cmd_run(const struct lns_args *a);
 int lns_setup_dev(const struct lns_args *a, const char *dir);
 
+/* image.c */
+int lns_cmd_mount_image(const struct lns_args *a);
+
 #endif /* LOOPNSCTL_SYS_H */

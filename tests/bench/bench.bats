@@ -23,6 +23,10 @@ GB="$BATS_TEST_DIRNAME/guest-bench.sh"
 	"$GB" memory
 }
 
+@test "bench: mount broker (loopnsctl mount-image) vs fuse2fs" {
+	"$GB" broker
+}
+
 @test "bench: scale (instances x devices), nothing left, rmmod" {
 	"$GB" scale
 }

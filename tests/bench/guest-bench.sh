@@ -1,7 +1,7 @@
 #!/bin/bash
 # Guest side of the loopns benchmark (run inside the VM by bench.bats).
 #
-#   guest-bench.sh setup|fio|control|memory|scale
+#   guest-bench.sh setup|fio|control|memory|broker|scale
 #
 # Every section writes JSON files under $BENCH_OUT (default
 # /mnt/scratch/bench, on the scratch disk the host reads back after the VM
@@ -325,7 +325,82 @@ sec_scale() {
 	return $rc
 }
 
+# broker_ctr: a container (user + mount namespace, ids 0..65535 -> 100000..)
+# for the broker section; prints its pid.
+broker_ctr() {
+	local pid
+	unshare -Um --propagation private sleep 3600 </dev/null >/dev/null 2>&1 3>&- &
+	pid=$!
+	until [[ $(readlink "/proc/$pid/ns/user") != "$(readlink /proc/self/ns/user)" ]]; do
+		sleep 0.05
+	done
+	echo "0 100000 65536" >"/proc/$pid/uid_map"
+	echo "0 100000 65536" >"/proc/$pid/gid_map"
+	echo "$pid"
+}
+
+# ms since the epoch
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+# broker_read PID FILE MIB: cold sequential read of FILE (MIB MiB) in
+# PID's namespaces; prints MiB/s.
+broker_read() {
+	local t0 t1
+	echo 3 >/proc/sys/vm/drop_caches
+	t0=$(now_ms)
+	nsenter -t "$1" -U -m dd if="$2" of=/dev/null bs=1M status=none
+	t1=$(now_ms)
+	echo $(($3 * 1000 / (t1 - t0 + 1)))
+}
+
+# The mount broker (loopnsctl mount-image: ext4, idmapped) against the
+# fuse2fs path a container has without it (its own instance's device,
+# fuse2fs -o fakeroot as its root): time from request to a file visible in
+# the container, and a cold sequential read of a large file there.
+sec_broker() {
+	local img=/tmp/bench-broker.img src=/tmp/bench-broker-src mb pid rep t0 f
+	local bm=() bt=() fm=() ft=()
+	mb=$(($(bytes "$SIZE") >> 20))
+	mkdir -p "$src" "$WORK/bm" "$WORK/fm" "$WORK/fi"
+	dd if=/dev/urandom of="$src/big" bs=1M count="$mb" status=none
+	mkfs.ext4 -q -d "$src" "$img" "$((mb + mb / 4 + 8))M"
+	rm -rf "$src"
+	pid=$(broker_ctr)
+	BROKER_PID=$pid
+	# the container, its mounts and devices go whatever happens
+	trap 'kill "$BROKER_PID" 2>/dev/null; wait "$BROKER_PID" 2>/dev/null' EXIT
+	nsenter -t "$pid" -U -m mount -t loopns loopns "$WORK/fi"
+	for ((rep = 1; rep <= REPS; rep++)); do
+		log "broker rep $rep/$REPS"
+		t0=$(now_ms)
+		loopnsctl mount-image --read-only --target "$pid" --fd 3 "$WORK/bm" 3<"$img"
+		nsenter -t "$pid" -U -m test -e "$WORK/bm/big"
+		bm+=($(($(now_ms) - t0)))
+		bt+=("$(broker_read "$pid" "$WORK/bm/big" "$mb")")
+		nsenter -t "$pid" -U -m umount "$WORK/bm"
+		t0=$(now_ms)
+		nsenter -t "$pid" -U -m sh -c "n=\$(loopioctl $WORK/fi/loop-control ctl-get-free) &&
+			loopioctl $WORK/fi/loop\$n configure $img 1 >/dev/null &&
+			fuse2fs -o ro,fakeroot $WORK/fi/loop\$n $WORK/fm >/dev/null 2>&1 3>&- </dev/null &&
+			test -e $WORK/fm/big"
+		fm+=($(($(now_ms) - t0)))
+		ft+=("$(broker_read "$pid" "$WORK/fm/big" "$mb")")
+		nsenter -t "$pid" -U -m umount "$WORK/fm"
+	done
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	trap - EXIT
+	rm -f "$img"
+	f=$(printf '"size_mib":%d,"broker_mount_ms":[%s],"broker_read_mibs":[%s],"fuse2fs_mount_ms":[%s],"fuse2fs_read_mibs":[%s]' \
+		"$mb" "$(IFS=,; echo "${bm[*]}")" "$(IFS=,; echo "${bt[*]}")" \
+		"$(IFS=,; echo "${fm[*]}")" "$(IFS=,; echo "${ft[*]}")")
+	echo "{$f}" >"$OUT/broker.json"
+	log "broker: mount ms ${bm[*]} vs fuse2fs ${fm[*]}; read MiB/s ${bt[*]} vs ${ft[*]}"
+}
+
 case ${1:-} in
-setup | fio | control | memory | scale) "sec_$1" ;;
-*) echo "usage: $0 setup|fio|control|memory|scale" >&2; exit 2 ;;
+setup | fio | control | memory | broker | scale) "sec_$1" ;;
+*) echo "usage: $0 setup|fio|control|memory|broker|scale" >&2; exit 2 ;;
 esac

@@ -250,6 +250,20 @@ def summarise_scale(raw, problems):
     return d
 
 
+def summarise_broker(raw):
+    """Mount broker vs fuse2fs: medians and ratios (None when not run)."""
+    p = os.path.join(raw, "broker.json")
+    if not os.path.exists(p):
+        return None
+    d = load(p)
+    out = {"size_mib": d.get("size_mib")}
+    for k in ("broker_mount_ms", "fuse2fs_mount_ms", "broker_read_mibs", "fuse2fs_read_mibs"):
+        out[k] = median(d.get(k) or [])
+    out["mount_time_fuse2fs_vs_broker"] = ratio(out["fuse2fs_mount_ms"], out["broker_mount_ms"])
+    out["read_broker_vs_fuse2fs"] = ratio(out["broker_read_mibs"], out["fuse2fs_read_mibs"])
+    return out
+
+
 def targets(fio_rows, hot_rows, control, memory):
     """Where loopns stands against the targets of the benchmark issue."""
     res = []
@@ -318,6 +332,7 @@ def kernel_report(outdir, kdir, problems):
         "control": summarise_control(raw),
         "memory": summarise_memory(raw),
         "scale": summarise_scale(raw, problems),
+        "broker": summarise_broker(raw),
     }
     if not rep["fio"]:
         problems.append(f"{k}: no fio results")
@@ -419,6 +434,20 @@ def md_kernel(rep):
             L.append(f"| {drv} | {d['devices']} | {i['MemFree'] / 1024:.1f} | {i['Slab'] / 1024:.1f} | "
                      f"{i['Percpu'] / 1024:.1f} | {b['MemFree'] / 1024:.1f} | {bi['MemFree'] / 1024:.1f} | "
                      f"{d['left_after_teardown_kib']} | {fmt(d['add_s'])} | {fmt(d['teardown_s'])} |")
+        L.append("")
+    b = rep.get("broker")
+    if b:
+        L.append("### Mount broker vs fuse2fs")
+        L.append("")
+        L.append(f"An ext4 image with one {b['size_mib']} MiB file, read-only, for a container "
+                 f"(user namespace 0 -> 100000): `loopnsctl mount-image` (idmapped ext4 on a private "
+                 f"loopns device) against fuse2fs `-o fakeroot` on the container's own loopns device. "
+                 f"Mount: from the request to the file visible in the container; read: cold `dd bs=1M`.")
+        L.append("")
+        L.append("| broker mount ms | fuse2fs mount ms | fuse2fs/broker time | broker read MiB/s | fuse2fs read MiB/s | broker/fuse2fs read |")
+        L.append("| ---: | ---: | ---: | ---: | ---: | ---: |")
+        L.append(f"| {fmt(b['broker_mount_ms'])} | {fmt(b['fuse2fs_mount_ms'])} | {fmt_ratio(b['mount_time_fuse2fs_vs_broker'])} | "
+                 f"{fmt(b['broker_read_mibs'])} | {fmt(b['fuse2fs_read_mibs'])} | {fmt_ratio(b['read_broker_vs_fuse2fs'])} |")
         L.append("")
     s = rep["scale"]
     if s and "error" not in s:

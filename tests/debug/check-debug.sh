@@ -11,7 +11,9 @@
 #    boots it in parallel:
 #      suite   the whole Bats suite (tests/bats/*.bats), dealt round-robin
 #              over LOOPNS_DEBUG_SHARDS boots (default 2: suite-1, suite-2)
-#      stress  tests/stress/run.sh for LOOPNS_STRESS_SECONDS (default 300)
+#      stress  tests/stress/run.sh for LOOPNS_STRESS_SECONDS (default 300),
+#              then tests/stress/fio-volume.sh: fio --verify=crc32c over
+#              LOOPNS_FIO_VOLUME_MIB (default 8192) in a 64 MiB memcg
 #    each boot starts with tests/debug/bats/00-debug-baseline.bats (checks
 #    the sanitizers, clears kmemleak's boot-time reports) and ends with
 #    tests/debug/bats/99-kmemleak.bats (rmmod loopns, two kmemleak scans,
@@ -28,6 +30,9 @@
 #   LOOPNS_TIME_SCALE        factor for the tests' waits (default 10)
 #   LOOPNS_STRESS_GRACE      a stress worker's overrun limit (default 900)
 #   LOOPNS_STRESS_SECONDS    stress duration (default 300)
+#   LOOPNS_FIO_VOLUME_MIB    fio verify volume of the stress boot (8192)
+#   LOOPNS_STRESS_TEST_TIMEOUT, LOOPNS_STRESS_VM_TIMEOUT  the stress
+#                            boot's limits (43200, 50400: the volume)
 #   BATS=...  FILTER=...     restrict the suite boot, as for check.sh
 #   LOOPNS_MEM (2048), LOOPNS_VM_TIMEOUT (14400), LOOPNS_TEST_TIMEOUT (3600)
 # Logs: build/debug/<part>/logs/<kver>/ (console.log, tap.txt, ...).
@@ -127,8 +132,13 @@ for part in $PARTS; do
 		# this kernel under TCG (a lazy round took over 8 minutes while
 		# the suite boot ran beside it); hangs are for the hung-task
 		# detector to report.
-		FILTER='' LOOPNS_GUEST_ENV="${LOOPNS_GUEST_ENV:-} LOOPNS_STRESS_SECONDS=$STRESS_SECONDS LOOPNS_STRESS_GRACE=$GRACE" \
-			BATS="tests/debug/bats/00-debug-baseline.bats tests/debug/bats/90-stress.bats tests/debug/bats/99-kmemleak.bats" \
+		# fio's verify volume runs for hours on this kernel under
+		# TCG (about 6 MB/s on the stock kernel; the debug kernel is
+		# 10 to 30 times slower): it prints a kernel log line per
+		# pass for the watchdog, and gets its own test and VM limits.
+		FILTER='' LOOPNS_GUEST_ENV="${LOOPNS_GUEST_ENV:-} LOOPNS_STRESS_SECONDS=$STRESS_SECONDS LOOPNS_STRESS_GRACE=$GRACE LOOPNS_FIO_VOLUME_MIB=${LOOPNS_FIO_VOLUME_MIB:-8192}" \
+			LOOPNS_TEST_TIMEOUT=${LOOPNS_STRESS_TEST_TIMEOUT:-43200} LOOPNS_VM_TIMEOUT=${LOOPNS_STRESS_VM_TIMEOUT:-50400} \
+			BATS="tests/debug/bats/00-debug-baseline.bats tests/debug/bats/90-stress.bats tests/debug/bats/91-fio-volume.bats tests/debug/bats/99-kmemleak.bats" \
 			run_part stress &
 		;;
 	*) echo "check-debug: unknown part $part" >&2; exit 2 ;;

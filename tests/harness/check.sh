@@ -30,6 +30,13 @@
 #   LOOPNS_BOOT_RETRIES=N             boots retried that way (default 1)
 #   LOOPNS_TEST_TIMEOUT=s             per-test limit in bats (default 300)
 #   LOOPNS_SELFTEST=0                 skip the harness self-test
+#   LOOPNS_CRASH=0|1                  the crash test (tests/crash/): after
+#                                     the suite the guest writes, fsyncs
+#                                     and resets itself (SysRq-B); the
+#                                     kernel is booted again on the same
+#                                     scratch disk to check what survived
+#                                     (default 1 for the whole suite, 0
+#                                     with BATS= or FILTER=)
 #   SLOW=1                            soak-like scenarios run
 #                                     LOOPNS_SOAK_SCALE (default 4) times
 #                                     longer (tests' soak)
@@ -39,9 +46,11 @@
 #
 # Every kernel counts its Bats tests plus one "vm health" check (module
 # built, VM finished in time, TAP complete, console log free of kernel
-# warnings). The harness self-test counts as one more test. Missing or
+# warnings); the crash test's second boot counts its own tests and
+# health check. The harness self-test counts as one more test. Missing or
 # truncated results count as failures. Last line: "N passed, N failed".
-# Logs: build/logs/<kver>/{console.log,tap.txt,build.log,qemu.log}.
+# Logs: build/logs/<kver>/{console.log,tap.txt,build.log,qemu.log}, the
+# crash test's second boot in build/logs/<kver>/crash/.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -66,6 +75,12 @@ VM_BUDGET=${LOOPNS_VM_BUDGET:-1200}
 BOOT_TIMEOUT=${LOOPNS_BOOT_TIMEOUT:-600}
 BOOT_RETRIES=${LOOPNS_BOOT_RETRIES:-1}
 SELFTEST=${LOOPNS_SELFTEST:-1}
+CRASH=${LOOPNS_CRASH:-}
+if [[ -z $CRASH ]]; then
+	CRASH=0
+	[[ -z ${BATS:-} && -z ${FILTER:-} ]] && CRASH=1
+fi
+CRASH_BATS=$REPO_ROOT/tests/crash/verify.bats
 
 # Words the console log must not contain.
 KERNEL_ISSUES=$(harness_kernel_issues)
@@ -98,6 +113,7 @@ count_args=()
 [[ -n ${FILTER:-} ]] && count_args+=(--filter "$FILTER")
 EXPECTED=$(bats --count "${count_args[@]}" "${BATS_FILES[@]}" 2>/dev/null) || EXPECTED=
 [[ $EXPECTED =~ ^[0-9]+$ ]] || { warn "bats --count failed on the host"; EXPECTED=1; }
+CRASH_EXPECTED=$(bats --count "$CRASH_BATS" 2>/dev/null) || CRASH_EXPECTED=1
 
 mapfile -t KVER_LIST < <(harness_kvers)
 ((${#KVER_LIST[@]})) || die "no kernels found (need /lib/modules/*-cloud-amd64/build or KVERS=)"
@@ -110,6 +126,7 @@ write_run_env() {
 		printf 'LOOPNS_BATS_FILES=%q\n' "${GUEST_BATS[*]}"
 		printf 'LOOPNS_FILTER=%q\n' "${FILTER:-}"
 		printf 'LOOPNS_TEST_TIMEOUT=%q\n' "${LOOPNS_TEST_TIMEOUT:-300}"
+		printf 'LOOPNS_CRASH=%q\n' "$CRASH"
 	} >>"$1"
 }
 
@@ -199,7 +216,11 @@ watch_vm() {
 	return 0
 }
 
-# boot_once KVER: one boot, watched by watch_vm; returns its verdict (3,
+# A boot's logs and VM files are in $LOG_ROOT/T and $VM_ROOT/T, where the
+# target T is a kernel release (the suite's boot) or KVER/crash (the crash
+# test's second boot). The functions below take a target.
+
+# boot_once T: one boot, watched by watch_vm; returns its verdict (3,
 # 4) or QEMU's status. TIMES gets the CPU time QEMU used (bash `times`).
 boot_once() {
 	local k=$1 logs=$LOG_ROOT/$1 vm=$VM_ROOT/$1 pid mon watch rc
@@ -208,7 +229,7 @@ boot_once() {
 	cat 0<>"$vm/monitor.out" >"$logs/monitor.log" &
 	mon=$!
 	TIMES=$logs/qemu.times timeout -k 10 "$VM_TIMEOUT" bash -c '. "$1"; shift; harness_qemu "$@"; rc=$?; times >"$TIMES"; exit $rc' \
-		_ "$HARNESS_DIR/lib.sh" "$k" "$vm" \
+		_ "$HARNESS_DIR/lib.sh" "${k%%/*}" "$vm" \
 		-nographic -monitor "pipe:$vm/monitor" \
 		-serial "file:$logs/console.log" -serial "file:$logs/tap.raw" \
 		</dev/null >"$logs/qemu.log" 2>&1 &
@@ -223,7 +244,7 @@ boot_once() {
 	return "$rc"
 }
 
-# Boot kernel $1; console and TAP land in build/logs/<kver>/. A boot that
+# Boot target $1; console and TAP land in build/logs/<target>/. A boot that
 # stalls before the guest's init starts (the kernel's own early boot: seen
 # once with the debug kernel under TCG, KASAN reports from an interrupt
 # taken in start_kernel) is retried; its console log is kept as
@@ -242,17 +263,57 @@ boot_kernel() {
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	printf '%s %d.%01d\n' "$rc" $((ms / 1000)) $((ms % 1000 / 100)) >"$logs/vm.status"
 	tr -d '\r' <"$logs/tap.raw" >"$logs/tap.txt"
-	rm -f "$vm/scratch.img"
 }
 
-# Judge kernel $1: prints a report, writes "passed failed skipped" to result.
+# crash_boot KVER: the crash test's second boot, when the first (the
+# suite's) reached the crash point: the same kernel and initramfs, with a
+# run.env appended that runs tests/crash/verify.bats, on the same scratch
+# disk. Otherwise the reason goes to build/logs/KVER/crash/prepare.err.
+crash_boot() {
+	local k=$1 logs=$LOG_ROOT/$1/crash vm=$VM_ROOT/$1/crash stage
+	rm -rf "$logs" "$vm"
+	mkdir -p "$logs" "$vm"
+	if ! grep -qs '^# loopns-harness: crash-point' "$LOG_ROOT/$k/tap.txt"; then
+		echo "the first boot did not reach the crash point (see $LOG_ROOT/$k/console.log)" >"$logs/prepare.err"
+		return
+	fi
+	stage=$(mktemp -d)
+	mkdir -p "$stage/etc/loopns"
+	harness_run_env "$stage/etc/loopns/run.env" test
+	{
+		printf 'LOOPNS_BATS_FILES=%q\n' "/opt/loopns/tests/${CRASH_BATS#"$REPO_ROOT"/tests/}"
+		printf 'LOOPNS_TEST_TIMEOUT=%q\n' "${LOOPNS_TEST_TIMEOUT:-300}"
+	} >>"$stage/etc/loopns/run.env"
+	(cd "$stage" && printf '%s\n' etc etc/loopns etc/loopns/run.env | cpio --quiet -o -H newc -R 0:0) >"$vm/run.cpio"
+	rm -rf "$stage"
+	cat "$VM_ROOT/$k/initrd.img" "$vm/run.cpio" >"$vm/initrd.img"
+	mv "$VM_ROOT/$k/scratch.img" "$vm/scratch.img"
+	log "$k: booting again on the same disk (crash test)"
+	boot_kernel "$k/crash"
+	rm -f "$vm/scratch.img" "$vm/initrd.img"
+}
+
+# kernel_job KVER: the suite's boot, then the crash test's second boot.
+kernel_job() {
+	boot_kernel "$1"
+	((CRASH)) && crash_boot "$1"
+	rm -f "$VM_ROOT/$1/scratch.img"
+}
+
+# evaluate_kernel T [EXPECTED]: judge target T, whose Bats files hold
+# EXPECTED tests (default: the suite's); prints a report, writes "passed
+# failed skipped" to result.
 evaluate_kernel() {
 	local k=$1 logs=$LOG_ROOT/$1 pass=0 fail=0 skip=0 plan='' done_marker='' bats_rc=''
-	local vm_rc=- vm_time=- missing expected line health=() issues=
+	local vm_rc=- vm_time=- missing expected line health=() issues="" count=${2:-$EXPECTED}
 	if [[ -f $logs/vm.status ]]; then
 		read -r vm_rc vm_time <"$logs/vm.status"
 	fi
-	echo "=== kernel $k"
+	if [[ $k == */crash ]]; then
+		echo "=== kernel ${k%/crash}, crash test: second boot on the same disk"
+	else
+		echo "=== kernel $k"
+	fi
 	if [[ -f $logs/prepare.err ]]; then
 		health+=("$(cat "$logs/prepare.err")")
 	fi
@@ -272,8 +333,8 @@ evaluate_kernel() {
 		done <"$logs/tap.txt"
 		sed 's/^/  /' "$logs/tap.txt" | grep -v '^  # loopns-harness:'
 	fi
-	expected=${plan:-$EXPECTED}
-	[[ $expected =~ ^[0-9]+$ ]] || expected=$EXPECTED
+	expected=${plan:-$count}
+	[[ $expected =~ ^[0-9]+$ ]] || expected=$count
 	missing=$((expected - pass - fail - skip))
 	if ((missing > 0)); then
 		fail=$((fail + missing))
@@ -361,7 +422,7 @@ slowest_report() {
 budget_check() {
 	local wall=$1 k c sum=0 max=0 per=() est cores
 	cores=$(nproc)
-	for k in "${KVER_LIST[@]}" selftest/"${KVER_LIST[0]}"; do
+	for k in "${KVER_LIST[@]}" "${KVER_LIST[@]/%//crash}" selftest/"${KVER_LIST[0]}"; do
 		c=$(cpu_seconds "$LOG_ROOT/$k/qemu.times")
 		((c)) || continue
 		per+=("$k=${c}s")
@@ -429,7 +490,7 @@ start_job() {
 for k in "${KVER_LIST[@]}"; do
 	[[ -f $LOG_ROOT/$k/prepare.err ]] && continue
 	log "booting $k"
-	start_job boot_kernel "$k"
+	start_job kernel_job "$k"
 done
 wait
 T2=$(date +%s)
@@ -439,6 +500,12 @@ for k in "${KVER_LIST[@]}"; do
 	evaluate_kernel "$k"
 	read -r p f s <"$LOG_ROOT/$k/result"
 	total_pass=$((total_pass + p)) total_fail=$((total_fail + f)) total_skip=$((total_skip + s))
+	if ((CRASH)); then
+		[[ -d $LOG_ROOT/$k/crash ]] || { mkdir -p "$LOG_ROOT/$k/crash"; cp "$LOG_ROOT/$k/prepare.err" "$LOG_ROOT/$k/crash/" 2>/dev/null; }
+		evaluate_kernel "$k/crash" "$CRASH_EXPECTED"
+		read -r p f s <"$LOG_ROOT/$k/crash/result"
+		total_pass=$((total_pass + p)) total_fail=$((total_fail + f)) total_skip=$((total_skip + s))
+	fi
 done
 if ((do_selftest)); then
 	echo "=== harness self-test (${KVER_LIST[0]})"

@@ -21,7 +21,7 @@ PACKAGES=(
 	# libkmod for the tests' helper programs and loopnsctl (make tool),
 	# libsmartcols and libmount for loopnsctl; groff for its man pages
 	# (make tool-lint)
-	libkmod-dev libsmartcols-dev libmount-dev pkgconf groff-base
+	libkmod-dev libsmartcols-dev libmount-dev libblkid-dev pkgconf groff-base
 	# VM harness: qemu, initramfs tools, bats; debootstrap for the sid
 	# chroot (tests/harness/sid-kernel.sh)
 	qemu-system-x86 busybox-static cpio xz-utils zstd bats
@@ -30,6 +30,8 @@ PACKAGES=(
 	bash coreutils util-linux util-linux-extra mount fdisk kmod
 	e2fsprogs fuse2fs fio strace udev procps psmisc bsdextrautils xxd
 	findutils diffutils grep sed gawk tar gzip libcap2-bin
+	# mount-image's xfs and btrfs tests (tests/bats/33-mount-image.bats)
+	xfsprogs btrfs-progs
 	# the OCI hook (json-c) and the runtimes its tests run in the guest
 	libjson-c-dev crun runc
 )

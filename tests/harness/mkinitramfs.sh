@@ -23,10 +23,10 @@ PACKAGES=(coreutils util-linux mount fdisk util-linux-extra e2fsprogs fuse2fs
 	xxd tar gzip xz-utils zstd cpio strace fio libc-bin)
 # Single programs (if installed).
 PROGRAMS=(bash busybox udevadm capsh setcap getcap crun runc
-	hexdump getent ldd)
+	hexdump getent ldd mkfs.xfs mkfs.btrfs)
 # Kernel modules the guest may load; built-in or absent ones are skipped.
 MODULES=(loop fuse virtio_pci virtio_blk virtio_console crc32c_intel
-	null_blk brd overlay squashfs ${LOOPNS_EXTRA_MODULES:-})
+	null_blk brd overlay squashfs xfs btrfs ${LOOPNS_EXTRA_MODULES:-})
 
 declare -A SEEN=()
 ROOT=

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// helper-ldlibs: -I/usr/include/libsmartcols -I/usr/include/libmount -lkmod -lsmartcols -lmount
+// helper-ldlibs: -I/usr/include/libsmartcols -I/usr/include/libmount -I/usr/include/blkid -lkmod -lsmartcols -lmount -lblkid
 /*
  * loopnsctl for the test VM: the real tool (src/tool/), built by the
  * harness as one translation unit so that it lands in the guest's PATH.
@@ -13,4 +13,5 @@
 #include "../../src/tool/table.c"
 #include "../../src/tool/sys.c"
 #include "../../src/tool/cmds.c"
+#include "../../src/tool/image.c"
 #include "../../src/tool/main.c"

@@ -25,6 +25,11 @@
 #   fsflush    ext4 on loopns on an ext4 file: metadata churn while the
 #              device's page cache is dropped (reads served from the
 #              backing page cache in the submitter's context)
+#   memcg      in a memory cgroup (cgroup v2 memory.max) half as large as
+#              what it writes: fio --verify=crc32c on a buffered loopns
+#              device, and on files of ext4 on loopns; reclaim writes the
+#              page cache back through loopns all along (the cgroup's
+#              pgscan must grow, no OOM kill, e2fsck -fn clean)
 #   stressng   stress-ng --loop against an instance (bound over
 #              /dev/loop-control in a private mount namespace), if present
 #   rmmod      rmmod loopns every second: must be refused while anything
@@ -46,6 +51,8 @@
 #                          an odd seed also takes instances down lazily with
 #                          stacked devices still bound (STRESS-7)
 #   LOOPNS_STRESS_FIO_MB   size written and verified per fio pass (4)
+#   LOOPNS_STRESS_MEMCG_MB memory.max of the memcg worker's cgroup (24);
+#                          it writes twice as much per round and fio
 #   LOOPNS_STRESS_GRACE    seconds a worker may overrun the deadline
 #                          before it counts as hung (180)
 # Output: one line per worker, "stress: PASS" or "stress: FAIL (...)" last;
@@ -398,6 +405,61 @@ w_fsflush() {
 	result fsflush ok
 }
 
+# memcg: I/O over loopns in a memory cgroup half as large as what it
+# writes. Only this worker's processes are in the cgroup; the backing
+# files are on the virtio disk (ext4), whose page cache can be written
+# back and reclaimed (tmpfs pages could not, without swap).
+MEMCG=/sys/fs/cgroup/lns-stress-memcg
+w_memcg() {
+	local mb=${LOOPNS_STRESS_MEMCG_MB:-24} a=$W/mcg m=$W/mcg-mnt n=0 i dev fsdev scan oom
+	if ! grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+		echo "no cgroup v2 memory controller"
+		result memcg ok
+		return
+	fi
+	mkdir -p "$a" "$m"
+	truncate -s $((2 * mb))M "$W/mcg-img"
+	truncate -s $((3 * mb))M "$W/mcg-fs"
+	mkfs.ext4 -q -F -E nodiscard "$W/mcg-fs" || { result memcg FAIL mkfs; return; }
+	mount -t loopns loopns "$a" || { result memcg FAIL mount; return; }
+	i=$(loopioctl "$a/loop-control" ctl-get-free) && loopioctl "$a/loop$i" configure "$W/mcg-img" 0 >/dev/null &&
+		dev=$a/loop$i && i=$(loopioctl "$a/loop-control" ctl-get-free) &&
+		loopioctl "$a/loop$i" configure "$W/mcg-fs" 0 >/dev/null && fsdev=$a/loop$i ||
+		{ result memcg FAIL bind; return; }
+	echo +memory >/sys/fs/cgroup/cgroup.subtree_control
+	mkdir -p "$MEMCG" && echo $((mb << 20)) >"$MEMCG/memory.max" && echo "$BASHPID" >"$MEMCG/cgroup.procs" ||
+		{ result memcg FAIL "cgroup setup"; return; }
+	mount -t ext4 "$fsdev" "$m" || { result memcg FAIL "mount ext4"; return; }
+	while ((n < 1 || $(now) < END)); do
+		# The device, then files on ext4 on the other device.
+		if ! fio --name=memcg --filename="$dev" --rw=randwrite --bs=16k --size=$((2 * mb))M \
+			--ioengine=psync --verify=crc32c --verify_fatal=1 --do_verify=1 --randrepeat=0 \
+			--output-format=terse --minimal --warnings-fatal >"$LOGS/memcg-fio.out" 2>&1 ||
+			! fio --name=memcg-fs --directory="$m" --nrfiles=8 --size=$((2 * mb))M --rw=write \
+				--bs=64k --ioengine=psync --end_fsync=1 --verify=crc32c --verify_fatal=1 \
+				--do_verify=1 --unlink=1 --output-format=terse --minimal --warnings-fatal \
+				>>"$LOGS/memcg-fio.out" 2>&1; then
+			cat "$LOGS/memcg-fio.out"
+			result memcg FAIL "fio verification failed in round $n"
+			return
+		fi
+		n=$((n + 1))
+	done
+	umount "$m" || { result memcg FAIL "umount ext4"; return; }
+	echo "$BASHPID" >/sys/fs/cgroup/cgroup.procs
+	scan=$(awk '$1 == "pgscan" { print $2 }' "$MEMCG/memory.stat")
+	oom=$(awk '$1 == "oom_kill" { print $2 }' "$MEMCG/memory.events")
+	echo "memcg ${mb} MiB: pgscan ${scan:-?}, oom_kill ${oom:-?}, peak $(cat "$MEMCG/memory.peak" 2>/dev/null || echo ?)"
+	rmdir "$MEMCG"
+	fsck.ext4 -fn "$fsdev" >"$LOGS/memcg-fsck.out" 2>&1 ||
+		{ cat "$LOGS/memcg-fsck.out"; result memcg FAIL "fsck found errors"; return; }
+	umount "$a"
+	((${scan:-0} > 0)) || { result memcg FAIL "the cgroup never reclaimed"; return; }
+	((${oom:-0} == 0)) || { result memcg FAIL "OOM kills in the cgroup"; return; }
+	echo "$n memcg rounds in ${mb} MiB, pgscan $scan"
+	result memcg ok
+}
+
 w_stressng() {
 	local a=$W/sng left
 	if ! command -v stress-ng >/dev/null; then
@@ -534,6 +596,7 @@ spawn verify w_verify
 spawn stack w_stack
 spawn lazy w_lazy
 spawn fsflush w_fsflush
+spawn memcg w_memcg
 spawn stressng w_stressng
 spawn rmmod w_rmmod
 if [[ $FAULTS == 1 ]]; then
@@ -574,6 +637,8 @@ kmark "workers done"
 # ------------------------------------------------------------------ checks
 
 verify_final
+# The memcg worker's cgroup, if it failed before removing it.
+[[ -d $MEMCG ]] && rmdir "$MEMCG" 2>/dev/null
 # Tear down whatever is left of the run, then nothing may remain.
 for m in $(awk -v w="$W/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r); do
 	umount "$m" 2>/dev/null || umount -l "$m"

@@ -194,6 +194,29 @@ static void test_setup_dev_run(void)
 	ok(!lns_has(&A, LNS_O_MAX) && A.argc == 3, "CMD keeps --max 3");
 }
 
+static void test_mount_image(void)
+{
+	is_int(P("mount-image", "-t", "42", "--fd", "3", "/m"), 0, "mount-image parses");
+	is_int(A.cmd, LNS_CMD_MOUNT_IMAGE, "mount-image command");
+	is_str(A.target, "42", "--target value");
+	ok(A.nfd == 1 && A.fds[0] == 3, "one --fd");
+	is_int(P("mount-image", "--target", "42", "--overlay", "--fd", "3", "--fd", "4",
+		 "--upper", "/u", "--work", "/w", "/m"), 0, "overlay with two layers");
+	ok(A.nfd == 2 && A.fds[1] == 4, "--fd repeated, in order");
+	is_int(P("mount-image", "--fd", "3", "/m"), -1, "no --target");
+	is_str(E, "mount-image: missing --target PID", "no --target message");
+	is_int(P("mount-image", "-t", "1", "/m"), -1, "no --fd");
+	is_int(P("mount-image", "-t", "1", "--fd", "3", "m"), -1, "relative PATH");
+	is_int(P("mount-image", "-t", "1", "--fd", "3", "--fd", "4", "/m"), -1,
+	       "two --fd without --overlay");
+	is_int(P("mount-image", "-t", "1", "--fd", "3", "--overlay", "/m"), -1,
+	       "--overlay without --upper/--work");
+	is_int(P("mount-image", "-t", "1", "--fd", "3", "--upper", "/u", "/m"), -1,
+	       "--upper without --overlay");
+	is_int(P("attach", "-e", "--fd", "3", "--fd", "4", "i", "--", "true"), -1,
+	       "attach: --fd still once");
+}
+
 int main(void)
 {
 	test_commands();
@@ -201,5 +224,6 @@ int main(void)
 	test_attach();
 	test_mount_family();
 	test_setup_dev_run();
+	test_mount_image();
 	return tap_done();
 }
