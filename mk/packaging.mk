@@ -47,6 +47,10 @@ UDEVRULESDIR ?= $(firstword $(wildcard /lib/udev/rules.d /usr/lib/udev/rules.d) 
 PKGDOCDIR ?= /usr/share/doc/$(LNS_NAME)-tools
 BINDIR ?= /usr/bin
 MANDIR ?= /usr/share/man
+# The OCI hook and the directory podman and CRI-O read hooks from
+# (oci-hooks(5)).
+LIBEXECDIR ?= /usr/libexec
+HOOKSDIR ?= /usr/share/containers/oci/hooks.d
 
 # What DKMS needs to build the module: the kbuild inputs, nothing else.
 LNS_DKMS_FILES = Makefile Kbuild VERSION dkms.conf mk/packaging.mk \
@@ -116,9 +120,16 @@ install-data:
 	install -D -m 0644 $(LNS_TOP)/src/data/loopns.conf \
 		$(DESTDIR)$(PKGDOCDIR)/examples/modules-load.d/loopns.conf
 
-# loopnsctl and its man pages (after `make tool`).
+# loopnsctl, the OCI hook and its hooks.d file, the man pages (after
+# `make tool`).
 install-tool:
 	install -D -m 0755 $(LNS_BUILD)/tool/loopnsctl $(DESTDIR)$(BINDIR)/loopnsctl
+	install -D -m 0755 $(LNS_BUILD)/tool/loopns-oci-hook \
+		$(DESTDIR)$(LIBEXECDIR)/loopns/loopns-oci-hook
+	@mkdir -p $(DESTDIR)$(HOOKSDIR)
+	sed 's|@HOOKPATH@|$(LIBEXECDIR)/loopns/loopns-oci-hook|' \
+		$(LNS_TOP)/src/data/50-loopns.json.in > $(DESTDIR)$(HOOKSDIR)/50-loopns.json
+	@chmod 0644 $(DESTDIR)$(HOOKSDIR)/50-loopns.json
 	@set -e; for m in $(LNS_MANPAGES); do s=$${m##*.}; \
 		install -D -m 0644 "$$m" "$(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m)"; done
 

@@ -20,6 +20,10 @@ TOOL_OUT := $(or $(BUILD_ROOT),$(SRCTREE)/build)/tool
 TOOL_BIN := $(TOOL_OUT)/loopnsctl
 TOOL_SRCS := $(TOOL_SRCDIR)/pure.c $(TOOL_SRCDIR)/table.c $(TOOL_SRCDIR)/sys.c \
 	$(TOOL_SRCDIR)/cmds.c $(TOOL_SRCDIR)/image.c $(TOOL_SRCDIR)/main.c
+# The OCI runtime hook: loopnsctl's code (setup-dev) with its own main,
+# plus json-c for the runtime's state and config.json.
+HOOK_BIN := $(TOOL_OUT)/loopns-oci-hook
+HOOK_SRCS := $(TOOL_SRCDIR)/ocihook.c $(filter-out %/main.c,$(TOOL_SRCS))
 TOOL_HDRS := $(wildcard $(TOOL_SRCDIR)/*.h) $(SRCTREE)/include/uapi/linux/loopns.h
 TOOL_MANS := $(wildcard $(TOOL_SRCDIR)/*.[1-8])
 TOOL_VERSION := $(shell cat $(SRCTREE)/VERSION 2>/dev/null)
@@ -33,6 +37,7 @@ TOOL_LIB_CFLAGS := $(or $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --cflags $(
 	-I/usr/include/libsmartcols -I/usr/include/libmount -I/usr/include/blkid)
 TOOL_LIB_LIBS := $(or $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --libs $(TOOL_LIBS_PC) 2>/dev/null)),\
 	-lkmod -lsmartcols -lmount -lblkid)
+HOOK_LIBS := $(or $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --libs json-c 2>/dev/null)),-ljson-c)
 UNIT_LIBS := $(or $(if $(TOOL_PKGCONF),$(shell $(TOOL_PKGCONF) --libs smartcols mount 2>/dev/null)),\
 	-lsmartcols -lmount)
 TOOL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter \
@@ -52,11 +57,15 @@ endif
 
 .PHONY: tool unit-test tool-lint tool-clean
 
-tool: $(TOOL_BIN)
+tool: $(TOOL_BIN) $(HOOK_BIN)
 
 $(TOOL_BIN): $(TOOL_SRCS) $(TOOL_HDRS) $(SRCTREE)/VERSION $(SRCTREE)/mk/tool.mk
 	@mkdir -p $(dir $@)
 	$(TOOL_CC) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $(TOOL_SRCS) $(TOOL_LIB_LIBS)
+
+$(HOOK_BIN): $(HOOK_SRCS) $(TOOL_HDRS) $(SRCTREE)/VERSION $(SRCTREE)/mk/tool.mk
+	@mkdir -p $(dir $@)
+	$(TOOL_CC) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $(HOOK_SRCS) $(TOOL_LIB_LIBS) $(HOOK_LIBS)
 
 # The unit tests link everything but the commands and libkmod: pure.c,
 # table.c (libsmartcols) and sys.c (libmount), with no kernel needed.
@@ -91,8 +100,9 @@ unit-test: $(UNIT_TESTS)
 
 install-tool: tool
 
-tool-lint: $(TOOL_SRCS)
+tool-lint: $(TOOL_SRCS) $(HOOK_SRCS)
 	$(TOOL_CC) $(TOOL_CFLAGS) -Werror -fsyntax-only $(TOOL_SRCS)
+	$(TOOL_CC) $(TOOL_CFLAGS) -Werror -fsyntax-only $(TOOL_SRCDIR)/ocihook.c
 	@set -e; for m in $(TOOL_MANS); do \
 		echo "  GROFF   $$(basename $$m)"; \
 		w=$$(groff -man -ww -z $$m 2>&1); [ -z "$$w" ] || { echo "$$w"; exit 1; }; \

@@ -1212,6 +1212,18 @@ int lns_cmd_setup_dev(const struct lns_args *a)
 	return cmd_setup_dev(a, a->pos[0]);
 }
 
+/**
+ * lns_setup_dev() - setup-dev for another program (the OCI hook)
+ * @a: setup-dev's options
+ * @dir: the /dev directory
+ *
+ * Return: an exit status.
+ */
+int lns_setup_dev(const struct lns_args *a, const char *dir)
+{
+	return cmd_setup_dev(a, dir);
+}
+
 /* ------------------------------------------------------------ run */
 
 static int cmd_write_file(const char *path, const char *text)

@@ -52,6 +52,7 @@ int lns_cmd_list(const struct lns_args *a);
 int lns_cmd_resize(const struct lns_args *a);
 int lns_cmd_setup_dev(const struct lns_args *a);
 int lns_cmd_run(const struct lns_args *a);
+int lns_setup_dev(const struct lns_args *a, const char *dir);
 
 /* image.c */
 int lns_cmd_mount_image(const struct lns_args *a);

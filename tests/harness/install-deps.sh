@@ -32,6 +32,8 @@ PACKAGES=(
 	findutils diffutils grep sed gawk tar gzip libcap2-bin
 	# mount-image's xfs and btrfs tests (tests/bats/33-mount-image.bats)
 	xfsprogs btrfs-progs
+	# the OCI hook (json-c) and the runtimes its tests run in the guest
+	libjson-c-dev crun runc
 )
 
 want_source=0

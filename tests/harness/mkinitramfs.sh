@@ -22,7 +22,7 @@ PACKAGES=(coreutils util-linux mount fdisk util-linux-extra e2fsprogs fuse2fs
 	findutils diffutils grep sed gawk kmod procps psmisc bsdextrautils
 	xxd tar gzip xz-utils zstd cpio strace fio libc-bin)
 # Single programs (if installed).
-PROGRAMS=(bash busybox udevadm capsh setcap getcap
+PROGRAMS=(bash busybox udevadm capsh setcap getcap crun runc
 	hexdump getent ldd mkfs.xfs mkfs.btrfs)
 # Kernel modules the guest may load; built-in or absent ones are skipped.
 MODULES=(loop fuse virtio_pci virtio_blk virtio_console crc32c_intel

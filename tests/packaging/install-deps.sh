@@ -15,7 +15,7 @@ PACKAGES=(
 	# .deb toolchain and checks
 	build-essential debhelper dpkg-dev fakeroot lintian
 	# Build-Depends of loopnsctl (in loopns-tools)
-	libkmod-dev libsmartcols-dev libmount-dev pkgconf
+	libkmod-dev libsmartcols-dev libmount-dev libjson-c-dev pkgconf
 	# rpmbuild (Debian's rpm package)
 	rpm
 	# the VM boot check and module inspection

@@ -363,6 +363,18 @@ if [[ ${PKG_SKIP_VM:-0} != 1 ]]; then
 	done
 fi
 
+# tools_files LIST UDEVDIR: loopns-tools' file LIST (one path a line)
+# has what it must ship (man pages compressed or not).
+tools_files() {
+	local f
+	for f in /usr/bin/loopnsctl /usr/libexec/loopns/loopns-oci-hook \
+		/usr/share/containers/oci/hooks.d/50-loopns.json \
+		/usr/share/man/man8/loopnsctl.8 /usr/share/man/man7/loopns.7 \
+		/usr/share/man/man8/loopns-oci-hook.8 "$2/60-loopns.rules"; do
+		grep -qE -- "^$f(\.gz)?$" <<<"$1" || { echo "missing: $f"; echo "$1"; return 1; }
+	done
+}
+
 # ------------------------------------------------------------------ 4. .deb
 
 if [[ ${PKG_SKIP_DEB:-0} != 1 ]]; then
@@ -395,9 +407,9 @@ if [[ ${PKG_SKIP_DEB:-0} != 1 ]]; then
 		grep -q '^Architecture: all$' <<<"$c" &&
 			grep -q '^Depends:.*dkms' <<<"$c" || return 1
 		c=$(dpkg-deb -c "$TOOLS_DEB") || return 1
-		grep -q ' ./lib/udev/rules.d/60-loopns.rules$' <<<"$c" || { echo "$c"; return 1; }
+		tools_files "$(sed -n 's|.* \./|/|p' <<<"$c")" /lib/udev/rules.d
 	}
-	check "deb contents: loopns-dkms (all) has the DKMS tree, loopns-tools the udev rule" deb_contents
+	check "deb contents: loopns-dkms (all) has the DKMS tree; loopns-tools loopnsctl, the OCI hook, its hooks.d file, man pages, udev rule" deb_contents
 
 	deb_module_ok() { module_installed "$1" && modinfo_version "$1"; }
 	save_modules_dep
@@ -425,7 +437,7 @@ if [[ ${PKG_SKIP_RPM:-0} != 1 ]]; then
 		printf '%s\n' "$dl" "$tl"
 		grep -qx "/usr/src/$NAME-$VERSION/dkms.conf" <<<"$dl" &&
 			grep -qx "/usr/src/$NAME-$VERSION/Makefile" <<<"$dl" &&
-			grep -qx /usr/lib/udev/rules.d/60-loopns.rules <<<"$tl" || return 1
+			tools_files "$tl" /usr/lib/udev/rules.d || return 1
 		rpm -qp --scripts "$d" >"$WORK/scripts" || return 1
 		cat "$WORK/scripts"
 		sed -n '/^preuninstall/,$p' "$WORK/scripts" >"$WORK/preun"
@@ -434,7 +446,7 @@ if [[ ${PKG_SKIP_RPM:-0} != 1 ]]; then
 			grep -qF "\"\$1\" -eq 0" "$WORK/preun" &&
 			grep -q "dkms remove -m $NAME" "$WORK/preun"
 	}
-	check "rpm: noarch loopns-dkms with DKMS tree and %post/%preun (erase only), tools with udev rule" rpm_contents
+	check "rpm: noarch loopns-dkms with DKMS tree and %post/%preun (erase only); tools with loopnsctl, the OCI hook, hooks.d file, man pages, udev rule" rpm_contents
 
 	# Run the scriptlets as rpm would (opt-in: two more DKMS builds).
 	rpm_scriptlets() {
