@@ -187,6 +187,7 @@ static void cmd_status_gather(struct lns_status *s)
 	else if (!s->loaded)
 		snprintf(s->version, sizeof(s->version), "%s", inst_version);
 	s->major = lns_block_major();
+	s->ctl_major = lns_control_major();
 	if (!s->loaded && s->major >= 0) {
 		/* libkmod could not tell (e.g. no /sys/module); the kernel can */
 		s->state = "loaded";
@@ -223,9 +224,13 @@ static void cmd_status_print(const struct lns_status *s)
 		printf("device cgroup: - (load the module to learn the major)\n");
 		return;
 	}
-	printf("device cgroup: %s\n", lns_fmt_cgroup_rule(s->major, rule, sizeof(rule)));
+	printf("device cgroup: %s\n",
+	       lns_fmt_cgroup_rule('b', s->major, rule, sizeof(rule)));
+	if (s->ctl_major >= 0)
+		printf("               %s (loop-control)\n",
+		       lns_fmt_cgroup_rule('c', s->ctl_major, rule, sizeof(rule)));
 	printf("               %s (partitions: the extended block major, shared with other drivers)\n",
-	       lns_fmt_cgroup_rule(LNS_BLKEXT_MAJOR, rule, sizeof(rule)));
+	       lns_fmt_cgroup_rule('b', LNS_BLKEXT_MAJOR, rule, sizeof(rule)));
 }
 
 int lns_cmd_status(const struct lns_args *a)

@@ -181,9 +181,10 @@ int lns_parse_mode(const char *s, uint32_t *out);
 bool lns_valid_block_size(uint64_t bs, uint64_t page_size);
 int lns_parse_node_name(const char *name, int *index, int *part);
 int lns_find_block_major(const char *proc_devices, const char *name);
+int lns_find_char_major(const char *proc_devices, const char *name);
 
 /* pure.c: formatting */
-char *lns_fmt_cgroup_rule(int major, char *buf, size_t len);
+char *lns_fmt_cgroup_rule(char type, int major, char *buf, size_t len);
 char *lns_fmt_mount_opts(const struct lns_args *a, uint32_t uid, bool has_uid,
 			 uint32_t gid, bool has_gid, char *buf, size_t len);
 
@@ -223,6 +224,7 @@ struct lns_devinfo {
  * @path: the module file modprobe would load ("" when not installed)
  * @kernel: the running kernel's release
  * @major: the block major, -1 when not loaded
+ * @ctl_major: loop-control's character major, -1 when not loaded
  * @params: module parameters as "name=value", @nparams of them
  * @nparams: their number
  * @insts: instances mounted here: mount point, max=, devices
@@ -237,6 +239,7 @@ struct lns_status {
 	char path[4096];
 	char kernel[128];
 	int major;
+	int ctl_major;
 	char params[16][128];
 	int nparams;
 	struct lns_status_inst {

@@ -189,32 +189,10 @@ static bool hook_major_allowed(struct json_object *config, const char *kind,
 	return allowed;
 }
 
-/* The character major of the instances' loop-control ("loopns-control"). */
-static int hook_control_major(void)
-{
-	static char buf[16384];
-	char *blk;
-	int n;
-
-	if (lns_read_file("/proc/devices", buf, sizeof(buf)) < 0)
-		return -1;
-	blk = strstr(buf, "Block devices:");
-	if (blk)
-		*blk = 0;
-	for (char *p = buf; (p = strstr(p, " " LNS_MODNAME "-control\n")); p++) {
-		while (p > buf && p[-1] != '\n')
-			p--;
-		if (sscanf(p, "%d", &n) == 1)
-			return n;
-		break;
-	}
-	return -1;
-}
-
 /* Say which device rule is missing: the container would get EPERM. */
 static void hook_check_devices(const struct hook_ctx *c)
 {
-	int major = lns_block_major(), ctl = hook_control_major();
+	int major = lns_block_major(), ctl = lns_control_major();
 	uint64_t max_part = 0;
 
 	if (ctl > 0 && !hook_major_allowed(c->config, "c", ctl))

@@ -962,22 +962,15 @@ int lns_parse_args(int argc, char **argv, struct lns_args *out, char *err,
 
 /* ------------------------------------------------------------ /proc, mount options */
 
-/**
- * lns_find_block_major() - a block major's number in /proc/devices
- * @proc_devices: the file's contents
- * @name: driver name ("loopns")
- *
- * Return: the major, or -1 if there is no block device driver @name.
- */
-int lns_find_block_major(const char *proc_devices, const char *name)
+/* The major of driver @name in the section of /proc/devices at @p. */
+static int lns_find_major_in(const char *p, const char *name)
 {
-	const char *p = strstr(proc_devices, "Block devices:");
 	size_t nlen = strlen(name);
 
 	if (!p)
 		return -1;
 	p = strchr(p, '\n');
-	while (p && *++p) {
+	while (p && *++p && *p != '\n') {
 		const char *eol = strchr(p, '\n');
 		size_t n = eol ? (size_t)(eol - p) : strlen(p);
 		int major;
@@ -992,16 +985,42 @@ int lns_find_block_major(const char *proc_devices, const char *name)
 }
 
 /**
- * lns_fmt_cgroup_rule() - the device cgroup rule for a block major
+ * lns_find_block_major() - a block major's number in /proc/devices
+ * @proc_devices: the file's contents
+ * @name: driver name ("loopns")
+ *
+ * Return: the major, or -1 if there is no block device driver @name.
+ */
+int lns_find_block_major(const char *proc_devices, const char *name)
+{
+	return lns_find_major_in(strstr(proc_devices, "Block devices:"), name);
+}
+
+/**
+ * lns_find_char_major() - a character major's number in /proc/devices
+ * @proc_devices: the file's contents
+ * @name: driver name ("loopns-control")
+ *
+ * Return: the major, or -1 if there is no character device driver @name.
+ */
+int lns_find_char_major(const char *proc_devices, const char *name)
+{
+	return lns_find_major_in(strstr(proc_devices, "Character devices:"),
+				 name);
+}
+
+/**
+ * lns_fmt_cgroup_rule() - the device cgroup rule for a major
+ * @type: 'b' (block) or 'c' (character)
  * @major: the major
  * @buf: output
  * @len: its size
  *
- * Return: @buf: "b MAJOR:* rwm".
+ * Return: @buf: "TYPE MAJOR:* rwm".
  */
-char *lns_fmt_cgroup_rule(int major, char *buf, size_t len)
+char *lns_fmt_cgroup_rule(char type, int major, char *buf, size_t len)
 {
-	snprintf(buf, len, "b %d:* rwm", major);
+	snprintf(buf, len, "%c %d:* rwm", type, major);
 	return buf;
 }
 

@@ -132,6 +132,21 @@ int lns_block_major(void)
 }
 
 /**
+ * lns_control_major() - the character major of the instances' loop-control
+ *
+ * Return: the major ("loopns-control" in /proc/devices), or -1 if the
+ * module is not loaded.
+ */
+int lns_control_major(void)
+{
+	static char buf[16384];
+
+	if (lns_read_file("/proc/devices", buf, sizeof(buf)) < 0)
+		return -1;
+	return lns_find_char_major(buf, LNS_MODNAME "-control");
+}
+
+/**
  * lns_fs_registered() - whether the loopns filesystem type is registered
  *
  * Return: true if /proc/filesystems lists it.

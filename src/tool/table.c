@@ -195,7 +195,7 @@ static int lns_status_param_cols(struct libscols_table *tb,
 /* The root line: the module, its limits and the system's counts. */
 static int lns_status_module(struct libscols_line *ln, const struct lns_status *s)
 {
-	char rules[64], prule[32];
+	char rules[96], rule[32];
 	int i, r;
 
 	r = scols_line_set_data(ln, SCOL_MODULE, s->state);
@@ -211,10 +211,13 @@ static int lns_status_module(struct libscols_line *ln, const struct lns_status *
 	if (s->major < 0)
 		return r;
 	r |= lns_set_u64(ln, SCOL_MAJOR, (uint64_t)s->major);
-	lns_fmt_cgroup_rule(s->major, rules, sizeof(rules));
-	lns_fmt_cgroup_rule(LNS_BLKEXT_MAJOR, prule, sizeof(prule));
+	lns_fmt_cgroup_rule('b', s->major, rules, sizeof(rules));
+	if (s->ctl_major >= 0)
+		snprintf(rules + strlen(rules), sizeof(rules) - strlen(rules),
+			 "\n%s", lns_fmt_cgroup_rule('c', s->ctl_major, rule,
+						     sizeof(rule)));
 	snprintf(rules + strlen(rules), sizeof(rules) - strlen(rules), "\n%s",
-		 prule);
+		 lns_fmt_cgroup_rule('b', LNS_BLKEXT_MAJOR, rule, sizeof(rule)));
 	return r | scols_line_set_data(ln, SCOL_RULES, rules);
 }
 

@@ -34,6 +34,12 @@ major() {
 	awk '/^Block devices:/ { b = 1 } b && $2 == "loopns" { print $1 }' /proc/devices
 }
 
+# ctl_major: the character major of loop-control ("loopns-control").
+ctl_major() {
+	awk '/^Character devices:/ { c = 1 } /^Block/ { c = 0 }
+	     c && $2 == "loopns-control" { print $1 }' /proc/devices
+}
+
 # sysattr NODE ATTR: /sys/block/<disk>/ATTR of an instance node.
 sysattr() {
 	cat "/sys/block/$(lns_disk "$1")/$2"
@@ -152,13 +158,14 @@ sysattr() {
 	[[ $output == *"  $T/a max=3 devices=1"* ]]
 	[[ $output == *"devices:       $(lns_disk_count) ("* ]]
 	[[ $output == *"device cgroup: b $maj:* rwm"* ]]
+	[[ $output == *"c $(ctl_major):* rwm (loop-control)"* ]]
 	[[ $output == *"b 259:* rwm"* ]]
 	run loopnsctl status --json
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ $output == *'"loaded": true'* ]]
 	[[ $output == *"\"major\": $maj,"* ]]
-	[[ $output == *"\"b $maj:* rwm\""* ]]
+	[[ $output == *"\"b $maj:* rwm\", \"c $(ctl_major):* rwm\""* ]]
 	[[ $output == *'"device-cgroup-rules": ['* ]]
 	# the instances are the children of the module
 	[[ $output == *'"children": ['*"\"path\": \"$T/a\","*'"max": 3,'* ]]

@@ -70,6 +70,9 @@ static void test_proc(void)
 	is_int(lns_find_block_major(devs, "loopns"), 253, "block major by exact name");
 	is_int(lns_find_block_major(devs, "loop"), 7, "loop major");
 	is_int(lns_find_block_major(devs, "nbd"), -1, "absent driver");
+	is_int(lns_find_char_major(devs, "loopns-control"), 252, "character major");
+	is_int(lns_find_char_major(devs, "loopns"), -1,
+	       "a block driver is not a character one");
 	is_int(lns_find_block_major("Character devices:\n252 loopns\n", "loopns"), -1,
 	       "character majors are not block majors");
 }
@@ -79,7 +82,9 @@ static void test_format(void)
 	char buf[128];
 	struct lns_args a;
 
-	is_str(lns_fmt_cgroup_rule(253, buf, sizeof(buf)), "b 253:* rwm", "cgroup rule");
+	is_str(lns_fmt_cgroup_rule('b', 253, buf, sizeof(buf)), "b 253:* rwm", "cgroup rule");
+	is_str(lns_fmt_cgroup_rule('c', 252, buf, sizeof(buf)), "c 252:* rwm",
+	       "cgroup rule of a character major");
 	memset(&a, 0, sizeof(a));
 	is_str(lns_fmt_mount_opts(&a, 0, false, 0, false, buf, sizeof(buf)), "",
 	       "no mount options");

@@ -92,7 +92,7 @@ static void test_status(void)
 	struct lns_status s = {
 		.state = "loaded", .loaded = true, .version = "0.1.0",
 		.path = "/lib/modules/x/updates/loopns.ko", .kernel = "6.12",
-		.major = 253, .params = { "max_devices=4096", "name=x" },
+		.major = 253, .ctl_major = 252, .params = { "max_devices=4096", "name=x" },
 		.nparams = 2, .insts = insts, .ninst = 2, .ndev = 4, .nbound = 2,
 	};
 	char *out = NULL;
@@ -105,7 +105,7 @@ static void test_status(void)
 		       "         \"loaded\": true,\n         \"version\": \"0.1.0\",\n") != NULL,
 	   "status: module, loaded, version");
 	ok(strstr(out, "\"major\": 253,") != NULL, "status: major");
-	ok(strstr(out, "\"device-cgroup-rules\": [\n             \"b 253:* rwm\", \"b 259:* rwm\"\n") != NULL,
+	ok(strstr(out, "\"device-cgroup-rules\": [\n             \"b 253:* rwm\", \"c 252:* rwm\", \"b 259:* rwm\"\n") != NULL,
 	   "status: the device cgroup rules as an array");
 	ok(strstr(out, "\"max_devices\": 4096,") != NULL, "status: numeric parameter");
 	ok(strstr(out, "\"name\": \"x\"") != NULL, "status: text parameter");
