@@ -265,13 +265,16 @@ void lns_fs_remove_node(struct lns_device *dev)
 
 /**
  * lns_fs_forget_node() - the instance is going away with its nodes
- * @dev: a device of the instance, whose superblock is being killed
+ * @dev: a device of the instance, whose superblock is being killed or
+ *	cannot be activated any more; the caller holds the instance's lock
  *
  * Unlinks the device from its node, which goes with the superblock: the
- * device lives on as an orphan if it is open.
+ * device lives on as an orphan if it is open, and the node's eviction
+ * does not delete it (lns_fs_evict_inode()).
  */
 void lns_fs_forget_node(struct lns_device *dev)
 {
+	lockdep_assert_held(&dev->inst->lock);
 	/* No unlink(2) or control operation can run: nothing is mounted. */
 	if (dev->dentry)
 		d_inode(dev->dentry)->i_private = NULL;

@@ -229,6 +229,14 @@ void lns_instance_reap(struct lns_device *dev)
 	mutex_lock(&inst->lock);
 	if (!inst->dead && atomic_inc_not_zero(&inst->sb->s_active))
 		sb = inst->sb;
+	else
+		/*
+		 * The superblock is dying: its node is evicted with it and
+		 * must not delete the device a second time. Under inst->lock,
+		 * as lns_instance_shutdown() does it, so that either of us
+		 * finds the node still there.
+		 */
+		lns_fs_forget_node(dev);
 	mutex_unlock(&inst->lock);
 	if (!sb) {
 		lns_device_destroy(dev);
@@ -290,13 +298,14 @@ void lns_instance_shutdown(struct lns_instance *inst)
 		mutex_lock(&inst->lock);
 		dev = idr_get_next(&inst->devices, &id);
 		/* lns_instance_reap() may delete it meanwhile. */
-		if (dev)
+		if (dev) {
 			get_device(disk_to_dev(dev->disk));
+			lns_fs_forget_node(dev);
+		}
 		mutex_unlock(&inst->lock);
 		if (!dev)
 			break;
 		id++;
-		lns_fs_forget_node(dev);
 		lns_device_orphan(dev);
 		put_device(disk_to_dev(dev->disk));
 	}

@@ -76,7 +76,8 @@
  * @kref: the superblock and every device hold a reference
  * @ctl_lock: serializes the instance's control operations (see the lock
  *	order above)
- * @lock: protects @devices, @nr_devices, @max and @dead
+ * @lock: protects @devices, @nr_devices, @max and @dead; once @dead, also
+ *	the link between a device and its node (lns_fs_forget_node())
  * @devices: per-instance index -> struct lns_device
  * @nr_devices: number of entries in @devices
  * @max: most devices this instance may hold (mount option max=)
