@@ -51,7 +51,8 @@
 #                          an odd seed also takes instances down lazily with
 #                          stacked devices still bound (STRESS-7)
 #   LOOPNS_STRESS_FIO_MB   size written and verified per fio pass (4)
-#   LOOPNS_STRESS_MEMCG_MB memory.max of the memcg worker's cgroup (24);
+#   LOOPNS_STRESS_MEMCG_MB the memcg worker's cgroup holds this (24) MiB
+#                          beside fio's own 16 (memory.max: their sum);
 #                          it writes twice as much per round and fio
 #   LOOPNS_STRESS_GRACE    seconds a worker may overrun the deadline
 #                          before it counts as hung (180)
@@ -427,7 +428,9 @@ w_memcg() {
 		loopioctl "$a/loop$i" configure "$W/mcg-fs" 0 >/dev/null && fsdev=$a/loop$i ||
 		{ result memcg FAIL bind; return; }
 	echo +memory >/sys/fs/cgroup/cgroup.subtree_control
-	mkdir -p "$MEMCG" && echo $((mb << 20)) >"$MEMCG/memory.max" && echo "$BASHPID" >"$MEMCG/cgroup.procs" ||
+	# fio itself holds about 16 MiB there (its shared job memory): the page
+	# cache gets about $mb MiB, half of what each pass writes.
+	mkdir -p "$MEMCG" && echo $(((mb + 16) << 20)) >"$MEMCG/memory.max" && echo "$BASHPID" >"$MEMCG/cgroup.procs" ||
 		{ result memcg FAIL "cgroup setup"; return; }
 	mount -t ext4 "$fsdev" "$m" || { result memcg FAIL "mount ext4"; return; }
 	while ((n < 1 || $(now) < END)); do
