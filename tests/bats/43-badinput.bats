@@ -34,8 +34,7 @@ teardown() {
 	local l
 	# Skipped in setup: nothing was made (and "$T/" must never be "/").
 	[[ -n ${T:-} && -d $T ]] || return 0
-	[[ -n $FUSE_PID ]] && kill -CONT "$FUSE_PID" 2>/dev/null
-	kill_pids
+	end_tenants
 	for l in "${LOOPS[@]}"; do
 		loopioctl "$l" clr >/dev/null 2>&1 || true
 	done

@@ -34,8 +34,7 @@ setup() {
 
 teardown() {
 	[[ -n ${T:-} && -d $T ]] || return 0
-	[[ -n $FUSE_PID ]] && kill -CONT "$FUSE_PID" 2>/dev/null
-	kill_pids
+	end_tenants
 	umount_under "$T"
 	wait_for 10 test "$(lns_disk_count)" -le "$BASE" || true
 	rm -rf "$T"

@@ -52,6 +52,14 @@ drop() {
 	wait "${!var}" 2>/dev/null || true
 }
 
+# end_tenants: teardown of tests whose tenants may have a FUSE server
+# stopped ($FUSE_PID): it continues, then every process in PIDS is killed
+# and reaped.
+end_tenants() {
+	[[ -n ${FUSE_PID:-} ]] && kill -CONT "$FUSE_PID" 2>/dev/null
+	kill_pids
+}
+
 # kill_pids: kill every process in PIDS and reap it (teardown).
 kill_pids() {
 	local p
