@@ -18,9 +18,11 @@
  * runs while its list is not empty (buffered requests one after the other,
  * direct ones submitted asynchronously, many in flight), so a burst costs
  * one wake-up, not one per request, and requests of one submitter reach
- * the backing file in the order they were issued. The workqueue is per
- * CPU: the worker of a lane runs on the CPU that queued it, usually the
- * submitter's, without a cross-CPU wake-up. Lanes of a cgroup idle for
+ * the backing file in the order they were issued. The worker of a lane
+ * runs on the CPU that queued it, usually the submitter's, without a
+ * cross-CPU wake-up (a per-CPU workqueue), unless the submitter keeps
+ * that CPU busy: then on an unbound workqueue, on a CPU the scheduler
+ * finds idle (lns_io_lane_spread()). Lanes of a cgroup idle for
  * LNS_IO_LANE_IDLE are freed, which drops their cgroup references.
  */
 
@@ -29,6 +31,7 @@
 #include <linux/memcontrol.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
 
 #include "loopns.h"
@@ -37,6 +40,7 @@
 #define LNS_IO_MAX_HW_QUEUES	16
 #define LNS_IO_BATCH		64		/* requests per worker run */
 #define LNS_IO_LANE_IDLE	HZ		/* then a lane lets its cgroup go */
+#define LNS_IO_SPREAD		16		/* see lns_io_lane_spread() */
 
 static unsigned int lns_io_hw_queues;
 module_param_named(hw_queues, lns_io_hw_queues, uint, 0644);
@@ -58,11 +62,14 @@ enum lns_io_lane_state {
  * @queue: the hardware queue
  * @state: enum lns_io_lane_state
  * @idle_since: jiffies when the lane last went idle
+ * @spread: runs of one request each left before the worker goes back to
+ *	the submitter's CPU; while not 0 it runs on the unbound workqueue
+ * @submitter: the task whose request woke the worker (a reference), or NULL
  * @blkcg_css: the blkcg (a reference), NULL for the root lane
  * @memcg_css: memcg charged for the lane's page cache (a reference) or NULL
  *
- * @cmds, @state, @idle_since and the list nodes are protected by the
- * queue's lock.
+ * @cmds, @state, @idle_since, @spread, @submitter and the list nodes are
+ * protected by the queue's lock.
  */
 struct lns_io_lane {
 	struct list_head node;
@@ -72,6 +79,8 @@ struct lns_io_lane {
 	struct lns_io_queue *queue;
 	enum lns_io_lane_state state;
 	unsigned long idle_since;
+	unsigned int spread;
+	struct task_struct *submitter;
 	struct cgroup_subsys_state *blkcg_css;
 	struct cgroup_subsys_state *memcg_css;
 };
@@ -97,6 +106,8 @@ struct lns_io_queue {
  * struct lns_io_ctx - dispatch state of a device
  * @dev: the device
  * @wq: the workers' workqueue (per CPU, freezable)
+ * @spread_wq: the workqueue of lanes whose submitter keeps its CPU busy
+ *	(unbound, freezable)
  * @reap_work: frees lanes idle for LNS_IO_LANE_IDLE
  * @nr_queues: number of entries in @queues (the tag set's hardware queues)
  * @queues: one per hardware queue
@@ -104,6 +115,7 @@ struct lns_io_queue {
 struct lns_io_ctx {
 	struct lns_device *dev;
 	struct workqueue_struct *wq;
+	struct workqueue_struct *spread_wq;
 	struct delayed_work reap_work;
 	unsigned int nr_queues;
 	struct lns_io_queue queues[] __counted_by(nr_queues);
@@ -147,8 +159,17 @@ static void lns_io_lane_init(struct lns_io_lane *lane,
 	lane->state = LNS_LANE_IDLE;
 }
 
+/* Drop what an idle lane holds besides its cgroups. */
+static void lns_io_lane_clear(struct lns_io_lane *lane)
+{
+	if (lane->submitter)
+		put_task_struct(lane->submitter);
+	lane->submitter = NULL;
+}
+
 static void lns_io_lane_free(struct lns_io_lane *lane)
 {
+	lns_io_lane_clear(lane);
 	if (lane->memcg_css)
 		css_put(lane->memcg_css);
 	css_put(lane->blkcg_css);
@@ -187,6 +208,63 @@ static unsigned int lns_io_lane_run(struct lns_io_lane *lane,
 }
 
 /*
+ * Where a lane's worker runs. On the submitter's CPU (the per-CPU
+ * workqueue) a request costs no cross-CPU wake-up, which is what matters
+ * at low depth: the submitter sleeps while its request is served. A
+ * submitter that keeps several requests in flight from one CPU would
+ * instead take turns with the worker there while other CPUs idle: a lane
+ * whose worker finds requests waiting when it starts moves to the unbound
+ * workqueue, whose worker the scheduler places on an idle CPU, so that
+ * serving overlaps submitting; runs of a single request there bring it
+ * back after LNS_IO_SPREAD of them. @served is what this run served so
+ * far; the caller holds the queue's lock.
+ */
+static void lns_io_lane_spread(struct lns_io_lane *lane, unsigned int served)
+{
+	lockdep_assert_held(&lane->queue->lock);
+	if (!served && !list_empty(&lane->cmds) &&
+	    !list_is_singular(&lane->cmds))
+		lane->spread = LNS_IO_SPREAD;
+	else if (served == 1 && list_empty(&lane->cmds) && lane->spread)
+		lane->spread--;
+}
+
+/*
+ * A worker about to serve a single request on the submitter's CPU lets the
+ * submitter run first if waking the worker preempted it (on 6.1's
+ * scheduler, right after its request): one that goes on to wait for the
+ * request loses a context switch, one that goes on submitting fills the
+ * lane and so shows its depth (lns_io_lane_spread()) instead of taking
+ * turns with the worker one request at a time.
+ */
+static void lns_io_lane_yield(struct lns_io_lane *lane)
+{
+	struct task_struct *submitter;
+	bool single;
+
+	spin_lock_irq(&lane->queue->lock);
+	submitter = lane->submitter;
+	lane->submitter = NULL;
+	single = !lane->spread && list_is_singular(&lane->cmds);
+	spin_unlock_irq(&lane->queue->lock);
+	if (!submitter)
+		return;
+	/* Nothing unless @submitter is runnable and waits for this CPU. */
+	if (single && submitter != current)
+		yield_to(submitter, false);
+	put_task_struct(submitter);
+}
+
+/* Queue the lane's worker; the caller holds the queue's lock. */
+static void lns_io_lane_queue(struct lns_io_lane *lane)
+{
+	struct lns_io_ctx *ctx = lane->queue->ctx;
+
+	lockdep_assert_held(&lane->queue->lock);
+	queue_work(lane->spread ? ctx->spread_wq : ctx->wq, &lane->work);
+}
+
+/*
  * Take the lane's requests. With none left, the lane goes idle; with more
  * than a run's worth, the worker queues itself again so that other work
  * of its CPU gets a turn. Return false when the worker is to stop.
@@ -200,6 +278,7 @@ static bool lns_io_lane_take(struct lns_io_lane *lane, struct list_head *batch,
 	spin_lock_irq(&queue->lock);
 	/* What a full run left is older than what came since. */
 	list_splice_init(batch, &lane->cmds);
+	lns_io_lane_spread(lane, served);
 	if (list_empty(&lane->cmds)) {
 		lane->state = LNS_LANE_IDLE;
 		lane->idle_since = jiffies;
@@ -208,7 +287,7 @@ static bool lns_io_lane_take(struct lns_io_lane *lane, struct list_head *batch,
 					   LNS_IO_LANE_IDLE);
 		more = false;
 	} else if (served >= LNS_IO_BATCH) {
-		queue_work(queue->ctx->wq, &lane->work);
+		lns_io_lane_queue(lane);
 		more = false;
 	} else {
 		list_splice_init(&lane->cmds, batch);
@@ -236,6 +315,7 @@ static void lns_io_lane_workfn(struct work_struct *work)
 		kthread_associate_blkcg(blkcg_css);
 	if (memcg_css)
 		old_memcg = set_active_memcg(mem_cgroup_from_css(memcg_css));
+	lns_io_lane_yield(lane);
 
 	/*
 	 * Once the lane is idle it may be freed (the cgroup references are
@@ -304,7 +384,7 @@ static void lns_io_kick(struct lns_io_queue *queue)
 	list_for_each_entry_safe(lane, next, &queue->kick, kick_node) {
 		list_del_init(&lane->kick_node);
 		lane->state = LNS_LANE_BUSY;
-		queue_work(queue->ctx->wq, &lane->work);
+		lns_io_lane_queue(lane);
 	}
 }
 
@@ -338,6 +418,8 @@ static void lns_io_add(struct lns_io_queue *queue, struct request *rq)
 	list_add_tail(&cmd->node, &lane->cmds);
 	if (lane->state == LNS_LANE_IDLE) {
 		lane->state = LNS_LANE_KICK;
+		if (!lane->submitter)
+			lane->submitter = get_task_struct(current);
 		list_add_tail(&lane->kick_node, &queue->kick);
 	}
 }
@@ -513,12 +595,20 @@ int lns_io_start(struct lns_device *dev)
 		return -ENOMEM;
 	ctx->wq = alloc_workqueue("%s", LNS_COMPAT_WQ_PERCPU | WQ_FREEZABLE, 0,
 				  dev->disk->disk_name);
-	if (!ctx->wq) {
-		kfree(ctx);
-		return -ENOMEM;
-	}
+	if (!ctx->wq)
+		goto free_ctx;
+	ctx->spread_wq = alloc_workqueue("%s-u", WQ_UNBOUND | WQ_FREEZABLE, 0,
+					 dev->disk->disk_name);
+	if (!ctx->spread_wq)
+		goto free_wq;
 	dev->io = ctx;
 	return 0;
+
+free_wq:
+	destroy_workqueue(ctx->wq);
+free_ctx:
+	kfree(ctx);
+	return -ENOMEM;
 }
 
 /**
@@ -535,11 +625,14 @@ void lns_io_stop(struct lns_device *dev)
 		return;
 	/* Workers may still be past their last request: no more after. */
 	flush_workqueue(ctx->wq);
+	flush_workqueue(ctx->spread_wq);
 	cancel_delayed_work_sync(&ctx->reap_work);
+	destroy_workqueue(ctx->spread_wq);
 	destroy_workqueue(ctx->wq);
 	for (i = 0; i < ctx->nr_queues; i++) {
 		list_for_each_entry_safe(lane, next, &ctx->queues[i].lanes, node)
 			lns_io_lane_free(lane);
+		lns_io_lane_clear(&ctx->queues[i].root);
 	}
 	kfree(ctx);
 	dev->io = NULL;

@@ -23,6 +23,7 @@
 #   BENCH_JOBS="a b"     workloads (sections of fio/matrix.fio; "all"; default:
 #                        8 of the 12, --quick: two)
 #   BENCH_BACKINGS="tmpfs ext4"  where the backing file lives
+#   BENCH_SECTIONS="a b" the parts run-bench.sh runs (recorded in info.json)
 set -euo pipefail
 
 QUICK=${BENCH_QUICK:-0}
@@ -59,6 +60,7 @@ LAT_BINDS=${BENCH_LAT_BINDS:-1000}
 HOT=${BENCH_HOT:-1}
 # The host passes lists with "," for " " (LOOPNS_GUEST_ENV is split on blanks).
 SCALE=${SCALE//,/ } JOBS=${JOBS//,/ } BACKINGS=${BACKINGS//,/ }
+SECTIONS=${BENCH_SECTIONS:-all} SECTIONS=${SECTIONS//,/ }
 [[ $JOBS == all ]] && JOBS=
 LO_FLAGS_DIRECT_IO=16
 
@@ -239,8 +241,8 @@ sec_setup() {
 	{
 		printf '{"kernel":"%s","nproc":%d,"quick":%d,"reps":%d,"runtime":"%s","ramp":"%s","hot_runtime":"%s","size":"%s",' \
 			"$(uname -r)" "$(nproc)" "$QUICK" "$REPS" "$RUNTIME" "$RAMP" "$HOT_RUNTIME" "$SIZE"
-		printf '"ctl_secs":%s,"mem_devs":%d,"scale":"%s","backings":"%s",' \
-			"$CTL_SECS" "$MEM_DEVS" "$SCALE" "$BACKINGS"
+		printf '"ctl_secs":%s,"mem_devs":%d,"scale":"%s","backings":"%s","sections":"%s",' \
+			"$CTL_SECS" "$MEM_DEVS" "$SCALE" "$BACKINGS" "$SECTIONS"
 		printf '"fio":"%s","loopns_version":"%s","cpu":"%s","started":%s,"meminfo":' \
 			"$(fio --version)" "$(cat /sys/module/loopns/version 2>/dev/null)" \
 			"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \

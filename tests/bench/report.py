@@ -349,7 +349,8 @@ def kernel_report(outdir, kdir, problems):
         "hot": summarise_fio(hot_runs),
         "control": summarise_control(raw),
         "memory": summarise_memory(raw),
-        "scale": summarise_scale(raw, problems),
+        "scale": (summarise_scale(raw, problems)
+                  if "scale" in info.get("sections", "scale") else None),
         "broker": summarise_broker(raw),
     }
     if not rep["fio"]:

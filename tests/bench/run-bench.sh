@@ -17,6 +17,8 @@
 #   BENCH_MEM_DEVS, BENCH_MEM_REPS, BENCH_HOT, BENCH_HOT_RUNTIME, BENCH_SETTLE_MS,
 #   BENCH_PAR, BENCH_SCALE="I D", BENCH_JOBS="fio sections",
 #   BENCH_BACKINGS="tmpfs ext4"           see tests/bench/guest-bench.sh
+#   BENCH_SECTIONS="fio ..."  only these parts (fio control memory broker
+#                        scale; setup always runs; default: all)
 #   LOOPNS_MEM=MiB, LOOPNS_SMP=N          guest size (default 2048, 2)
 #   BENCH_VM_TIMEOUT=s   whole-VM limit (default 1500, --quick 600)
 #   BENCH_VM_JOBS=N      kernels benchmarked in parallel VMs (default 2; 1:
@@ -102,11 +104,24 @@ for v in BENCH_REPS BENCH_RUNTIME BENCH_RAMP BENCH_SIZE BENCH_CTL_SECS BENCH_MEM
 	[[ -n ${!v:-} ]] && genv+=" $v=${!v}"
 done
 # Values with spaces travel with "," instead (guest-bench.sh splits them).
-for v in BENCH_SCALE BENCH_JOBS BENCH_BACKINGS; do
+for v in BENCH_SCALE BENCH_JOBS BENCH_BACKINGS BENCH_SECTIONS; do
 	[[ -n ${!v:-} ]] && genv+=" $v=$(tr ' ' , <<<"${!v}")"
 done
 export LOOPNS_GUEST_ENV="$genv${LOOPNS_GUEST_ENV:+ $LOOPNS_GUEST_ENV}"
 
+# The parts to run, as a filter on bench.bats's test names.
+SECTIONS_FILTER=
+if [[ -n ${BENCH_SECTIONS:-} ]]; then
+	SECTIONS_FILTER="^bench: (setup"
+	for s in $BENCH_SECTIONS; do
+		case $s in
+		fio | control | memory | scale) SECTIONS_FILTER+="|$s" ;;
+		broker) SECTIONS_FILTER+="|mount broker" ;;
+		*) die "BENCH_SECTIONS: unknown part: $s" ;;
+		esac
+	done
+	SECTIONS_FILTER+=")"
+fi
 KERNEL_ISSUES=$(harness_kernel_issues)
 T0=$(date +%s)
 # What was measured, and on how busy a host.
@@ -123,7 +138,7 @@ bench_kernel() {
 	harness_run_env "$vm/run.env" test
 	{
 		printf 'LOOPNS_BATS_FILES=%q\n' /opt/loopns/tests/bench/bench.bats
-		printf 'LOOPNS_FILTER=\n'
+		printf 'LOOPNS_FILTER=%q\n' "$SECTIONS_FILTER"
 		printf 'LOOPNS_TEST_TIMEOUT=%q\n' "$VM_TIMEOUT"
 	} >>"$vm/run.env"
 	if ! harness_prepare "$k" "$vm" "$logs" "$vm/run.env"; then
