@@ -21,9 +21,10 @@
  * the backing file in the order they were issued. The worker of a lane
  * runs on the CPU that queued it, usually the submitter's, without a
  * cross-CPU wake-up (a per-CPU workqueue), unless the submitter keeps
- * that CPU busy: then on an unbound workqueue, on a CPU the scheduler
- * finds idle (lns_io_lane_spread()). Lanes of a cgroup idle for
- * LNS_IO_LANE_IDLE are freed, which drops their cgroup references.
+ * several requests in flight: then on an unbound workqueue, on a CPU the
+ * scheduler finds idle (lns_io_lane_spread(), lns_io_lane_yield()). Lanes
+ * of a cgroup idle for LNS_IO_LANE_IDLE are freed, which drops their
+ * cgroup references.
  */
 
 #include <linux/blk-cgroup.h>
@@ -40,7 +41,8 @@
 #define LNS_IO_MAX_HW_QUEUES	16
 #define LNS_IO_BATCH		64		/* requests per worker run */
 #define LNS_IO_LANE_IDLE	HZ		/* then a lane lets its cgroup go */
-#define LNS_IO_SPREAD		16		/* see lns_io_lane_spread() */
+#define LNS_IO_DEEP		8		/* see lns_io_lane_spread() */
+#define LNS_IO_SPREAD		16
 
 static unsigned int lns_io_hw_queues;
 module_param_named(hw_queues, lns_io_hw_queues, uint, 0644);
@@ -213,19 +215,28 @@ static unsigned int lns_io_lane_run(struct lns_io_lane *lane,
  * at low depth: the submitter sleeps while its request is served. A
  * submitter that keeps several requests in flight from one CPU would
  * instead take turns with the worker there while other CPUs idle: a lane
- * whose worker finds requests waiting when it starts moves to the unbound
- * workqueue, whose worker the scheduler places on an idle CPU, so that
- * serving overlaps submitting; runs of a single request there bring it
- * back after LNS_IO_SPREAD of them. @served is what this run served so
- * far; the caller holds the queue's lock.
+ * whose worker finds LNS_IO_DEEP requests waiting when it starts (more
+ * than a few submitters at depth 1 sharing the lane would queue) moves to
+ * the unbound workqueue, whose worker the scheduler places on an idle
+ * CPU, so that serving overlaps submitting; runs of a single request there
+ * bring it back after LNS_IO_SPREAD of them. @served is what this run
+ * served so far; the caller holds the queue's lock.
  */
 static void lns_io_lane_spread(struct lns_io_lane *lane, unsigned int served)
 {
+	struct list_head *pos;
+	unsigned int nr = 0;
+
 	lockdep_assert_held(&lane->queue->lock);
-	if (!served && !list_empty(&lane->cmds) &&
-	    !list_is_singular(&lane->cmds))
-		lane->spread = LNS_IO_SPREAD;
-	else if (served == 1 && list_empty(&lane->cmds) && lane->spread)
+	if (!served) {
+		list_for_each(pos, &lane->cmds) {
+			if (++nr == LNS_IO_DEEP) {
+				lane->spread = LNS_IO_SPREAD;
+				break;
+			}
+		}
+	}
+	if (served == 1 && list_empty(&lane->cmds) && lane->spread)
 		lane->spread--;
 }
 
@@ -249,7 +260,7 @@ static void lns_io_lane_yield(struct lns_io_lane *lane)
 	spin_unlock_irq(&lane->queue->lock);
 	if (!submitter)
 		return;
-	/* Nothing unless @submitter is runnable and waits for this CPU. */
+	/* A no-op unless @submitter is runnable, waiting for a CPU. */
 	if (single && submitter != current)
 		yield_to(submitter, false);
 	put_task_struct(submitter);
