@@ -339,6 +339,8 @@ def kernel_report(outdir, kdir, problems):
         return None
     info = load(info_p)
     runs, metas = parse_fio(raw, problems)
+    # BENCH_SECTIONS: the parts run (the scale run is then not required).
+    sections = info.get("sections", "all").split()
     fio_runs = {key: v for key, v in runs.items() if key[1] != "hot"}
     hot_runs = {key: v for key, v in runs.items() if key[1] == "hot"}
     rep = {
@@ -350,7 +352,7 @@ def kernel_report(outdir, kdir, problems):
         "control": summarise_control(raw),
         "memory": summarise_memory(raw),
         "scale": (summarise_scale(raw, problems)
-                  if "scale" in info.get("sections", "scale") else None),
+                  if sections == ["all"] or "scale" in sections else None),
         "broker": summarise_broker(raw),
     }
     if not rep["fio"]:
