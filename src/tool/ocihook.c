@@ -189,6 +189,27 @@ static bool hook_major_allowed(struct json_object *config, const char *kind,
 	return allowed;
 }
 
+/*
+ * Whether config.json masks /sys/dev/block (podman before 5.4 does by
+ * default): util-linux recognises a loop device on a major other than 7
+ * only by the name /sys/dev/block/MAJ:MIN resolves to, so `losetup -d
+ * /dev/loop0` and every command naming a device fails with ENODEV there.
+ */
+static bool hook_masks_sys_dev_block(struct json_object *config)
+{
+	struct json_object *masked = hook_get(hook_get(config, "linux"), "maskedPaths");
+	size_t i, n = masked ? json_object_array_length(masked) : 0;
+
+	for (i = 0; i < n; i++) {
+		const char *p = json_object_get_string(json_object_array_get_idx(masked, i));
+
+		if (p && (!strcmp(p, "/sys") || !strcmp(p, "/sys/dev") ||
+			  !strcmp(p, "/sys/dev/block")))
+			return true;
+	}
+	return false;
+}
+
 /* Say which device rule is missing: the container would get EPERM. */
 static void hook_check_devices(const struct hook_ctx *c)
 {
@@ -207,6 +228,8 @@ static void hook_check_devices(const struct hook_ctx *c)
 	    !hook_major_allowed(c->config, "b", LNS_BLKEXT_MAJOR))
 		lns_err("oci-hook: warning: partitions take the extended major %d (max_part=0): add \"b %d:* rwm\" or partition nodes fail with EPERM",
 			LNS_BLKEXT_MAJOR, LNS_BLKEXT_MAJOR);
+	if (hook_masks_sys_dev_block(c->config))
+		lns_err("oci-hook: warning: the container masks /sys/dev/block, where losetup recognises loop devices: losetup DEVICE fails with ENODEV (podman: add --security-opt unmask=/sys/dev/block)");
 }
 
 /* Open the container's namespace @ns; -1 (and @fd -1) if it is ours. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # loopns-oci-hook with the real runtimes (Debian's crun and runc): a bundle
 # whose config.json carries the annotation io.loopns.instance and the hook
-# at createRuntime. Inside, unmodified losetup -fP, mkfs, mount (or
+# at createRuntime or createContainer; and podman running a --rootfs with
+# the hooks.d JSON as packaged. Inside, unmodified losetup -fP, mkfs, mount (or
 # fuse2fs in a user namespace) work on a private instance; two containers
 # each see their own loop0; nothing is left behind after a normal exit, a
 # kill -9 of the container's init or of the runtime.
@@ -26,6 +27,9 @@ setup() {
 
 teardown() {
 	local r
+	for r in "$T"/pod-*; do
+		[[ -d $r ]] && pod "${r##*/pod-}" rm -af >/dev/null 2>&1
+	done
 	for r in "$T"/state-*; do
 		[[ -d $r ]] || continue
 		for id in $(ls "$r" 2>/dev/null); do
@@ -185,6 +189,101 @@ run_case() {
 	test "$(cat "$T/work/ok")" = done
 	echo "container saw: $(cat "$T/work/ls")"
 	no_leftovers
+}
+
+# podman_setup: a root directory for `podman run --rootfs` (the host's
+# /usr bound in), the hooks.d JSON as packaged (src/data/50-loopns.json.in)
+# with the hook's path, and a containers.conf for the VM: no pivot_root
+# on the initramfs root, cgroupfs and a file event log without systemd.
+podman_setup() {
+	local r=$T/prootfs d
+	skip_unless_cmd podman fuse2fs setpriv
+	mkdir -p "$T/hooks" "$r"/{proc,dev,sys,tmp,mnt,work,usr,etc,run}
+	for d in bin sbin lib lib64; do ln -s "usr/$d" "$r/$d"; done
+	cp /etc/passwd /etc/group "$r/etc/"
+	touch "$r"/etc/{hosts,hostname,resolv.conf} "$r/run/.containerenv"
+	ln -s ../proc/self/mounts "$r/etc/mtab"
+	cat >"$T/hooks/50-loopns.json" <<-EOF
+	{
+		"version": "1.0.0",
+		"hook": {
+			"path": "$HOOK",
+			"args": ["loopns-oci-hook", "createContainer"]
+		},
+		"when": {
+			"annotations": {
+				"^io\\\\.loopns\\\\.instance$": ".*"
+			}
+		},
+		"stages": ["createContainer"]
+	}
+	EOF
+	printf '[engine]\nno_pivot_root = true\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' \
+		>"$T/containers.conf"
+	chmod 644 "$T/containers.conf"
+	RULES=(--device-cgroup-rule "c $CMAJOR:* rwm" --device-cgroup-rule "b $MAJOR:* rwm"
+		--device-cgroup-rule 'b 259:* rwm')
+}
+
+# pod MODE ARGS...: podman with its state under $T/pod-MODE; as uid 1000
+# for MODE rootless.
+pod() {
+	local d=$T/pod-$1
+	shift
+	local -a cmd=(env CONTAINERS_CONF="$T/containers.conf" HOME="$d"
+		XDG_RUNTIME_DIR="$d/xdg" podman --root "$d/root" --runroot "$d/run"
+		--storage-driver vfs --hooks-dir "$T/hooks" "$@")
+	mkdir -p "$d/xdg"
+	if [[ $d == */pod-rootless ]]; then
+		chown -R 1000:1000 "$d"
+		setpriv --reuid=1000 --regid=1000 --clear-groups "${cmd[@]}"
+	else
+		"${cmd[@]}"
+	fi
+}
+
+# podman_case MODE USE [ARGS...]: the scenario in `podman run --rootfs`
+# with the annotation (";" between options: podman splits at commas) and
+# MODE's ARGS; nothing left behind.
+podman_case() {
+	local mode=$1 use=$2
+	shift 2
+	make_disk
+	pod "$mode" run --rm --rootfs --network none --cap-add SYS_ADMIN \
+		--annotation 'io.loopns.instance=max=8;partitions=4' \
+		--annotation "run.oci.hooks.stderr=$T/work/hook.err" \
+		--security-opt unmask=/sys/dev/block \
+		-v /usr:/usr:ro -v "$T/work:/work" "$@" \
+		"$T/prootfs" /bin/bash -c "set -e; $(scenario "$use")" ||
+		{ cat "$T/work/hook.err" 2>/dev/null; false; }
+	test "$(cat "$T/work/ok")" = "done"
+	echo "container saw: $(cat "$T/work/ls")"
+	# no warning from the hook
+	! grep . "$T/work/hook.err" || false
+	no_leftovers
+}
+
+# (Rootful podman with --uidmap is not here: crun runs a createContainer
+# hook in the bundle directory, which podman keeps 0700 for the host's
+# root, so the container's root cannot start it; see the README.)
+@test "podman rootful, --rootfs and --hooks-dir: losetup -fP, mkfs, mount; podman's /sys/dev/block mask" {
+	podman_setup
+	podman_case root mount "${RULES[@]}"
+	# without unmask: the container gets its links, the hook says what
+	# losetup lacks and how to lift podman's mask
+	# shellcheck disable=SC2016
+	pod root run --rm --rootfs --network none "${RULES[@]}" \
+		--annotation io.loopns.instance=1 \
+		--annotation "run.oci.hooks.stderr=$T/work/hook.err" \
+		-v /usr:/usr:ro "$T/prootfs" /bin/bash -c 'test -L /dev/loop0 && test -z "$(ls /sys/dev/block)"'
+	cat "$T/work/hook.err"
+	grep -q 'unmask=/sys/dev/block' "$T/work/hook.err"
+	no_leftovers
+}
+
+@test "podman rootless (uid 1000): losetup -fP, mkfs, fuse2fs, detach" {
+	podman_setup
+	podman_case rootless fuse --cgroups disabled --device /dev/fuse
 }
 
 @test "crun rootful: losetup -fP, mkfs, mount, detach; no leftovers" {
