@@ -1145,7 +1145,7 @@ static int cmd_setup_dev_mount(const struct lns_args *a, int dfd,
 		return LNS_EXIT_OK;
 	}
 	ma.max = dd->max;
-	ma.set |= 1u << LNS_O_MAX;
+	ma.set |= LNS_BIT(LNS_O_MAX);
 	if (cmd_mount_data(&ma, data, sizeof(data)))
 		return LNS_EXIT_USAGE;
 	return cmd_do_mount(inst, data);
@@ -1159,7 +1159,7 @@ static int cmd_setup_dev_remount(const struct lns_args *a, const char *inst)
 
 	if (!lns_has(a, LNS_O_MAX) || a->instance)
 		return LNS_EXIT_OK;
-	ma.set &= ~((1u << LNS_O_UID) | (1u << LNS_O_GID) | (1u << LNS_O_MODE));
+	ma.set &= ~(LNS_BIT(LNS_O_UID) | LNS_BIT(LNS_O_GID) | LNS_BIT(LNS_O_MODE));
 	ma.uid = ma.gid = NULL;
 	if (cmd_mount_data(&ma, data, sizeof(data)))
 		return LNS_EXIT_OK;
@@ -1358,7 +1358,7 @@ static int cmd_private_dev(const struct lns_args *a)
 	}
 	close(old);
 	sa.instance = NULL;
-	sa.set &= ~((1u << LNS_O_INSTANCE) | (1u << LNS_O_FORCE));
+	sa.set &= ~(LNS_BIT(LNS_O_INSTANCE) | LNS_BIT(LNS_O_FORCE));
 	rc = cmd_setup_dev(&sa, "/dev");
 	if (rc)
 		return LNS_EXIT_CANNOT_RUN;
@@ -1405,7 +1405,7 @@ static int cmd_run_dir(const struct lns_args *a, const char *dir)
 		return LNS_EXIT_CANNOT_RUN;
 	}
 	ma.max = lns_has(a, LNS_O_MAX) ? a->max : LNS_SETUP_DEV_MAX;
-	ma.set |= 1u << LNS_O_MAX;
+	ma.set |= LNS_BIT(LNS_O_MAX);
 	lns_fmt_mount_opts(&ma, 0, false, 0, false, data, sizeof(data));
 	if (cmd_do_mount(dir, data))
 		return LNS_EXIT_CANNOT_RUN;

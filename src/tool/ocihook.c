@@ -80,13 +80,13 @@ static int hook_opt(struct hook_ctx *c, char *kv)
 	*v++ = 0;
 	if (!strcmp(kv, "max")) {
 		r = lns_parse_u32_range(v, 1, LNS_MAX_LIMIT, &a->max);
-		a->set |= 1u << LNS_O_MAX;
+		a->set |= LNS_BIT(LNS_O_MAX);
 	} else if (!strcmp(kv, "partitions")) {
 		r = lns_parse_u32_range(v, 0, LNS_PARTS_LIMIT, &a->partitions);
-		a->set |= 1u << LNS_O_PARTITIONS;
+		a->set |= LNS_BIT(LNS_O_PARTITIONS);
 	} else if (!strcmp(kv, "mode")) {
 		r = lns_parse_mode(v, &a->mode);
-		a->set |= 1u << LNS_O_MODE;
+		a->set |= LNS_BIT(LNS_O_MODE);
 	} else if (!strcmp(kv, "uid") || !strcmp(kv, "gid")) {
 		uint32_t id = 0;
 		char *dst = kv[0] == 'u' ? c->uid : c->gid;
