@@ -286,6 +286,63 @@ podman_case() {
 	podman_case rootless fuse --cgroups disabled --device /dev/fuse
 }
 
+# lxc_case MODE USE: lxc-execute with `loopnsctl setup-dev` in
+# lxc.hook.autodev (the README's recipe) and the three majors in
+# lxc.cgroup2.devices.allow behind a deny-all; MODE userns maps root to
+# 100000 (lxc.idmap).
+lxc_case() {
+	local mode=$1 use=$2 r=$T/lxcroot d first
+	skip_unless_cmd lxc-execute loopnsctl
+	# liblxc mounts the container's root here
+	mkdir -p /usr/lib/x86_64-linux-gnu/lxc/rootfs "$r"/{proc,dev,sys,tmp,mnt,work,usr}
+	for d in bin sbin lib lib64; do ln -s "usr/$d" "$r/$d"; done
+	make_disk
+	cat >"$T/lxc.conf" <<-EOF
+	lxc.uts.name = lns
+	lxc.rootfs.path = dir:$r
+	lxc.mount.auto = proc:rw sys:ro
+	lxc.mount.entry = /usr usr none bind,ro 0 0
+	lxc.mount.entry = $T/work work none bind 0 0
+	lxc.mount.entry = /dev/fuse dev/fuse none bind,create=file 0 0
+	lxc.autodev = 1
+	lxc.net.0.type = empty
+	lxc.apparmor.profile = unconfined
+	lxc.cgroup2.devices.deny = a
+	lxc.cgroup2.devices.allow = c 1:* rwm
+	lxc.cgroup2.devices.allow = c 5:* rwm
+	lxc.cgroup2.devices.allow = c 136:* rwm
+	lxc.cgroup2.devices.allow = c 10:229 rwm
+	lxc.cgroup2.devices.allow = c $CMAJOR:* rwm
+	lxc.cgroup2.devices.allow = b $MAJOR:* rwm
+	lxc.cgroup2.devices.allow = b 259:* rwm
+	lxc.hook.autodev = sh -c 'loopnsctl setup-dev "\$LXC_ROOTFS_MOUNT/dev" --max 8 --partitions 4'
+	EOF
+	if [[ $mode == userns ]]; then
+		printf 'lxc.idmap = %s 0 100000 65536\n' u g >>"$T/lxc.conf"
+		chmod 755 "$T"
+	fi
+	lxc-execute -P "$T" -n lns -f "$T/lxc.conf" -o "$T/lxc.log" -l INFO -- \
+		/bin/bash -c "set -e; cat /proc/self/uid_map >/work/uid_map; $(scenario "$use")" ||
+		{ grep -v ' INFO ' "$T/lxc.log"; false; }
+	test "$(cat "$T/work/ok")" = "done"
+	cat "$T/work/uid_map"
+	if [[ $mode == userns ]]; then
+		read -r _ first _ <"$T/work/uid_map"
+		test "$first" = 100000
+	fi
+	echo "container saw: $(cat "$T/work/ls")"
+	no_leftovers
+}
+
+@test "LXC rootful: lxc-execute, setup-dev in lxc.hook.autodev: losetup -fP, mkfs, mount, detach" {
+	lxc_case root mount
+}
+
+@test "LXC, user namespace (lxc.idmap 0 -> 100000): losetup -fP, mkfs, fuse2fs" {
+	skip_unless_cmd fuse2fs
+	lxc_case userns fuse
+}
+
 @test "crun rootful: losetup -fP, mkfs, mount, detach; no leftovers" {
 	run_case crun root mount
 }
