@@ -343,6 +343,33 @@ lxc_case() {
 	lxc_case userns fuse
 }
 
+# systemd-nspawn with private users: the container's root runs
+# `loopnsctl setup-dev /dev` itself (the README's recipe; loopnsctl comes
+# with the host's /usr here). Without systemd
+# as PID 1 there is no unit to carry DeviceAllow=, so --keep-unit and no
+# device cgroup; nspawn wants the host's os-release and machine-id.
+@test "systemd-nspawn --private-users=100000:65536, setup-dev inside: losetup -fP, mkfs, fuse2fs" {
+	local r=$T/nsroot d
+	skip_unless_cmd systemd-nspawn loopnsctl fuse2fs
+	[[ -e /etc/os-release ]] || echo ID=loopns-vm >/etc/os-release
+	[[ -e /etc/machine-id ]] || echo 0123456789abcdef0123456789abcdef >/etc/machine-id
+	mkdir -p "$r"/{proc,dev,sys,tmp,mnt,work,usr,etc,run}
+	for d in bin sbin lib lib64; do ln -s "usr/$d" "$r/$d"; done
+	cp /etc/passwd /etc/group /etc/os-release /etc/machine-id "$r/etc/"
+	chown -R 100000:100000 "$r"
+	make_disk
+	systemd-nspawn -q -D "$r" --register=no --keep-unit \
+		--private-users=100000:65536 --private-users-ownership=off \
+		--bind-ro=/usr --bind="$T/work:/work" --bind=/dev/fuse \
+		/bin/bash -c "set -e; loopnsctl setup-dev /dev --max 8 --partitions 4
+			cat /proc/self/uid_map >/work/uid_map; $(scenario fuse)"
+	test "$(cat "$T/work/ok")" = "done"
+	echo "container saw: $(cat "$T/work/ls")"
+	read -r _ d _ <"$T/work/uid_map"
+	test "$d" = 100000
+	no_leftovers
+}
+
 @test "crun rootful: losetup -fP, mkfs, mount, detach; no leftovers" {
 	run_case crun root mount
 }
