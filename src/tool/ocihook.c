@@ -190,8 +190,7 @@ static bool hook_major_allowed(struct json_object *config, const char *kind,
 }
 
 /*
- * Whether config.json masks /sys/dev/block (podman before 5.4 does by
- * default): util-linux recognises a loop device on a major other than 7
+ * Whether config.json masks /sys/dev/block (podman does by default): util-linux recognises a loop device on a major other than 7
  * only by the name /sys/dev/block/MAJ:MIN resolves to, so `losetup -d
  * /dev/loop0` and every command naming a device fails with ENODEV there.
  */
