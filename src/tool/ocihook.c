@@ -190,13 +190,15 @@ static bool hook_major_allowed(struct json_object *config, const char *kind,
 }
 
 /*
- * Whether config.json masks /sys/dev/block (podman does by default): util-linux recognises a loop device on a major other than 7
- * only by the name /sys/dev/block/MAJ:MIN resolves to, so `losetup -d
- * /dev/loop0` and every command naming a device fails with ENODEV there.
+ * Whether config.json masks /sys/dev/block (podman does by default):
+ * util-linux recognises a loop device on a major other than 7 only by
+ * the name /sys/dev/block/MAJ:MIN resolves to, so `losetup -d /dev/loop0`
+ * and every command naming a device fails with ENODEV there.
  */
 static bool hook_masks_sys_dev_block(struct json_object *config)
 {
-	struct json_object *masked = hook_get(hook_get(config, "linux"), "maskedPaths");
+	struct json_object *masked = hook_get(hook_get(config, "linux"),
+					      "maskedPaths");
 	size_t i, n = masked ? json_object_array_length(masked) : 0;
 
 	for (i = 0; i < n; i++) {
