@@ -10,6 +10,18 @@
  * requests in flight. FLUSH is an fsync, DISCARD and WRITE_ZEROES are
  * fallocate. A request the backing file did not take or fill in full is
  * retried for the rest, then fails.
+ *
+ * Buffered writes charge the backing file's page cache to the memcg the
+ * worker adopted (as loop's worker does), but two brakes a writer in that
+ * memcg has do not hold the worker: balance_dirty_pages() throttles it in
+ * the domain of its own memcg, the root, not the adopted one; and with
+ * PF_LOCAL_THROTTLE its reclaim does not wait for writeback. A memcg full
+ * of the backing file's dirty and writeback pages (slow backing disk) can
+ * thus be OOM-killed from the worker's charge, with loop as with loopns
+ * (issue 16: measured with the stress suite's memcg worker and io.max).
+ * Writing the backing file back and waiting before each write in a nearly
+ * full memcg did not help there (fio's own charges failed more often:
+ * the upper pages wait for the worker); nothing here tries it.
  */
 
 #include <linux/cred.h>
