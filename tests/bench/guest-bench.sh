@@ -259,6 +259,26 @@ sec_fio() {
 	return $rc
 }
 
+# ctl_pair REP CMD ARGS... -- LOOPNS_DEVS -- LOOP_DEVS -- LOOPNS_OUT LOOP_OUT:
+# bench-attach CMD ARGS... on the loopns devices and on the loop devices,
+# loopns first in odd repetitions and loop first in even ones, so that
+# neither driver always runs after the other's leftovers.
+ctl_pair() {
+	local rep=$1 args=() ns lo
+	shift
+	while [[ $1 != -- ]]; do args+=("$1"); shift; done
+	ns=$2 lo=$4
+	shift 5
+	# shellcheck disable=SC2086 # device lists
+	if ((rep % 2)); then
+		bench-attach "${args[@]}" $ns >"$1"
+		bench-attach "${args[@]}" $lo >"$2"
+	else
+		bench-attach "${args[@]}" $lo >"$2"
+		bench-attach "${args[@]}" $ns >"$1"
+	fi
+}
+
 sec_control() {
 	local d=$OUT/control rep f=/tmp/bench-ctl.img
 	mkdir -p "$d" "$WORK"/c1 "$WORK"/c2 "$WORK"/m1 "$WORK"/m2 "$WORK"/t1
@@ -272,16 +292,20 @@ sec_control() {
 	loopioctl /dev/loop-control ctl-add 201 >/dev/null
 	for ((rep = 1; rep <= REPS; rep++)); do
 		log "control rep $rep/$REPS"
-		bench-attach cycle "$CTL_SECS" "$f" 0 "$WORK/c1/loop0" >"$d/r${rep}_attach_loopns_1.json"
-		bench-attach cycle "$CTL_SECS" "$f" 0 /dev/loop200 >"$d/r${rep}_attach_loop_1.json"
-		bench-attach cycle "$CTL_SECS" "$f" 0 "$WORK/c1/loop0" "$WORK/c2/loop0" >"$d/r${rep}_attach_loopns_2inst.json"
-		bench-attach cycle "$CTL_SECS" "$f" 0 /dev/loop200 /dev/loop201 >"$d/r${rep}_attach_loop_2proc.json"
+		# Whatever the last rep left for workers and RCU (instance
+		# umounts) runs now, not in the next measurement.
+		sync
+		sleep 0.5
+		ctl_pair "$rep" latency "$LAT_BINDS" "$f" -- "$WORK/c1/loop0" -- /dev/loop200 \
+			-- "$d/lat${rep}_loopns.json" "$d/lat${rep}_loop.json"
+		ctl_pair "$rep" cycle "$CTL_SECS" "$f" 0 -- "$WORK/c1/loop0" -- /dev/loop200 \
+			-- "$d/r${rep}_attach_loopns_1.json" "$d/r${rep}_attach_loop_1.json"
+		ctl_pair "$rep" cycle "$CTL_SECS" "$f" 0 -- "$WORK/c1/loop0 $WORK/c2/loop0" -- "/dev/loop200 /dev/loop201" \
+			-- "$d/r${rep}_attach_loopns_2inst.json" "$d/r${rep}_attach_loop_2proc.json"
 		bench-attach cycle "$CTL_SECS" "$f" 0 "$WORK/c1/loop0" "$WORK/c1/loop1" >"$d/r${rep}_attach_loopns_1inst2proc.json"
 		bench-attach mount "$CTL_SECS" loopns "$WORK/m1" >"$d/r${rep}_mount_loopns_1.json"
 		bench-attach mount "$CTL_SECS" loopns "$WORK/m1" "$WORK/m2" >"$d/r${rep}_mount_loopns_2.json"
 		bench-attach mount "$CTL_SECS" tmpfs "$WORK/t1" >"$d/r${rep}_mount_tmpfs_1.json"
-		bench-attach latency "$LAT_BINDS" "$f" "$WORK/c1/loop0" >"$d/lat${rep}_loopns.json"
-		bench-attach latency "$LAT_BINDS" "$f" /dev/loop200 >"$d/lat${rep}_loop.json"
 	done
 	umount "$WORK/c1" "$WORK/c2"
 	loopioctl /dev/loop-control ctl-remove 200 >/dev/null
