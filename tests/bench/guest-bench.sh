@@ -296,8 +296,11 @@ sec_control() {
 		# umounts) runs now, not in the next measurement.
 		sync
 		sleep 0.5
-		ctl_pair "$rep" latency "$LAT_BINDS" "$f" -- "$WORK/c1/loop0" -- /dev/loop200 \
-			-- "$d/lat${rep}_loopns.json" "$d/lat${rep}_loop.json"
+		# The two devices take turns bind by bind: the same background.
+		bench-attach latency "$LAT_BINDS" "$f" "$WORK/c1/loop0" /dev/loop200 >"$d/lat.tmp"
+		sed -n 1p "$d/lat.tmp" >"$d/lat${rep}_loopns.json"
+		sed -n 2p "$d/lat.tmp" >"$d/lat${rep}_loop.json"
+		rm -f "$d/lat.tmp"
 		ctl_pair "$rep" cycle "$CTL_SECS" "$f" 0 -- "$WORK/c1/loop0" -- /dev/loop200 \
 			-- "$d/r${rep}_attach_loopns_1.json" "$d/r${rep}_attach_loop_1.json"
 		ctl_pair "$rep" cycle "$CTL_SECS" "$f" 0 -- "$WORK/c1/loop0 $WORK/c2/loop0" -- "/dev/loop200 /dev/loop201" \

@@ -9,9 +9,11 @@
  *       One process per DEV, started together; each repeats
  *       open(DEV) + LOOP_CONFIGURE(BACKING, FLAGS) + LOOP_CLR_FD + close
  *       until SECONDS have passed. Reports cycles, cycles/s in total.
- *   bench-attach latency N BACKING DEV
+ *   bench-attach latency N BACKING DEV [DEV...]
  *       N times open(DEV) + LOOP_CONFIGURE(BACKING) + LOOP_CLR_FD +
- *       close; reports the LOOP_CONFIGURE latency (p50, p99, mean, max).
+ *       close, the devices taking turns bind by bind; reports the
+ *       LOOP_CONFIGURE latency (p50, p90, p99, mean, max), one JSON line
+ *       per DEV.
  *   bench-attach mount SECONDS FSTYPE DIR [DIR...]
  *       One process per DIR: mount(FSTYPE, DIR) + umount(DIR) cycles.
  *   bench-attach mem CONTROL DEVPREFIX FIRST N BACKING
@@ -203,11 +205,49 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int cmd_latency(long n, const char *backing_path, const char *dev)
+/* One LOOP_CONFIGURE of @dev, timed; then unbind. Return µs. */
+static double timed_bind(const char *dev, const struct loop_config *cfg)
 {
-	double *lat = calloc(n, sizeof(*lat)), t, sum = 0;
+	double t;
+	int fd;
+
+	fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		die("open", dev);
+	t = now();
+	if (ioctl(fd, LOOP_CONFIGURE, cfg) < 0)
+		die("LOOP_CONFIGURE", dev);
+	t = (now() - t) * 1e6;
+	if (ioctl(fd, LOOP_CLR_FD, 0) < 0)
+		die("LOOP_CLR_FD", dev);
+	close(fd);
+	return t;
+}
+
+static void print_latency(long n, double *lat)
+{
+	double sum = 0;
+	long i;
+
+	for (i = 0; i < n; i++)
+		sum += lat[i];
+	qsort(lat, n, sizeof(*lat), cmp_double);
+	printf("{\"binds\":%ld,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
+	       "\"mean_us\":%.1f,\"max_us\":%.1f}\n", n, lat[n / 2],
+	       lat[n * 9 / 10], lat[n * 99 / 100], sum / n, lat[n - 1]);
+}
+
+/*
+ * N binds of each device, taking turns (one bind of each in every round,
+ * the first device first in even rounds, last in odd ones), so that every
+ * device meets the same background; one JSON line per device.
+ */
+static int cmd_latency(long n, const char *backing_path, char **devs,
+		       int ndev)
+{
+	double *lat = calloc(n * ndev, sizeof(*lat));
 	struct loop_config cfg;
-	int backing, fd;
+	int backing, d, k;
 	long i;
 
 	if (!lat)
@@ -218,23 +258,15 @@ static int cmd_latency(long n, const char *backing_path, const char *dev)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.fd = backing;
 	for (i = 0; i < n; i++) {
-		fd = open(dev, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			die("open", dev);
-		t = now();
-		if (ioctl(fd, LOOP_CONFIGURE, &cfg) < 0)
-			die("LOOP_CONFIGURE", dev);
-		lat[i] = (now() - t) * 1e6;
-		sum += lat[i];
-		if (ioctl(fd, LOOP_CLR_FD, 0) < 0)
-			die("LOOP_CLR_FD", dev);
-		close(fd);
+		for (k = 0; k < ndev; k++) {
+			d = i % 2 ? ndev - 1 - k : k;
+			lat[d * n + i] = timed_bind(devs[d], &cfg);
+		}
 	}
-	qsort(lat, n, sizeof(*lat), cmp_double);
-	printf("{\"binds\":%ld,\"p50_us\":%.1f,\"p99_us\":%.1f,"
-	       "\"mean_us\":%.1f,\"max_us\":%.1f}\n", n, lat[n / 2],
-	       lat[n * 99 / 100], sum / n, lat[n - 1]);
+	for (d = 0; d < ndev; d++)
+		print_latency(n, lat + d * n);
 	free(lat);
+	close(backing);
 	return 0;
 }
 
@@ -617,7 +649,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: bench-attach cycle SECONDS BACKING FLAGS DEV...\n"
-		"       bench-attach latency N BACKING DEV\n"
+		"       bench-attach latency N BACKING DEV...\n"
 		"       bench-attach mount SECONDS FSTYPE DIR...\n"
 		"       bench-attach mem CONTROL DEVPREFIX FIRST N BACKING\n"
 		"       bench-attach scale BASEDIR NINST NDEV BACKING\n");
@@ -637,8 +669,8 @@ int main(int argc, char **argv)
 		return run_parallel("attach-detach", atof(argv[2]), argv + 5,
 				    argc - 5, attach_detach, &a);
 	}
-	if (argc == 5 && !strcmp(argv[1], "latency") && num(argv[2]) > 0)
-		return cmd_latency(num(argv[2]), argv[3], argv[4]);
+	if (argc >= 5 && !strcmp(argv[1], "latency") && num(argv[2]) > 0)
+		return cmd_latency(num(argv[2]), argv[3], argv + 4, argc - 4);
 	if (argc >= 5 && !strcmp(argv[1], "mount"))
 		return run_parallel("mount-umount", atof(argv[2]), argv + 4,
 				    argc - 4, mount_umount, argv[3]);
