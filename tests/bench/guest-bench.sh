@@ -259,24 +259,15 @@ sec_fio() {
 	return $rc
 }
 
-# ctl_pair REP CMD ARGS... -- LOOPNS_DEVS -- LOOP_DEVS -- LOOPNS_OUT LOOP_OUT:
-# bench-attach CMD ARGS... on the loopns devices and on the loop devices,
-# loopns first in odd repetitions and loop first in even ones, so that
-# neither driver always runs after the other's leftovers.
-ctl_pair() {
-	local rep=$1 args=() ns lo
-	shift
-	while [[ $1 != -- ]]; do args+=("$1"); shift; done
-	ns=$2 lo=$4
-	shift 5
-	# shellcheck disable=SC2086 # device lists
-	if ((rep % 2)); then
-		bench-attach "${args[@]}" $ns >"$1"
-		bench-attach "${args[@]}" $lo >"$2"
-	else
-		bench-attach "${args[@]}" $lo >"$2"
-		bench-attach "${args[@]}" $ns >"$1"
-	fi
+# ctl_turns BACKING LOOPNS_DEVS LOOP_DEVS LOOPNS_OUT LOOP_OUT: attach+detach
+# cycles, one process per device (comma-separated lists), loopns and loop
+# taking turns (bench-attach turns).
+ctl_turns() {
+	local t=$OUT/control/turns.tmp
+	bench-attach turns "$CTL_SECS" "$1" 0 "$2" "$3" >"$t"
+	sed -n 1p "$t" >"$4"
+	sed -n 2p "$t" >"$5"
+	rm -f "$t"
 }
 
 sec_control() {
@@ -301,10 +292,11 @@ sec_control() {
 		sed -n 1p "$d/lat.tmp" >"$d/lat${rep}_loopns.json"
 		sed -n 2p "$d/lat.tmp" >"$d/lat${rep}_loop.json"
 		rm -f "$d/lat.tmp"
-		ctl_pair "$rep" cycle "$CTL_SECS" "$f" 0 -- "$WORK/c1/loop0" -- /dev/loop200 \
-			-- "$d/r${rep}_attach_loopns_1.json" "$d/r${rep}_attach_loop_1.json"
-		ctl_pair "$rep" cycle "$CTL_SECS" "$f" 0 -- "$WORK/c1/loop0 $WORK/c2/loop0" -- "/dev/loop200 /dev/loop201" \
-			-- "$d/r${rep}_attach_loopns_2inst.json" "$d/r${rep}_attach_loop_2proc.json"
+		# loopns and loop take turns in 50 ms slices: the same background.
+		ctl_turns "$f" "$WORK/c1/loop0" /dev/loop200 \
+			"$d/r${rep}_attach_loopns_1.json" "$d/r${rep}_attach_loop_1.json"
+		ctl_turns "$f" "$WORK/c1/loop0,$WORK/c2/loop0" /dev/loop200,/dev/loop201 \
+			"$d/r${rep}_attach_loopns_2inst.json" "$d/r${rep}_attach_loop_2proc.json"
 		bench-attach cycle "$CTL_SECS" "$f" 0 "$WORK/c1/loop0" "$WORK/c1/loop1" >"$d/r${rep}_attach_loopns_1inst2proc.json"
 		bench-attach mount "$CTL_SECS" loopns "$WORK/m1" >"$d/r${rep}_mount_loopns_1.json"
 		bench-attach mount "$CTL_SECS" loopns "$WORK/m1" "$WORK/m2" >"$d/r${rep}_mount_loopns_2.json"
