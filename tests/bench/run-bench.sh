@@ -21,6 +21,8 @@
 #   BENCH_VM_TIMEOUT=s   whole-VM limit (default 1500, --quick 600)
 #   BENCH_VM_JOBS=N      kernels benchmarked in parallel VMs (default 2; 1:
 #                        one after the other, quieter but twice as long)
+#   BENCH_SECTIONS="a b" only these sections of bench.bats (setup always
+#                        runs): fio control memory broker scale
 #
 # Output: build/bench/<timestamp>/ (build/bench/latest points to it):
 #   <kver>/raw/...       what the guest wrote (fio JSON, control, memory)
@@ -107,6 +109,11 @@ for v in BENCH_SCALE BENCH_JOBS BENCH_BACKINGS; do
 done
 export LOOPNS_GUEST_ENV="$genv${LOOPNS_GUEST_ENV:+ $LOOPNS_GUEST_ENV}"
 
+# BENCH_SECTIONS as a Bats filter on the test names ("bench: control ...").
+SECTION_FILTER=
+if [[ -n ${BENCH_SECTIONS:-} ]]; then
+	SECTION_FILTER="^bench: (setup|(mount )?(${BENCH_SECTIONS// /|}))"
+fi
 KERNEL_ISSUES=$(harness_kernel_issues)
 T0=$(date +%s)
 # What was measured, and on how busy a host.
@@ -123,7 +130,7 @@ bench_kernel() {
 	harness_run_env "$vm/run.env" test
 	{
 		printf 'LOOPNS_BATS_FILES=%q\n' /opt/loopns/tests/bench/bench.bats
-		printf 'LOOPNS_FILTER=\n'
+		printf 'LOOPNS_FILTER=%q\n' "$SECTION_FILTER"
 		printf 'LOOPNS_TEST_TIMEOUT=%q\n' "$VM_TIMEOUT"
 	} >>"$vm/run.env"
 	if ! harness_prepare "$k" "$vm" "$logs" "$vm/run.env"; then
