@@ -533,8 +533,7 @@ static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 	lns_bind_set_size(dev, lns_bind_size(dev->offset, dev->sizelimit,
 					     file));
 
-	/* Pairs with the acquire in lns_device_find_bound(): @backing first. */
-	smp_store_release(&dev->state, LNS_BOUND);
+	lns_device_set_bound(dev);
 	if (dev->flags & LO_FLAGS_PARTSCAN)
 		clear_bit(GD_SUPPRESS_PART_SCAN, &dev->disk->state);
 	dev_set_uevent_suppress(disk_to_dev(dev->disk), 0);
@@ -629,55 +628,45 @@ static void lns_bind_reset_limits(struct lns_device *dev)
 }
 
 /*
- * Take the backing file away from a device in state LNS_RUNDOWN.
- *
- * At the last close (@in_release) no request can be in flight: every
- * opener is gone, in-kernel ones too (a device stacked on this one holds
- * it open through its backing file, a mounted filesystem through its
- * superblock), and the block layer wrote back and dropped the page cache
- * before calling ->release; asynchronous I/O holds its file open until it
- * completes. So there is nothing to wait for, as with loop since 6.12.
- * Instance teardown may race with an open that came just before the
- * state changed, so it freezes the device's own queue: the requests it
- * waits for hold no lock but this device's.
+ * Take the backing file away from a device in state LNS_RUNDOWN that
+ * nobody has open. No request can be in flight: every opener is gone,
+ * in-kernel ones too (a device stacked on this one holds it open through
+ * its backing file, a mounted filesystem through its superblock), the
+ * block layer wrote back and dropped the page cache at the last close,
+ * asynchronous I/O holds its file open until it completes, and no open
+ * can start (the caller holds open_mutex). So there is nothing to wait
+ * for and no freeze, as with loop since 6.12.
  */
 static struct file *lns_bind_detach_backing(struct lns_device *dev,
-					    bool in_release,
 					    struct lns_backing_alias **alias)
 {
-	struct request_queue *q = dev->disk->queue;
-	unsigned int token = 0;
 	struct file *filp;
 
 	mutex_lock(&dev->lock);
-	if (!in_release)
-		token = lns_compat_freeze(q);
 	mutex_lock(&lns_bind_mutex);
 	filp = lns_bind_take_backing(dev, alias);
 	mutex_unlock(&lns_bind_mutex);
-	if (!in_release)
-		lns_compat_unfreeze(q, token);
 	mutex_unlock(&dev->lock);
 	return filp;
 }
 
 /**
- * lns_bind_detach() - unbind a device whose state is LNS_RUNDOWN
- * @dev: the device; nobody has it open (last close, or instance teardown)
- * @in_release: called from ->release, with the disk's open_mutex held
+ * lns_bind_detach() - release the backing file of a device in LNS_RUNDOWN
+ * @dev: the device; nobody has it open, and the caller holds the disk's
+ *	open_mutex (lns_device_settle(), which makes it LNS_UNBOUND after)
  *
- * Partitions are dropped and the backing file released; the device ends
- * up LNS_UNBOUND. No global lock is held but for a short section.
+ * Partitions are dropped and the backing file released. No global lock
+ * is held but for a short section.
  */
-void lns_bind_detach(struct lns_device *dev, bool in_release)
+void lns_bind_detach(struct lns_device *dev)
 {
 	struct gendisk *disk = dev->disk;
 	struct lns_backing_alias *alias;
 	struct file *filp;
+	int err;
 
-	if (in_release)
-		lockdep_assert_held(&disk->open_mutex);
-	filp = lns_bind_detach_backing(dev, in_release, &alias);
+	lockdep_assert_held(&disk->open_mutex);
+	filp = lns_bind_detach_backing(dev, &alias);
 	dev->bdev = NULL;
 	dev->offset = 0;
 	dev->sizelimit = 0;
@@ -690,13 +679,7 @@ void lns_bind_detach(struct lns_device *dev, bool in_release)
 	lns_compat_force_media_change(disk);
 
 	if (dev->flags & LO_FLAGS_PARTSCAN) {
-		int err;
-
-		if (!in_release)
-			mutex_lock(&disk->open_mutex);
 		err = bdev_disk_changed(disk, false);
-		if (!in_release)
-			mutex_unlock(&disk->open_mutex);
 		if (err)
 			pr_warn("%s: partition removal failed: %d\n",
 				disk->disk_name, err);
@@ -704,39 +687,9 @@ void lns_bind_detach(struct lns_device *dev, bool in_release)
 	dev->flags = 0;
 	dev->use_dio = false;
 	set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
-	mutex_lock(&dev->lock);
-	WRITE_ONCE(dev->state, LNS_UNBOUND);
-	mutex_unlock(&dev->lock);
 	/* Not under dev->lock: the last fput may take a disk's open_mutex. */
 	fput(filp);
 	kfree(alias);
-}
-
-/**
- * lns_bind_clear() - LOOP_CLR_FD
- * @dev: the device
- *
- * Marks the device to be detached at its last close (autoclear); if the
- * caller is the only opener, new opens fail with ENXIO from now on.
- *
- * Return: 0, or -ENXIO if the device is not bound.
- */
-int lns_bind_clear(struct lns_device *dev)
-{
-	int err;
-
-	err = mutex_lock_killable(&dev->lock);
-	if (err)
-		return err;
-	if (dev->state != LNS_BOUND) {
-		err = -ENXIO;
-	} else {
-		dev->flags |= LO_FLAGS_AUTOCLEAR;
-		if (disk_openers(dev->disk) == 1)
-			WRITE_ONCE(dev->state, LNS_RUNDOWN);
-	}
-	mutex_unlock(&dev->lock);
-	return err;
 }
 
 /*

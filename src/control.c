@@ -44,20 +44,6 @@ static struct file *lns_control_open_node(struct file *ctl,
 			      O_LARGEFILE, 0);
 }
 
-/* Create an ephemeral device; the caller holds the instance's ctl_lock. */
-static int lns_control_new_ephemeral(struct file *ctl,
-				     struct lns_device **devp)
-{
-	struct super_block *sb = file_inode(ctl)->i_sb;
-	int index;
-
-	index = lns_instance_add(sb->s_fs_info, -1, devp);
-	if (index < 0)
-		return index;
-	lns_device_make_ephemeral(*devp);
-	return index;
-}
-
 static bool lns_control_attach_rw(const struct loop_config *config)
 {
 	struct file *backing;
@@ -93,21 +79,21 @@ static long lns_control_attach(struct file *ctl,
 	err = mutex_lock_killable(&inst->ctl_lock);
 	if (err)
 		return err;
-	arg.index = lns_control_new_ephemeral(ctl, &dev);
+	arg.index = lns_instance_add(inst, -1, true, &dev);
 	mutex_unlock(&inst->ctl_lock);
 	if (arg.index < 0)
 		return arg.index;
 
-	/* From here, closing @file deletes the device. */
+	/* After lns_device_attach_done(), closing @file deletes the device. */
 	file = lns_control_open_node(ctl, dev, rw);
 	if (IS_ERR(file)) {
 		/* Nothing will ever close it: deleted now, unless opened. */
-		lns_device_arm_ephemeral(dev, false, false);
+		lns_device_attach_done(dev);
 		return PTR_ERR(file);
 	}
 	err = lns_bind_configure(dev, BLK_OPEN_READ | (rw ? BLK_OPEN_WRITE : 0),
 				 I_BDEV(file->f_mapping->host), &arg.config);
-	lns_device_arm_ephemeral(dev, !err, true);
+	lns_device_attach_done(dev);
 	if (err)
 		goto out_fput;
 
@@ -154,7 +140,7 @@ static long lns_control_ioctl(struct file *file, unsigned int cmd,
 		return ret;
 	switch (cmd) {
 	case LOOP_CTL_ADD:
-		ret = lns_instance_add(inst, (int)parm, NULL);
+		ret = lns_instance_add(inst, (int)parm, false, NULL);
 		break;
 	case LOOP_CTL_REMOVE:
 		ret = lns_instance_remove(inst, (int)parm, &removed);

@@ -8,26 +8,39 @@
  * by the "loop" prefix). The node in the instance keeps the short
  * per-instance name "loopN".
  *
- * A device's life. Every transition is made under lns_device.lock, here,
- * except binding and unbinding (bind.c):
+ * A device's life. Its @state changes only here, under lns_device.lock
+ * (lns_device_set_state()); bind.c reports a bind (lns_device_set_bound())
+ * and is asked to unbind (lns_bind_detach()):
  *
- *   UNBOUND --LOOP_CONFIGURE/LOOP_SET_FD--> BOUND       (bind.c)
- *   BOUND --LOOP_CLR_FD by the only opener, last close with autoclear,
- *           orphan or armed ephemeral device--> RUNDOWN  (bind.c, here)
- *   RUNDOWN --detach--> UNBOUND                          (bind.c)
- *   UNBOUND, not open --deletion--> DELETING --> freed   (here)
+ *   UNBOUND --LOOP_CONFIGURE/LOOP_SET_FD--> BOUND   (lns_device_set_bound())
+ *   BOUND --LOOP_CLR_FD by the only opener--> RUNDOWN  (lns_device_clear())
+ *   BOUND --settled: autoclear or unreferenced--> RUNDOWN
+ *   RUNDOWN --settled: detached--> UNBOUND
+ *   UNBOUND, unreferenced --> DELETING --> freed with its gendisk
  *
- * Deletion follows one rule: an unbound device nobody has open is deleted
- * once nothing may reach it any more:
- *   - its node is gone: LOOP_CTL_REMOVE (lns_device_claim_idle()), or
- *     unlink(2), whose deletion comes with the node's inode's eviction;
- *   - its instance is gone (@orphan, lns_device_orphan()): at once if idle,
- *     else at its last close;
- *   - it belongs to its file descriptors (@ephemeral, LOOPNS_CTL_ATTACH):
- *     at its last close, once LOOPNS_CTL_ATTACH is done with it
- *     (@ephemeral_armed, lns_device_arm_ephemeral()).
- * The last close decides in lns_device_release(); the deletion itself
- * runs in lns_remove_wq (del_gendisk() cannot run under open_mutex).
+ * References. A device is referenced by its openers (the gendisk's) and by
+ * holds (@holds, which are only ever dropped): LNS_HOLD_NODE, its node in
+ * a live instance, or, for a device LOOPNS_CTL_ATTACH makes, which belongs
+ * to its file descriptors, LNS_HOLD_ATTACH until that call is done with
+ * it. One rule: a device nothing references is detached and deleted.
+ * Whenever a reference goes, the device is settled (lns_device_settle(),
+ * under the disk's open_mutex):
+ *   - the last close (->release);
+ *   - the instance goes away and drops the node's hold
+ *     (lns_device_orphan()): the device is an orphan;
+ *   - LOOPNS_CTL_ATTACH is done (lns_device_attach_done()): the device
+ *     is ephemeral.
+ * A device left to its openers is marked autoclear, and detaches at its
+ * last close even if LOOP_SET_STATUS cleared that. LOOP_CTL_REMOVE and
+ * unlink(2) take the node's hold only if it is the last reference
+ * (lns_device_claim_idle()) and delete the device with its node (after
+ * unlink(2), when the node's inode is evicted: lns_fs_evict_inode()).
+ *
+ * Settling detaches only with nobody having the device open, under
+ * open_mutex, so no request can be in flight and the queue is not frozen
+ * (as 6.12's loop). The deletion runs after open_mutex is dropped
+ * (del_gendisk() takes it): lns_instance_reap(), from lns_remove_wq after
+ * a last close.
  */
 
 #include <linux/idr.h>
@@ -35,6 +48,12 @@
 #include <linux/slab.h>
 
 #include "loopns.h"
+
+/* The holds of a device besides its openers (see the top of this file). */
+enum {
+	LNS_HOLD_NODE	= BIT(0),	/* its node, in a live instance */
+	LNS_HOLD_ATTACH	= BIT(1),	/* LOOPNS_CTL_ATTACH is setting it up */
+};
 
 #define LNS_QUEUE_DEPTH		128
 #define LNS_MAX_HW_SECTORS	2560u
@@ -71,10 +90,22 @@ static atomic_t lns_minor_hint = ATOMIC_INIT(0);
  */
 static DEFINE_XARRAY(lns_devices_by_minor);
 
-/* Deletes orphaned devices after their last close (del_gendisk cannot run
- * under the disk's open_mutex). Flushed by destroy_workqueue() at unload.
+/*
+ * Deletes devices after their last close (del_gendisk() cannot run under
+ * the disk's open_mutex). Flushed by destroy_workqueue() at unload.
  */
 static struct workqueue_struct *lns_remove_wq;
+
+/* Every change of @state is made here. */
+static void lns_device_set_state(struct lns_device *dev, enum lns_state state)
+{
+	lockdep_assert_held(&dev->lock);
+	/*
+	 * Pairs with smp_load_acquire() of lockless readers (io.c,
+	 * lns_device_find_bound()): a bound device's backing file is set.
+	 */
+	smp_store_release(&dev->state, state);
+}
 
 static int lns_device_open(struct gendisk *disk, blk_mode_t mode)
 {
@@ -90,44 +121,47 @@ static int lns_device_open(struct gendisk *disk, blk_mode_t mode)
 	return err;
 }
 
-/* Whether the last close deletes the device (see the top of this file). */
-static bool lns_device_dies_at_close(struct lns_device *dev)
+/*
+ * A reference to @dev was dropped. With nobody having it open: detach it
+ * if it is autoclear or unreferenced (no opener: no request in flight, no
+ * freeze). Return: true if it is unreferenced and now LNS_DELETING; the
+ * caller deletes it after dropping open_mutex.
+ */
+static bool lns_device_settle(struct lns_device *dev)
 {
-	lockdep_assert_held(&dev->lock);
-	return dev->orphan || dev->ephemeral_armed;
+	struct gendisk *disk = dev->disk;
+	bool detach, dead;
+
+	lockdep_assert_held(&disk->open_mutex);
+	if (disk_openers(disk) > 0)
+		return false;
+	mutex_lock(&dev->lock);
+	if (dev->state == LNS_BOUND &&
+	    (!dev->holds || (dev->flags & LO_FLAGS_AUTOCLEAR)))
+		lns_device_set_state(dev, LNS_RUNDOWN);
+	detach = dev->state == LNS_RUNDOWN;
+	mutex_unlock(&dev->lock);
+
+	if (detach)
+		lns_bind_detach(dev);
+
+	mutex_lock(&dev->lock);
+	if (detach)
+		lns_device_set_state(dev, LNS_UNBOUND);
+	dead = !dev->holds && dev->state == LNS_UNBOUND;
+	if (dead)
+		lns_device_set_state(dev, LNS_DELETING);
+	mutex_unlock(&dev->lock);
+	return dead;
 }
 
 /* Called with disk->open_mutex held, after the opener count dropped. */
 static void lns_device_release(struct gendisk *disk)
 {
 	struct lns_device *dev = disk->private_data;
-	bool detach;
 
-	lockdep_assert_held(&disk->open_mutex);
-	if (disk_openers(disk) > 0)
-		return;
-
-	/*
-	 * Orphans and ephemeral devices detach at their last close whatever
-	 * LOOP_SET_STATUS did to their autoclear flag.
-	 */
-	mutex_lock(&dev->lock);
-	if (dev->state == LNS_BOUND && ((dev->flags & LO_FLAGS_AUTOCLEAR) ||
-					lns_device_dies_at_close(dev)))
-		dev->state = LNS_RUNDOWN;
-	detach = dev->state == LNS_RUNDOWN;
-	mutex_unlock(&dev->lock);
-
-	if (detach)
-		lns_bind_detach(dev, true);
-
-	/* Orphans and ephemeral devices go away at their last close. */
-	mutex_lock(&dev->lock);
-	if (lns_device_dies_at_close(dev) && dev->state == LNS_UNBOUND) {
-		dev->state = LNS_DELETING;
+	if (lns_device_settle(dev))
 		queue_work(lns_remove_wq, &dev->remove_work);
-	}
-	mutex_unlock(&dev->lock);
 }
 
 static void lns_device_free_disk(struct gendisk *disk)
@@ -157,14 +191,7 @@ static const struct block_device_operations lns_device_fops = {
 
 static void lns_device_remove_workfn(struct work_struct *work)
 {
-	struct lns_device *dev = container_of(work, struct lns_device,
-					      remove_work);
-
-	/* An orphan's node went with its instance. */
-	if (dev->ephemeral && !dev->orphan)
-		lns_instance_reap(dev);
-	else
-		lns_device_destroy(dev);
+	lns_instance_reap(container_of(work, struct lns_device, remove_work));
 }
 
 /**
@@ -207,8 +234,8 @@ bool lns_device_next_part(struct lns_device *dev, unsigned long *partno,
  *
  * A bound device keeps its backing file, and is not freed, while the
  * caller holds the walk's lock of bind.c, which must be held. The state
- * is read with acquire semantics, paired with the release in bind.c that
- * publishes it after the backing file.
+ * is read with acquire semantics, paired with the release of
+ * lns_device_set_state() that publishes it after the backing file.
  *
  * Return: the device if it exists and is bound, else NULL.
  */
@@ -220,7 +247,7 @@ struct lns_device *lns_device_find_bound(dev_t devt)
 		return NULL;
 	rcu_read_lock();
 	dev = xa_load(&lns_devices_by_minor, MINOR(devt) >> lns_part_shift);
-	/* Pairs with smp_store_release() in bind.c: @backing is set. */
+	/* Pairs with lns_device_set_state(): @backing is set. */
 	if (dev && smp_load_acquire(&dev->state) != LNS_BOUND)
 		dev = NULL;
 	rcu_read_unlock();
@@ -304,10 +331,13 @@ static int lns_device_alloc_minor(void)
  * lns_device_create() - create an unbound device and register its gendisk
  * @inst: owning instance (the device takes a reference)
  * @index: per-instance index
+ * @ephemeral: held by LOOPNS_CTL_ATTACH, not by its node (see the top of
+ *	this file): lns_device_attach_done() ends that
  *
  * Return: the device, or an ERR_PTR(): -ENOSPC beyond the global limit.
  */
-struct lns_device *lns_device_create(struct lns_instance *inst, int index)
+struct lns_device *lns_device_create(struct lns_instance *inst, int index,
+				     bool ephemeral)
 {
 	struct lns_device *dev;
 	int err;
@@ -324,6 +354,7 @@ struct lns_device *lns_device_create(struct lns_instance *inst, int index)
 	spin_lock_init(&dev->backing_lock);
 	INIT_WORK(&dev->remove_work, lns_device_remove_workfn);
 	dev->state = LNS_UNBOUND;
+	dev->holds = ephemeral ? LNS_HOLD_ATTACH : LNS_HOLD_NODE;
 	dev->inst = inst;
 	dev->index = index;
 
@@ -387,14 +418,14 @@ void lns_device_destroy(struct lns_device *dev)
 }
 
 /**
- * lns_device_claim_idle() - mark an idle device as being deleted
+ * lns_device_claim_idle() - take the node's hold if it is the last reference
  * @dev: the device
  * @nowait: do not wait for the device's lock (under the VFS's directory
  *	lock, which must not wait for a device): a device whose lock is
  *	taken is busy
  *
- * Devices made by LOOPNS_CTL_ATTACH belong to their file descriptors
- * until their last close and are never idle.
+ * For LOOP_CTL_REMOVE and unlink(2), which delete the device with its
+ * node. Devices made by LOOPNS_CTL_ATTACH are not held by their node.
  *
  * Return: 0 (the device is LNS_DELETING: the caller deletes it), -EBUSY
  * if it is bound, open or ephemeral, or -EINTR.
@@ -412,10 +443,12 @@ int lns_device_claim_idle(struct lns_device *dev, bool nowait)
 			return err;
 	}
 	if (dev->state != LNS_UNBOUND || disk_openers(dev->disk) > 0 ||
-	    dev->ephemeral)
+	    dev->holds != LNS_HOLD_NODE) {
 		err = -EBUSY;
-	else
-		dev->state = LNS_DELETING;
+	} else {
+		WRITE_ONCE(dev->holds, 0);
+		lns_device_set_state(dev, LNS_DELETING);
+	}
 	mutex_unlock(&dev->lock);
 	return err;
 }
@@ -427,87 +460,109 @@ int lns_device_claim_idle(struct lns_device *dev, bool nowait)
 void lns_device_discard(struct lns_device *dev)
 {
 	mutex_lock(&dev->lock);
-	dev->state = LNS_DELETING;
+	WRITE_ONCE(dev->holds, 0);
+	lns_device_set_state(dev, LNS_DELETING);
 	mutex_unlock(&dev->lock);
 	lns_device_destroy(dev);
 }
 
 /**
- * lns_device_make_ephemeral() - the device belongs to its file descriptors
- * @dev: a new device of LOOPNS_CTL_ATTACH, not reachable by anyone else
- *	yet (no LOOP_CTL_REMOVE, LOOP_CTL_GET_FREE or unlink(2) takes it)
+ * lns_device_is_spare() - whether LOOP_CTL_GET_FREE may hand @dev out
+ * @dev: a device, read without its lock (a hint: binding it decides)
+ *
+ * Return: true if it is unbound and held by its node (not ephemeral).
  */
-void lns_device_make_ephemeral(struct lns_device *dev)
+bool lns_device_is_spare(struct lns_device *dev)
 {
-	mutex_lock(&dev->lock);
-	dev->ephemeral = true;
-	mutex_unlock(&dev->lock);
+	return READ_ONCE(dev->state) == LNS_UNBOUND &&
+	       (READ_ONCE(dev->holds) & LNS_HOLD_NODE);
 }
 
-/**
- * lns_device_arm_ephemeral() - LOOPNS_CTL_ATTACH is done with @dev
- * @dev: an ephemeral device
- * @bound: the bind succeeded: detach at the last close (autoclear)
- * @opened: the caller holds it open: if not, and nobody else does, it
- *	is deleted now, as nothing will ever close it
- *
- * From now on, whoever closes the device last deletes it.
+/*
+ * Drop @hold. A device left to its openers detaches at its last close
+ * (autoclear); one nobody has open is settled, and deleted if nothing
+ * references it any more.
  */
-void lns_device_arm_ephemeral(struct lns_device *dev, bool bound,
-			      bool opened)
+static void lns_device_put_hold(struct lns_device *dev, unsigned int hold)
 {
-	bool reap = false;
+	struct gendisk *disk = dev->disk;
+	bool dead;
 
+	mutex_lock(&disk->open_mutex);
 	mutex_lock(&dev->lock);
-	dev->ephemeral_armed = true;
-	if (bound)
+	WRITE_ONCE(dev->holds, dev->holds & ~hold);
+	if (!dev->holds && dev->state == LNS_BOUND)
 		dev->flags |= LO_FLAGS_AUTOCLEAR;
-	if (!opened && dev->state == LNS_UNBOUND && !disk_openers(dev->disk)) {
-		dev->state = LNS_DELETING;
-		reap = true;
-	}
 	mutex_unlock(&dev->lock);
-	if (reap)
+	dead = lns_device_settle(dev);
+	mutex_unlock(&disk->open_mutex);
+	if (dead)
 		lns_instance_reap(dev);
 }
 
 /**
+ * lns_device_attach_done() - LOOPNS_CTL_ATTACH is done with @dev
+ * @dev: a device made ephemeral by lns_device_create(); the caller holds
+ *	no lock
+ *
+ * From now on the device lives as long as someone has it open: if bound,
+ * it detaches at its last close (autoclear), and whoever closes it last
+ * deletes it; if nobody has it open, it is deleted now.
+ */
+void lns_device_attach_done(struct lns_device *dev)
+{
+	lns_device_put_hold(dev, LNS_HOLD_ATTACH);
+}
+
+/**
  * lns_device_orphan() - the instance of @dev is going away
- * @dev: the device
+ * @dev: the device, whose node the caller forgot (lns_fs_forget_node());
+ *	the caller holds no lock of the device or the instance
  *
  * A device nobody has open is detached and deleted now. An open one keeps
  * working; its last close detaches it and deletes it.
  */
 void lns_device_orphan(struct lns_device *dev)
 {
-	bool detach = false;
+	lns_device_put_hold(dev, LNS_HOLD_NODE);
+}
 
-	mutex_lock(&dev->lock);
-	if (dev->state == LNS_DELETING) {
-		/* Its deletion is queued already (lns_instance_reap()). */
-		mutex_unlock(&dev->lock);
-		return;
-	}
-	dev->orphan = true;
-	if (disk_openers(dev->disk) > 0 || dev->state == LNS_RUNDOWN) {
-		if (dev->state == LNS_BOUND)
-			dev->flags |= LO_FLAGS_AUTOCLEAR;
-		mutex_unlock(&dev->lock);
-		return;
-	}
-	if (dev->state == LNS_BOUND) {
-		dev->state = LNS_RUNDOWN;
-		detach = true;
+/**
+ * lns_device_set_bound() - publish a bind
+ * @dev: an unbound device whose backing file is set; the caller holds
+ *	its lock
+ */
+void lns_device_set_bound(struct lns_device *dev)
+{
+	WARN_ON_ONCE(dev->state != LNS_UNBOUND);
+	lns_device_set_state(dev, LNS_BOUND);
+}
+
+/**
+ * lns_device_clear() - LOOP_CLR_FD
+ * @dev: the device
+ *
+ * Marks the device to be detached at its last close (autoclear); if the
+ * caller is the only opener, new opens fail with ENXIO from now on.
+ *
+ * Return: 0, -ENXIO if the device is not bound, or -EINTR.
+ */
+int lns_device_clear(struct lns_device *dev)
+{
+	int err;
+
+	err = mutex_lock_killable(&dev->lock);
+	if (err)
+		return err;
+	if (dev->state != LNS_BOUND) {
+		err = -ENXIO;
+	} else {
+		dev->flags |= LO_FLAGS_AUTOCLEAR;
+		if (disk_openers(dev->disk) == 1)
+			lns_device_set_state(dev, LNS_RUNDOWN);
 	}
 	mutex_unlock(&dev->lock);
-
-	if (detach)
-		lns_bind_detach(dev, false);
-
-	mutex_lock(&dev->lock);
-	dev->state = LNS_DELETING;
-	mutex_unlock(&dev->lock);
-	lns_device_destroy(dev);
+	return err;
 }
 
 /**

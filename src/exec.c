@@ -10,6 +10,20 @@
  * requests in flight. FLUSH is an fsync, DISCARD and WRITE_ZEROES are
  * fallocate. A request the backing file did not take or fill in full is
  * retried for the rest, then fails.
+ *
+ * Buffered writes charge the backing file's page cache to the memcg the
+ * worker adopted (as loop's worker does), but two brakes a writer in that
+ * memcg has do not hold the worker: balance_dirty_pages() throttles it in
+ * the domain of its own memcg, the root, not the adopted one; and with
+ * PF_LOCAL_THROTTLE its reclaim does not wait for writeback. A memcg full
+ * of the backing file's dirty and writeback pages (slow backing disk) can
+ * thus be OOM-killed from the worker's charge, with loop as with loopns
+ * (issue 16: measured with the stress suite's memcg worker and io.max).
+ * Writing the backing file back and waiting before each write in a nearly
+ * full memcg made it worse there (3 OOM-killed rounds of 3, against 0 of
+ * 4: while the worker waits, the upper pages it would clean wait too),
+ * and letting its reclaim wait for writeback only moved the failing
+ * charge to the writer; nothing here tries either.
  */
 
 #include <linux/cred.h>

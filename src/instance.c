@@ -134,12 +134,14 @@ void lns_instance_forget(struct lns_instance *inst, struct lns_device *dev)
  * lns_instance_add() - create a device and its node
  * @inst: the instance; the caller holds its ctl_lock
  * @index: wanted index, or negative for the first free one
+ * @ephemeral: for LOOPNS_CTL_ATTACH, which holds the device instead of its
+ *	node until lns_device_attach_done()
  * @devp: if not NULL, set to the new device
  *
  * Return: the new index, -EEXIST if @index is taken, -ENOSPC beyond the
  * instance's max= or the global limit, or another negative errno.
  */
-int lns_instance_add(struct lns_instance *inst, int index,
+int lns_instance_add(struct lns_instance *inst, int index, bool ephemeral,
 		     struct lns_device **devp)
 {
 	struct lns_device *dev;
@@ -150,7 +152,7 @@ int lns_instance_add(struct lns_instance *inst, int index,
 	if (index < 0)
 		return index;
 
-	dev = lns_device_create(inst, index);
+	dev = lns_device_create(inst, index, ephemeral);
 	if (IS_ERR(dev)) {
 		lns_instance_unreserve(inst, index);
 		return PTR_ERR(dev);
@@ -213,13 +215,14 @@ int lns_instance_remove(struct lns_instance *inst, int index,
 }
 
 /**
- * lns_instance_reap() - delete an ephemeral device after its last close
- * @dev: the device, in state LNS_DELETING, made by LOOPNS_CTL_ATTACH
+ * lns_instance_reap() - delete a device that lost its last reference
+ * @dev: the device, in state LNS_DELETING (the rule at the top of device.c)
  *
- * Removes the node and the device. The device does not keep its instance
- * alive (a device stacked on its node would keep both forever): if the
- * instance is going away, its node goes with it and lns_instance_shutdown()
- * leaves the device to us.
+ * Removes the node, if the device still has one (an ephemeral device),
+ * and the device. The device does not keep its instance alive (a device
+ * stacked on its node would keep both forever): if the instance is going
+ * away, the node goes with it (an orphan's went already) and
+ * lns_instance_shutdown() leaves the device to us.
  */
 void lns_instance_reap(struct lns_device *dev)
 {
@@ -267,7 +270,7 @@ int lns_instance_get_free(struct lns_instance *inst)
 	lockdep_assert_held(&inst->ctl_lock);
 	mutex_lock(&inst->lock);
 	idr_for_each_entry(&inst->devices, dev, id) {
-		if (READ_ONCE(dev->state) == LNS_UNBOUND && !dev->ephemeral) {
+		if (lns_device_is_spare(dev)) {
 			found = id;
 			break;
 		}
@@ -275,15 +278,16 @@ int lns_instance_get_free(struct lns_instance *inst)
 	mutex_unlock(&inst->lock);
 	if (found >= 0)
 		return found;
-	return lns_instance_add(inst, -1, NULL);
+	return lns_instance_add(inst, -1, false, NULL);
 }
 
 /**
  * lns_instance_shutdown() - tear an instance down (its superblock is dying)
  * @inst: the instance
  *
- * Idle devices are deleted now, bound ones detached and deleted; devices
- * still open keep working and are deleted at their last close.
+ * Every device loses its node (lns_device_orphan()): idle devices are
+ * deleted now, bound ones detached and deleted; devices still open keep
+ * working and are deleted at their last close.
  */
 void lns_instance_shutdown(struct lns_instance *inst)
 {

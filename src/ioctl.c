@@ -170,7 +170,7 @@ int lns_ioctl(struct block_device *bdev, blk_mode_t mode, unsigned int cmd,
 	case LOOP_CHANGE_FD:
 		return lns_bind_change_fd(dev, bdev, arg);
 	case LOOP_CLR_FD:
-		return lns_bind_clear(dev);
+		return lns_device_clear(dev);
 	case LOOP_SET_STATUS:
 		if (!lns_ioctl_may_write(dev, mode))
 			return -EPERM;

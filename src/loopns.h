@@ -12,8 +12,9 @@
  * it held:
  *   lns_instance.ctl_lock             (the instance's control operations:
  *                                      LOOP_CTL_*, LOOPNS_CTL_ATTACH's
- *                                      creation, the deletion of an
- *                                      ephemeral device at its last close;
+ *                                      creation, the deletion of a device
+ *                                      that still has its node
+ *                                      (lns_instance_reap());
  *                                      del_gendisk() may run under it,
  *                                      never under a VFS lock)
  *   instance root directory i_rwsem   (node creation and removal only:
@@ -25,7 +26,10 @@
  *                                      evicted, after the VFS dropped it)
  *   gendisk open_mutex                (block layer, around ->open and
  *                                      ->release and in del_gendisk();
- *                                      bind.c takes it for partition
+ *                                      device.c takes it to settle a
+ *                                      device that lost a reference, and
+ *                                      a device is detached only under
+ *                                      it; bind.c takes it for partition
  *                                      rescans)
  *   lns_device.lock                   (the device's configuration, see
  *                                      struct lns_device)
@@ -52,8 +56,9 @@
  * under lns_bind_mutex, nor under the freeze of LOOP_CHANGE_FD (it could
  * need the frozen device's own I/O); it may take an instance directory's
  * i_rwsem, under which nothing waits for lns_device.lock.
- * A device's @state is published LNS_BOUND with smp_store_release() after
- * its backing file is set; lockless readers use smp_load_acquire().
+ * A device's @state changes under lns_device.lock, always with
+ * smp_store_release() (lns_device_set_state() in device.c), LNS_BOUND
+ * after its backing file is set; lockless readers use smp_load_acquire().
  */
 #ifndef _LOOPNS_H
 #define _LOOPNS_H
@@ -120,15 +125,15 @@ struct lns_io_ctx;
  * @index: number in the instance (the N of loopN)
  * @minor: global device number (M of loopnsM; its first minor is
  *	M << part_shift, see device.c)
- * @lock: protects @state, @flags, @offset, @sizelimit, @file_name,
- *	@use_dio, @orphan, @ephemeral, @ephemeral_armed, @bdev and writes to
- *	@backing and @backing_alias (which also take lns_bind_mutex and
- *	@backing_lock)
+ * @lock: protects @state, @holds, @flags, @offset, @sizelimit,
+ *	@file_name, @use_dio, @bdev and writes to @backing and
+ *	@backing_alias (which also take lns_bind_mutex and @backing_lock)
  * @backing_lock: protects @backing and @backing_alias for readers that
  *	cannot sleep (sysfs)
  * @state: enum lns_state; the device's life, and the one rule that
- *	deletes it (@orphan, @ephemeral, @ephemeral_armed are its cases),
- *	are described and changed in device.c (binding in bind.c)
+ *	deletes it, are described at the top of device.c, and @state and
+ *	@holds change only there
+ * @holds: what references the device besides its openers (device.c)
  * @flags: LO_FLAGS_*
  * @offset: start of the device in the backing file, in bytes
  * @sizelimit: size limit in bytes, 0 for none
@@ -141,15 +146,11 @@ struct lns_io_ctx;
  * @bdev: the block device that was bound (whole disk)
  * @use_dio: requests go to the backing file with IOCB_DIRECT
  * @sysfs_inited: the loop/ attribute group exists
- * @orphan: the instance is gone; delete the device at last close
- * @ephemeral: made by LOOPNS_CTL_ATTACH: deleted at its last close
- * @ephemeral_armed: LOOPNS_CTL_ATTACH is done with the device; until then
- *	a last close by someone else does not delete it
  * @dentry: node in the instance, NULL once removed
  * @io: request dispatch state (io.c), allocated at first bind
  * @tag_set: blk-mq tag set
  * @disk: the gendisk
- * @remove_work: deferred deletion of an orphan after its last close
+ * @remove_work: deferred deletion after the last close
  */
 struct lns_device {
 	struct lns_instance *inst;
@@ -158,6 +159,7 @@ struct lns_device {
 	struct mutex lock;		/* see above */
 	spinlock_t backing_lock;	/* see above */
 	enum lns_state state;
+	unsigned int holds;
 	u32 flags;
 	loff_t offset;
 	loff_t sizelimit;
@@ -169,9 +171,6 @@ struct lns_device {
 	struct block_device *bdev;
 	bool use_dio;
 	bool sysfs_inited;
-	bool orphan;
-	bool ephemeral;
-	bool ephemeral_armed;
 	struct dentry *dentry;
 	struct lns_io_ctx *io;
 	struct blk_mq_tag_set tag_set;
@@ -205,7 +204,7 @@ unsigned int lns_quota_total_devices(void);
 struct lns_instance *lns_instance_create(struct user_namespace *user_ns);
 void lns_instance_get(struct lns_instance *inst);
 void lns_instance_put(struct lns_instance *inst);
-int lns_instance_add(struct lns_instance *inst, int index,
+int lns_instance_add(struct lns_instance *inst, int index, bool ephemeral,
 		     struct lns_device **devp);
 void lns_instance_reap(struct lns_device *dev);
 int lns_instance_remove(struct lns_instance *inst, int index,
@@ -249,14 +248,16 @@ dev_t lns_control_devt(void);
 /* device.c */
 int lns_device_init(void);
 void lns_device_exit(void);
-struct lns_device *lns_device_create(struct lns_instance *inst, int index);
+struct lns_device *lns_device_create(struct lns_instance *inst, int index,
+				     bool ephemeral);
 void lns_device_destroy(struct lns_device *dev);
-void lns_device_orphan(struct lns_device *dev);
 int lns_device_claim_idle(struct lns_device *dev, bool nowait);
 void lns_device_discard(struct lns_device *dev);
-void lns_device_make_ephemeral(struct lns_device *dev);
-void lns_device_arm_ephemeral(struct lns_device *dev, bool bound,
-			      bool opened);
+bool lns_device_is_spare(struct lns_device *dev);
+void lns_device_attach_done(struct lns_device *dev);
+void lns_device_orphan(struct lns_device *dev);
+void lns_device_set_bound(struct lns_device *dev);
+int lns_device_clear(struct lns_device *dev);
 bool lns_device_is_ours(struct block_device *bdev);
 struct lns_device *lns_device_find_bound(dev_t devt);
 bool lns_device_next_part(struct lns_device *dev, unsigned long *partno,
@@ -269,8 +270,7 @@ int lns_bind_configure(struct lns_device *dev, blk_mode_t mode,
 		       const struct loop_config *config);
 int lns_bind_change_fd(struct lns_device *dev, struct block_device *bdev,
 		       unsigned int fd);
-int lns_bind_clear(struct lns_device *dev);
-void lns_bind_detach(struct lns_device *dev, bool in_release);
+void lns_bind_detach(struct lns_device *dev);
 int lns_bind_set_status(struct lns_device *dev, const struct loop_info64 *info);
 int lns_bind_get_status(struct lns_device *dev, struct loop_info64 *info);
 int lns_bind_set_capacity(struct lns_device *dev);

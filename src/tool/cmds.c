@@ -255,40 +255,48 @@ int lns_cmd_status(const struct lns_args *a)
 
 /* ------------------------------------------------------------ load */
 
-static int cmd_set_param(const char *assign)
+/* Write @text to @path. Return: 0 or -errno (of open or write). */
+static int cmd_write_file(const char *path, const char *text)
 {
-	const char *eq = strchr(assign, '=');
-	char path[PATH_MAX];
-	int fd, e;
-	size_t n;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
 
-	snprintf(path, sizeof(path), "/sys/module/loopns/parameters/%.*s",
-		 (int)(eq - assign), assign);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0) {
-		e = errno;
-		if (e == ENOENT)
-			lns_err("load: loopns has no parameter '%.*s'",
-				(int)(eq - assign), assign);
-		else if (e == EACCES || e == EPERM)
-			lns_err("load: parameter '%.*s' cannot be changed at run time%s",
-				(int)(eq - assign), assign,
-				geteuid() ? " (run as root)" :
-				": unload the module and load it with the parameter");
-		else
-			lns_err("load: %s: %s", path, strerror(e));
-		return e == ENOENT ? LNS_EXIT_USAGE : lns_errno_exit(e);
-	}
-	n = strlen(eq + 1);
-	if (write(fd, eq + 1, n) != (ssize_t)n) {
-		e = errno;
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	if (n < 0) {
+		n = -errno;
 		close(fd);
-		lns_err("load: %s: invalid value '%s' (%s)", assign, eq + 1,
-			strerror(e));
-		return LNS_EXIT_FAIL;
+		return (int)n;
 	}
 	close(fd);
-	return LNS_EXIT_OK;
+	return 0;
+}
+
+static int cmd_set_param(const char *assign)
+{
+	int len = (int)(strchr(assign, '=') - assign);
+	char path[PATH_MAX];
+	int e;
+
+	snprintf(path, sizeof(path), "/sys/module/loopns/parameters/%.*s",
+		 len, assign);
+	e = -cmd_write_file(path, assign + len + 1);
+	if (!e)
+		return LNS_EXIT_OK;
+	if (e == ENOENT) {
+		lns_err("load: loopns has no parameter '%.*s'", len, assign);
+		return LNS_EXIT_USAGE;
+	}
+	if (e != EACCES && e != EPERM) {
+		lns_err("load: %s: invalid value '%s' (%s)", assign,
+			assign + len + 1, strerror(e));
+		return LNS_EXIT_FAIL;
+	}
+	lns_err("load: parameter '%.*s' cannot be changed at run time%s", len,
+		assign, geteuid() ? " (run as root)" :
+		": unload the module and load it with the parameter");
+	return lns_errno_exit(e);
 }
 
 int lns_cmd_load(const struct lns_args *a)
@@ -1145,7 +1153,7 @@ static int cmd_setup_dev_mount(const struct lns_args *a, int dfd,
 		return LNS_EXIT_OK;
 	}
 	ma.max = dd->max;
-	ma.set |= 1u << LNS_O_MAX;
+	ma.set |= LNS_BIT(LNS_O_MAX);
 	if (cmd_mount_data(&ma, data, sizeof(data)))
 		return LNS_EXIT_USAGE;
 	return cmd_do_mount(inst, data);
@@ -1159,7 +1167,7 @@ static int cmd_setup_dev_remount(const struct lns_args *a, const char *inst)
 
 	if (!lns_has(a, LNS_O_MAX) || a->instance)
 		return LNS_EXIT_OK;
-	ma.set &= ~((1u << LNS_O_UID) | (1u << LNS_O_GID) | (1u << LNS_O_MODE));
+	ma.set &= ~(LNS_BIT(LNS_O_UID) | LNS_BIT(LNS_O_GID) | LNS_BIT(LNS_O_MODE));
 	ma.uid = ma.gid = NULL;
 	if (cmd_mount_data(&ma, data, sizeof(data)))
 		return LNS_EXIT_OK;
@@ -1230,23 +1238,6 @@ int lns_setup_dev(const struct lns_args *a, const char *dir)
 }
 
 /* ------------------------------------------------------------ run */
-
-static int cmd_write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, strlen(text));
-	if (n < 0) {
-		n = -errno;
-		close(fd);
-		return (int)n;
-	}
-	close(fd);
-	return 0;
-}
 
 static int cmd_enter_userns(void)
 {
@@ -1358,7 +1349,7 @@ static int cmd_private_dev(const struct lns_args *a)
 	}
 	close(old);
 	sa.instance = NULL;
-	sa.set &= ~((1u << LNS_O_INSTANCE) | (1u << LNS_O_FORCE));
+	sa.set &= ~(LNS_BIT(LNS_O_INSTANCE) | LNS_BIT(LNS_O_FORCE));
 	rc = cmd_setup_dev(&sa, "/dev");
 	if (rc)
 		return LNS_EXIT_CANNOT_RUN;
@@ -1405,7 +1396,7 @@ static int cmd_run_dir(const struct lns_args *a, const char *dir)
 		return LNS_EXIT_CANNOT_RUN;
 	}
 	ma.max = lns_has(a, LNS_O_MAX) ? a->max : LNS_SETUP_DEV_MAX;
-	ma.set |= 1u << LNS_O_MAX;
+	ma.set |= LNS_BIT(LNS_O_MAX);
 	lns_fmt_mount_opts(&ma, 0, false, 0, false, data, sizeof(data));
 	if (cmd_do_mount(dir, data))
 		return LNS_EXIT_CANNOT_RUN;

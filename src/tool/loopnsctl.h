@@ -75,7 +75,7 @@ enum lns_cmd {
 	LNS_CMD__COUNT,
 };
 
-/* Options seen on the command line (bits of lns_args.set). */
+/* Options seen on the command line (bits of lns_args.set: LNS_BIT()). */
 enum lns_opt {
 	LNS_O_HELP,
 	LNS_O_JSON,
@@ -110,6 +110,9 @@ enum lns_opt {
 	LNS_O__COUNT,
 };
 
+#define LNS_BIT(o)	(1ull << (o))
+_Static_assert(LNS_O__COUNT <= 64, "lns_args.set holds 64 options");
+
 /**
  * struct lns_args - a parsed command line
  * @cmd: the command
@@ -138,7 +141,7 @@ enum lns_opt {
  */
 struct lns_args {
 	enum lns_cmd cmd;
-	uint32_t set;
+	uint64_t set;
 	const char *instance;
 	const char *dir;
 	const char *uid;
@@ -164,7 +167,7 @@ struct lns_args {
 
 static inline bool lns_has(const struct lns_args *a, enum lns_opt o)
 {
-	return a->set & (1u << o);
+	return a->set & LNS_BIT(o);
 }
 
 /* pure.c: parsing */

@@ -80,13 +80,13 @@ static int hook_opt(struct hook_ctx *c, char *kv)
 	*v++ = 0;
 	if (!strcmp(kv, "max")) {
 		r = lns_parse_u32_range(v, 1, LNS_MAX_LIMIT, &a->max);
-		a->set |= 1u << LNS_O_MAX;
+		a->set |= LNS_BIT(LNS_O_MAX);
 	} else if (!strcmp(kv, "partitions")) {
 		r = lns_parse_u32_range(v, 0, LNS_PARTS_LIMIT, &a->partitions);
-		a->set |= 1u << LNS_O_PARTITIONS;
+		a->set |= LNS_BIT(LNS_O_PARTITIONS);
 	} else if (!strcmp(kv, "mode")) {
 		r = lns_parse_mode(v, &a->mode);
-		a->set |= 1u << LNS_O_MODE;
+		a->set |= LNS_BIT(LNS_O_MODE);
 	} else if (!strcmp(kv, "uid") || !strcmp(kv, "gid")) {
 		uint32_t id = 0;
 		char *dst = kv[0] == 'u' ? c->uid : c->gid;
@@ -189,6 +189,28 @@ static bool hook_major_allowed(struct json_object *config, const char *kind,
 	return allowed;
 }
 
+/*
+ * Whether config.json masks /sys/dev/block (podman does by default):
+ * util-linux recognises a loop device on a major other than 7 only by
+ * the name /sys/dev/block/MAJ:MIN resolves to, so `losetup -d /dev/loop0`
+ * and every command naming a device fails with ENODEV there.
+ */
+static bool hook_masks_sys_dev_block(struct json_object *config)
+{
+	struct json_object *masked = hook_get(hook_get(config, "linux"),
+					      "maskedPaths");
+	size_t i, n = masked ? json_object_array_length(masked) : 0;
+
+	for (i = 0; i < n; i++) {
+		const char *p = json_object_get_string(json_object_array_get_idx(masked, i));
+
+		if (p && (!strcmp(p, "/sys") || !strcmp(p, "/sys/dev") ||
+			  !strcmp(p, "/sys/dev/block")))
+			return true;
+	}
+	return false;
+}
+
 /* Say which device rule is missing: the container would get EPERM. */
 static void hook_check_devices(const struct hook_ctx *c)
 {
@@ -207,6 +229,8 @@ static void hook_check_devices(const struct hook_ctx *c)
 	    !hook_major_allowed(c->config, "b", LNS_BLKEXT_MAJOR))
 		lns_err("oci-hook: warning: partitions take the extended major %d (max_part=0): add \"b %d:* rwm\" or partition nodes fail with EPERM",
 			LNS_BLKEXT_MAJOR, LNS_BLKEXT_MAJOR);
+	if (hook_masks_sys_dev_block(c->config))
+		lns_err("oci-hook: warning: the container masks /sys/dev/block, where losetup recognises loop devices: losetup DEVICE fails with ENODEV (podman: add --security-opt unmask=/sys/dev/block)");
 }
 
 /* Open the container's namespace @ns; -1 (and @fd -1) if it is ours. */

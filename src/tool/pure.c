@@ -443,7 +443,8 @@ int lns_parse_node_name(const char *name, int *index, int *part)
 
 /* ------------------------------------------------------------ arguments */
 
-#define C(x)	(1u << (x))
+/* bits of lns_optdef.cmds and of lns_args.set */
+#define C(x)	LNS_BIT(x)
 
 /**
  * struct lns_optdef - one option
@@ -458,11 +459,11 @@ struct lns_optdef {
 	char shrt;
 	bool arg;
 	enum lns_opt id;
-	uint32_t cmds;
+	uint64_t cmds;
 };
 
 static const struct lns_optdef lns_optdefs[] = {
-	{ "help", 'h', false, LNS_O_HELP, ~0u },
+	{ "help", 'h', false, LNS_O_HELP, ~0ull },
 	{ "json", 0, false, LNS_O_JSON, C(LNS_CMD_STATUS) | C(LNS_CMD_LIST) },
 	{ "all", 'a', false, LNS_O_ALL, C(LNS_CMD_LIST) | C(LNS_CMD_DETACH) },
 	{ "instance", 'i', true, LNS_O_INSTANCE, C(LNS_CMD_ATTACH) |

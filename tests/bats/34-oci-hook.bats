@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # loopns-oci-hook with the real runtimes (Debian's crun and runc): a bundle
 # whose config.json carries the annotation io.loopns.instance and the hook
-# at createRuntime. Inside, unmodified losetup -fP, mkfs, mount (or
+# at createRuntime or createContainer; and podman running a --rootfs with
+# the hooks.d JSON as packaged. Inside, unmodified losetup -fP, mkfs, mount (or
 # fuse2fs in a user namespace) work on a private instance; two containers
 # each see their own loop0; nothing is left behind after a normal exit, a
 # kill -9 of the container's init or of the runtime.
@@ -26,6 +27,9 @@ setup() {
 
 teardown() {
 	local r
+	for r in "$T"/pod-*; do
+		[[ -d $r ]] && pod "${r##*/pod-}" rm -af >/dev/null 2>&1
+	done
 	for r in "$T"/state-*; do
 		[[ -d $r ]] || continue
 		for id in $(ls "$r" 2>/dev/null); do
@@ -184,6 +188,185 @@ run_case() {
 	oci "$rt" "$mode" c1 || { cat "$T/work/hook.err" 2>/dev/null; false; }
 	test "$(cat "$T/work/ok")" = done
 	echo "container saw: $(cat "$T/work/ls")"
+	no_leftovers
+}
+
+# podman_setup: a root directory for `podman run --rootfs` (the host's
+# /usr bound in), the hooks.d JSON as packaged (src/data/50-loopns.json.in)
+# with the hook's path, and a containers.conf for the VM: no pivot_root
+# on the initramfs root, cgroupfs and a file event log without systemd.
+podman_setup() {
+	local r=$T/prootfs d
+	skip_unless_cmd podman fuse2fs setpriv
+	mkdir -p "$T/hooks" "$r"/{proc,dev,sys,tmp,mnt,work,usr,etc,run}
+	for d in bin sbin lib lib64; do ln -s "usr/$d" "$r/$d"; done
+	cp /etc/passwd /etc/group "$r/etc/"
+	touch "$r"/etc/{hosts,hostname,resolv.conf} "$r/run/.containerenv"
+	ln -s ../proc/self/mounts "$r/etc/mtab"
+	cat >"$T/hooks/50-loopns.json" <<-EOF
+	{
+		"version": "1.0.0",
+		"hook": {
+			"path": "$HOOK",
+			"args": ["loopns-oci-hook", "createContainer"]
+		},
+		"when": {
+			"annotations": {
+				"^io\\\\.loopns\\\\.instance$": ".*"
+			}
+		},
+		"stages": ["createContainer"]
+	}
+	EOF
+	printf '[engine]\nno_pivot_root = true\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' \
+		>"$T/containers.conf"
+	chmod 644 "$T/containers.conf"
+	RULES=(--device-cgroup-rule "c $CMAJOR:* rwm" --device-cgroup-rule "b $MAJOR:* rwm"
+		--device-cgroup-rule 'b 259:* rwm')
+}
+
+# pod MODE ARGS...: podman with its state under $T/pod-MODE; as uid 1000
+# for MODE rootless.
+pod() {
+	local d=$T/pod-$1
+	shift
+	local -a cmd=(env CONTAINERS_CONF="$T/containers.conf" HOME="$d"
+		XDG_RUNTIME_DIR="$d/xdg" podman --root "$d/root" --runroot "$d/run"
+		--storage-driver vfs --hooks-dir "$T/hooks" "$@")
+	mkdir -p "$d/xdg"
+	if [[ $d == */pod-rootless ]]; then
+		chown -R 1000:1000 "$d"
+		setpriv --reuid=1000 --regid=1000 --clear-groups "${cmd[@]}"
+	else
+		"${cmd[@]}"
+	fi
+}
+
+# podman_case MODE USE [ARGS...]: the scenario in `podman run --rootfs`
+# with the annotation (";" between options: podman splits at commas) and
+# MODE's ARGS; nothing left behind.
+podman_case() {
+	local mode=$1 use=$2
+	shift 2
+	make_disk
+	pod "$mode" run --rm --rootfs --network none --cap-add SYS_ADMIN \
+		--annotation 'io.loopns.instance=max=8;partitions=4' \
+		--annotation "run.oci.hooks.stderr=$T/work/hook.err" \
+		--security-opt unmask=/sys/dev/block \
+		-v /usr:/usr:ro -v "$T/work:/work" "$@" \
+		"$T/prootfs" /bin/bash -c "set -e; $(scenario "$use")" ||
+		{ cat "$T/work/hook.err" 2>/dev/null; false; }
+	test "$(cat "$T/work/ok")" = "done"
+	echo "container saw: $(cat "$T/work/ls")"
+	# no warning from the hook
+	! grep . "$T/work/hook.err" || false
+	no_leftovers
+}
+
+# (Rootful podman with --uidmap is not here: crun runs a createContainer
+# hook in the bundle directory, which podman keeps 0700 for the host's
+# root, so the container's root cannot start it; see the README.)
+@test "podman rootful, --rootfs and --hooks-dir: losetup -fP, mkfs, mount; podman's /sys/dev/block mask" {
+	podman_setup
+	podman_case root mount "${RULES[@]}"
+	# without unmask: the container gets its links, the hook says what
+	# losetup lacks and how to lift podman's mask
+	# shellcheck disable=SC2016
+	pod root run --rm --rootfs --network none "${RULES[@]}" \
+		--annotation io.loopns.instance=1 \
+		--annotation "run.oci.hooks.stderr=$T/work/hook.err" \
+		-v /usr:/usr:ro "$T/prootfs" /bin/bash -c 'test -L /dev/loop0 && test -z "$(ls /sys/dev/block)"'
+	cat "$T/work/hook.err"
+	grep -q 'unmask=/sys/dev/block' "$T/work/hook.err"
+	no_leftovers
+}
+
+@test "podman rootless (uid 1000): losetup -fP, mkfs, fuse2fs, detach" {
+	podman_setup
+	podman_case rootless fuse --cgroups disabled --device /dev/fuse
+}
+
+# lxc_case MODE USE: lxc-execute with `loopnsctl setup-dev` in
+# lxc.hook.autodev (the README's recipe) and the three majors in
+# lxc.cgroup2.devices.allow behind a deny-all; MODE userns maps root to
+# 100000 (lxc.idmap).
+lxc_case() {
+	local mode=$1 use=$2 r=$T/lxcroot d first
+	skip_unless_cmd lxc-execute loopnsctl
+	# liblxc mounts the container's root here
+	mkdir -p /usr/lib/x86_64-linux-gnu/lxc/rootfs "$r"/{proc,dev,sys,tmp,mnt,work,usr}
+	for d in bin sbin lib lib64; do ln -s "usr/$d" "$r/$d"; done
+	make_disk
+	cat >"$T/lxc.conf" <<-EOF
+	lxc.uts.name = lns
+	lxc.rootfs.path = dir:$r
+	lxc.mount.auto = proc:rw sys:ro
+	lxc.mount.entry = /usr usr none bind,ro 0 0
+	lxc.mount.entry = $T/work work none bind 0 0
+	lxc.mount.entry = /dev/fuse dev/fuse none bind,create=file 0 0
+	lxc.autodev = 1
+	lxc.net.0.type = empty
+	lxc.apparmor.profile = unconfined
+	lxc.cgroup2.devices.deny = a
+	lxc.cgroup2.devices.allow = c 1:* rwm
+	lxc.cgroup2.devices.allow = c 5:* rwm
+	lxc.cgroup2.devices.allow = c 136:* rwm
+	lxc.cgroup2.devices.allow = c 10:229 rwm
+	lxc.cgroup2.devices.allow = c $CMAJOR:* rwm
+	lxc.cgroup2.devices.allow = b $MAJOR:* rwm
+	lxc.cgroup2.devices.allow = b 259:* rwm
+	lxc.hook.autodev = sh -c 'loopnsctl setup-dev "\$LXC_ROOTFS_MOUNT/dev" --max 8 --partitions 4'
+	EOF
+	if [[ $mode == userns ]]; then
+		printf 'lxc.idmap = %s 0 100000 65536\n' u g >>"$T/lxc.conf"
+		chmod 755 "$T"
+	fi
+	lxc-execute -P "$T" -n lns -f "$T/lxc.conf" -o "$T/lxc.log" -l INFO -- \
+		/bin/bash -c "set -e; cat /proc/self/uid_map >/work/uid_map; $(scenario "$use")" ||
+		{ grep -v ' INFO ' "$T/lxc.log"; false; }
+	test "$(cat "$T/work/ok")" = "done"
+	cat "$T/work/uid_map"
+	if [[ $mode == userns ]]; then
+		read -r _ first _ <"$T/work/uid_map"
+		test "$first" = 100000
+	fi
+	echo "container saw: $(cat "$T/work/ls")"
+	no_leftovers
+}
+
+@test "LXC rootful: lxc-execute, setup-dev in lxc.hook.autodev: losetup -fP, mkfs, mount, detach" {
+	lxc_case root mount
+}
+
+@test "LXC, user namespace (lxc.idmap 0 -> 100000): losetup -fP, mkfs, fuse2fs" {
+	skip_unless_cmd fuse2fs
+	lxc_case userns fuse
+}
+
+# systemd-nspawn with private users: the container's root runs
+# `loopnsctl setup-dev /dev` itself (the README's recipe; loopnsctl comes
+# with the host's /usr here). Without systemd
+# as PID 1 there is no unit to carry DeviceAllow=, so --keep-unit and no
+# device cgroup; nspawn wants the host's os-release and machine-id.
+@test "systemd-nspawn --private-users=100000:65536, setup-dev inside: losetup -fP, mkfs, fuse2fs" {
+	local r=$T/nsroot d
+	skip_unless_cmd systemd-nspawn loopnsctl fuse2fs
+	[[ -e /etc/os-release ]] || echo ID=loopns-vm >/etc/os-release
+	[[ -e /etc/machine-id ]] || echo 0123456789abcdef0123456789abcdef >/etc/machine-id
+	mkdir -p "$r"/{proc,dev,sys,tmp,mnt,work,usr,etc,run}
+	for d in bin sbin lib lib64; do ln -s "usr/$d" "$r/$d"; done
+	cp /etc/passwd /etc/group /etc/os-release /etc/machine-id "$r/etc/"
+	chown -R 100000:100000 "$r"
+	make_disk
+	systemd-nspawn -q -D "$r" --register=no --keep-unit \
+		--private-users=100000:65536 --private-users-ownership=off \
+		--bind-ro=/usr --bind="$T/work:/work" --bind=/dev/fuse \
+		/bin/bash -c "set -e; loopnsctl setup-dev /dev --max 8 --partitions 4
+			cat /proc/self/uid_map >/work/uid_map; $(scenario fuse)"
+	test "$(cat "$T/work/ok")" = "done"
+	echo "container saw: $(cat "$T/work/ls")"
+	read -r _ d _ <"$T/work/uid_map"
+	test "$d" = 100000
 	no_leftovers
 }
 

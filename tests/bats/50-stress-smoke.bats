@@ -18,10 +18,6 @@ teardown() {
 
 @test "stress smoke: racing workers for ${SMOKE_SECONDS}s, data verified, nothing leaked" {
 	local secs=$SMOKE_SECONDS
-	# The memcg worker runs in make check-debug's stress only: with the
-	# request lanes its fio is OOM-killed on 6.12 and 7.2 now and then
-	# (issue 16, under investigation; nothing is lost or hung).
-	export LOOPNS_STRESS_SKIP="${LOOPNS_STRESS_SKIP:-} memcg"
 	# The run's own limit (its workers' grace) and a margin for its checks.
 	run timeout -k 5 $((secs + ${LOOPNS_STRESS_GRACE:-180} + 120)) bash "$TESTS_DIR/stress/run.sh" "$secs"
 	echo "$output"

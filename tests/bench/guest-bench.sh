@@ -261,6 +261,17 @@ sec_fio() {
 	return $rc
 }
 
+# ctl_turns BACKING LOOPNS_DEVS LOOP_DEVS LOOPNS_OUT LOOP_OUT: attach+detach
+# cycles, one process per device (comma-separated lists), loopns and loop
+# taking turns (bench-attach turns).
+ctl_turns() {
+	local t=$OUT/control/turns.tmp
+	bench-attach turns "$CTL_SECS" "$1" 0 "$2" "$3" >"$t"
+	sed -n 1p "$t" >"$4"
+	sed -n 2p "$t" >"$5"
+	rm -f "$t"
+}
+
 sec_control() {
 	local d=$OUT/control rep f=/tmp/bench-ctl.img
 	mkdir -p "$d" "$WORK"/c1 "$WORK"/c2 "$WORK"/m1 "$WORK"/m2 "$WORK"/t1
@@ -274,16 +285,24 @@ sec_control() {
 	loopioctl /dev/loop-control ctl-add 201 >/dev/null
 	for ((rep = 1; rep <= REPS; rep++)); do
 		log "control rep $rep/$REPS"
-		bench-attach cycle "$CTL_SECS" "$f" 0 "$WORK/c1/loop0" >"$d/r${rep}_attach_loopns_1.json"
-		bench-attach cycle "$CTL_SECS" "$f" 0 /dev/loop200 >"$d/r${rep}_attach_loop_1.json"
-		bench-attach cycle "$CTL_SECS" "$f" 0 "$WORK/c1/loop0" "$WORK/c2/loop0" >"$d/r${rep}_attach_loopns_2inst.json"
-		bench-attach cycle "$CTL_SECS" "$f" 0 /dev/loop200 /dev/loop201 >"$d/r${rep}_attach_loop_2proc.json"
+		# Whatever the last rep left for workers and RCU (instance
+		# umounts) runs now, not in the next measurement.
+		sync
+		sleep 0.5
+		# The two devices take turns bind by bind: the same background.
+		bench-attach latency "$LAT_BINDS" "$f" "$WORK/c1/loop0" /dev/loop200 >"$d/lat.tmp"
+		sed -n 1p "$d/lat.tmp" >"$d/lat${rep}_loopns.json"
+		sed -n 2p "$d/lat.tmp" >"$d/lat${rep}_loop.json"
+		rm -f "$d/lat.tmp"
+		# loopns and loop take turns in 50 ms slices: the same background.
+		ctl_turns "$f" "$WORK/c1/loop0" /dev/loop200 \
+			"$d/r${rep}_attach_loopns_1.json" "$d/r${rep}_attach_loop_1.json"
+		ctl_turns "$f" "$WORK/c1/loop0,$WORK/c2/loop0" /dev/loop200,/dev/loop201 \
+			"$d/r${rep}_attach_loopns_2inst.json" "$d/r${rep}_attach_loop_2proc.json"
 		bench-attach cycle "$CTL_SECS" "$f" 0 "$WORK/c1/loop0" "$WORK/c1/loop1" >"$d/r${rep}_attach_loopns_1inst2proc.json"
 		bench-attach mount "$CTL_SECS" loopns "$WORK/m1" >"$d/r${rep}_mount_loopns_1.json"
 		bench-attach mount "$CTL_SECS" loopns "$WORK/m1" "$WORK/m2" >"$d/r${rep}_mount_loopns_2.json"
 		bench-attach mount "$CTL_SECS" tmpfs "$WORK/t1" >"$d/r${rep}_mount_tmpfs_1.json"
-		bench-attach latency "$LAT_BINDS" "$f" "$WORK/c1/loop0" >"$d/lat${rep}_loopns.json"
-		bench-attach latency "$LAT_BINDS" "$f" /dev/loop200 >"$d/lat${rep}_loop.json"
 	done
 	umount "$WORK/c1" "$WORK/c2"
 	loopioctl /dev/loop-control ctl-remove 200 >/dev/null

@@ -17,12 +17,12 @@
 #   BENCH_MEM_DEVS, BENCH_MEM_REPS, BENCH_HOT, BENCH_HOT_RUNTIME, BENCH_SETTLE_MS,
 #   BENCH_PAR, BENCH_SCALE="I D", BENCH_JOBS="fio sections",
 #   BENCH_BACKINGS="tmpfs ext4"           see tests/bench/guest-bench.sh
-#   BENCH_SECTIONS="fio ..."  only these parts (fio control memory broker
-#                        scale; setup always runs; default: all)
 #   LOOPNS_MEM=MiB, LOOPNS_SMP=N          guest size (default 2048, 2)
 #   BENCH_VM_TIMEOUT=s   whole-VM limit (default 1500, --quick 600)
 #   BENCH_VM_JOBS=N      kernels benchmarked in parallel VMs (default 2; 1:
 #                        one after the other, quieter but twice as long)
+#   BENCH_SECTIONS="a b" only these sections of bench.bats (setup always
+#                        runs): fio control memory broker scale
 #
 # Output: build/bench/<timestamp>/ (build/bench/latest points to it):
 #   <kver>/raw/...       what the guest wrote (fio JSON, control, memory)
@@ -109,18 +109,10 @@ for v in BENCH_SCALE BENCH_JOBS BENCH_BACKINGS BENCH_SECTIONS; do
 done
 export LOOPNS_GUEST_ENV="$genv${LOOPNS_GUEST_ENV:+ $LOOPNS_GUEST_ENV}"
 
-# The parts to run, as a filter on bench.bats's test names.
-SECTIONS_FILTER=
+# BENCH_SECTIONS as a Bats filter on the test names ("bench: control ...").
+SECTION_FILTER=
 if [[ -n ${BENCH_SECTIONS:-} ]]; then
-	SECTIONS_FILTER="^bench: (setup"
-	for s in $BENCH_SECTIONS; do
-		case $s in
-		fio | control | memory | scale) SECTIONS_FILTER+="|$s" ;;
-		broker) SECTIONS_FILTER+="|mount broker" ;;
-		*) die "BENCH_SECTIONS: unknown part: $s" ;;
-		esac
-	done
-	SECTIONS_FILTER+=")"
+	SECTION_FILTER="^bench: (setup|(mount )?(${BENCH_SECTIONS// /|}))"
 fi
 KERNEL_ISSUES=$(harness_kernel_issues)
 T0=$(date +%s)
@@ -138,7 +130,7 @@ bench_kernel() {
 	harness_run_env "$vm/run.env" test
 	{
 		printf 'LOOPNS_BATS_FILES=%q\n' /opt/loopns/tests/bench/bench.bats
-		printf 'LOOPNS_FILTER=%q\n' "$SECTIONS_FILTER"
+		printf 'LOOPNS_FILTER=%q\n' "$SECTION_FILTER"
 		printf 'LOOPNS_TEST_TIMEOUT=%q\n' "$VM_TIMEOUT"
 	} >>"$vm/run.env"
 	if ! harness_prepare "$k" "$vm" "$logs" "$vm/run.env"; then

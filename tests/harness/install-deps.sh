@@ -33,7 +33,7 @@ PACKAGES=(
 	# mount-image's xfs and btrfs tests (tests/bats/33-mount-image.bats)
 	xfsprogs btrfs-progs
 	# the OCI hook (json-c) and the runtimes its tests run in the guest
-	libjson-c-dev crun runc
+	libjson-c-dev crun runc podman lxc systemd-container
 )
 
 want_source=0

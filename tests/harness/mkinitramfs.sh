@@ -21,8 +21,11 @@ set -euo pipefail
 PACKAGES=(coreutils util-linux mount fdisk util-linux-extra e2fsprogs fuse2fs
 	findutils diffutils grep sed gawk kmod procps psmisc bsdextrautils
 	xxd tar gzip xz-utils zstd cpio strace fio libc-bin)
-# Single programs (if installed).
-PROGRAMS=(bash busybox udevadm capsh setcap getcap crun runc
+# Single programs (if installed). podman and conmon (33 MB), lxc-execute
+# and init.lxc (1.5 MB), systemd-nspawn (4 MB) for the container tests
+# (tests/bats/34-oci-hook.bats).
+PROGRAMS=(bash busybox udevadm capsh setcap getcap crun runc podman conmon
+	lxc-execute init.lxc systemd-nspawn
 	hexdump getent ldd mkfs.xfs mkfs.btrfs)
 # Kernel modules the guest may load; built-in or absent ones are skipped.
 MODULES=(loop fuse virtio_pci virtio_blk virtio_console crc32c_intel

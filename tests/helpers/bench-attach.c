@@ -9,9 +9,16 @@
  *       One process per DEV, started together; each repeats
  *       open(DEV) + LOOP_CONFIGURE(BACKING, FLAGS) + LOOP_CLR_FD + close
  *       until SECONDS have passed. Reports cycles, cycles/s in total.
- *   bench-attach latency N BACKING DEV
+ *   bench-attach turns SECONDS BACKING FLAGS DEVS_A DEVS_B
+ *       cycle on the devices of the comma-separated lists DEVS_A and
+ *       DEVS_B (one process per device), A and B taking turns in slices
+ *       of 50 ms until each ran SECONDS: the same background for both.
+ *       One JSON line for A, then one for B.
+ *   bench-attach latency N BACKING DEV [DEV...]
  *       N times open(DEV) + LOOP_CONFIGURE(BACKING) + LOOP_CLR_FD +
- *       close; reports the LOOP_CONFIGURE latency (p50, p99, mean, max).
+ *       close, the devices taking turns bind by bind; reports the
+ *       LOOP_CONFIGURE latency (p50, p90, p99, mean, max), one JSON line
+ *       per DEV.
  *   bench-attach mount SECONDS FSTYPE DIR [DIR...]
  *       One process per DIR: mount(FSTYPE, DIR) + umount(DIR) cycles.
  *   bench-attach mem CONTROL DEVPREFIX FIRST N BACKING
@@ -84,16 +91,27 @@ struct slot {
 
 typedef int (*cycle_fn)(const char *target, void *arg);
 
+#define MAXPROCS 16
+
+/* What the processes of one run did, summed over its slices. */
+struct group {
+	int n;
+	long count[MAXPROCS];
+	long errors;
+	int first_errno;
+	double seconds;
+	int failed;
+};
+
 /*
- * Run fn(target) in one child per target until @secs passed; all children
- * start when the parent closes the barrier pipe. Prints the JSON summary.
+ * Run fn(target) in one child per target until @secs passed, adding to
+ * @g; all children start when the parent closes the barrier pipe.
  */
-static int run_parallel(const char *kind, double secs, char **targets,
-			int n, cycle_fn fn, void *arg)
+static void run_slice(double secs, char **targets, int n, cycle_fn fn,
+		      void *arg, struct group *g)
 {
 	struct slot *slots;
-	int barrier[2], i, status, rc = 0;
-	long total = 0, errors = 0;
+	int barrier[2], i, status;
 	double wall = 0;
 
 	slots = mmap(NULL, sizeof(*slots) * n, PROT_READ | PROT_WRITE,
@@ -132,35 +150,99 @@ static int run_parallel(const char *kind, double secs, char **targets,
 		}
 	}
 	close(barrier[0]);
-	usleep(100000);
+	usleep(20000);
 	close(barrier[1]);
 	for (i = 0; i < n; i++) {
 		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
-			rc = 1;
+			g->failed = 1;
 	}
-	printf("{\"kind\":\"%s\",\"procs\":%d,\"per_proc\":[", kind, n);
+	g->n = n;
 	for (i = 0; i < n; i++) {
-		total += slots[i].count;
-		errors += slots[i].errors;
+		g->count[i] += slots[i].count;
+		if (slots[i].errors && !g->errors)
+			g->first_errno = slots[i].first_errno;
+		g->errors += slots[i].errors;
 		if (slots[i].elapsed > wall)
 			wall = slots[i].elapsed;
-		printf("%s%ld", i ? "," : "", slots[i].count);
+	}
+	g->seconds += wall;
+	munmap(slots, sizeof(*slots) * n);
+}
+
+/* Print the JSON summary of @g; 0, or 1 if anything failed. */
+static int print_group(const char *kind, const struct group *g)
+{
+	long total = 0;
+	int i;
+
+	printf("{\"kind\":\"%s\",\"procs\":%d,\"per_proc\":[", kind, g->n);
+	for (i = 0; i < g->n; i++) {
+		total += g->count[i];
+		printf("%s%ld", i ? "," : "", g->count[i]);
 	}
 	printf("],\"cycles\":%ld,\"seconds\":%.3f,\"rate\":%.1f,\"errors\":%ld",
-	       total, wall, wall > 0 ? total / wall : 0.0, errors);
-	for (i = 0; i < n; i++) {
-		if (slots[i].errors) {
-			printf(",\"first_error\":\"%s\"",
-			       strerror(slots[i].first_errno));
-			break;
+	       total, g->seconds, g->seconds > 0 ? total / g->seconds : 0.0,
+	       g->errors);
+	if (g->errors)
+		printf(",\"first_error\":\"%s\"", strerror(g->first_errno));
+	printf("}\n");
+	if (g->errors)
+		fprintf(stderr, "bench-attach: %ld failed cycles\n", g->errors);
+	return g->failed || g->errors;
+}
+
+static int run_parallel(const char *kind, double secs, char **targets,
+			int n, cycle_fn fn, void *arg)
+{
+	struct group g = { 0 };
+
+	if (n > MAXPROCS) {
+		fprintf(stderr, "bench-attach: at most %d targets\n", MAXPROCS);
+		exit(2);
+	}
+	run_slice(secs, targets, n, fn, arg, &g);
+	return print_group(kind, &g);
+}
+
+/* Split a comma-separated list in place; return the number of items. */
+static int split_list(char *list, char **items)
+{
+	int n = 0;
+	char *save, *p;
+
+	for (p = strtok_r(list, ",", &save); p && n < MAXPROCS;
+	     p = strtok_r(NULL, ",", &save))
+		items[n++] = p;
+	return n;
+}
+
+/*
+ * Two runs taking turns in slices of @slice seconds until each ran @secs
+ * (the first one first in even rounds, the second in odd ones), so that
+ * both meet the same background; one JSON line each.
+ */
+static int run_turns(const char *kind, double secs, double slice,
+		     char *list_a, char *list_b, cycle_fn fn, void *arg)
+{
+	char *ta[MAXPROCS], *tb[MAXPROCS];
+	struct group g[2] = { { 0 }, { 0 } };
+	int na = split_list(list_a, ta), nb = split_list(list_b, tb);
+	int round, k, rc;
+
+	if (!na || !nb)
+		return 2;
+	for (round = 0; g[0].seconds < secs || g[1].seconds < secs; round++) {
+		for (k = 0; k < 2; k++) {
+			int w = round % 2 ? 1 - k : k;
+
+			if (w == 0)
+				run_slice(slice, ta, na, fn, arg, &g[0]);
+			else
+				run_slice(slice, tb, nb, fn, arg, &g[1]);
 		}
 	}
-	printf("}\n");
-	if (errors) {
-		fprintf(stderr, "bench-attach: %ld failed cycles\n", errors);
-		rc = 1;
-	}
-	return rc;
+	rc = print_group(kind, &g[0]);
+	return print_group(kind, &g[1]) || rc;
 }
 
 struct cycle_arg {
@@ -203,11 +285,49 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int cmd_latency(long n, const char *backing_path, const char *dev)
+/* One LOOP_CONFIGURE of @dev, timed; then unbind. Return µs. */
+static double timed_bind(const char *dev, const struct loop_config *cfg)
 {
-	double *lat = calloc(n, sizeof(*lat)), t, sum = 0;
+	double t;
+	int fd;
+
+	fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		die("open", dev);
+	t = now();
+	if (ioctl(fd, LOOP_CONFIGURE, cfg) < 0)
+		die("LOOP_CONFIGURE", dev);
+	t = (now() - t) * 1e6;
+	if (ioctl(fd, LOOP_CLR_FD, 0) < 0)
+		die("LOOP_CLR_FD", dev);
+	close(fd);
+	return t;
+}
+
+static void print_latency(long n, double *lat)
+{
+	double sum = 0;
+	long i;
+
+	for (i = 0; i < n; i++)
+		sum += lat[i];
+	qsort(lat, n, sizeof(*lat), cmp_double);
+	printf("{\"binds\":%ld,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
+	       "\"mean_us\":%.1f,\"max_us\":%.1f}\n", n, lat[n / 2],
+	       lat[n * 9 / 10], lat[n * 99 / 100], sum / n, lat[n - 1]);
+}
+
+/*
+ * N binds of each device, taking turns (one bind of each in every round,
+ * the first device first in even rounds, last in odd ones), so that every
+ * device meets the same background; one JSON line per device.
+ */
+static int cmd_latency(long n, const char *backing_path, char **devs,
+		       int ndev)
+{
+	double *lat = calloc(n * ndev, sizeof(*lat));
 	struct loop_config cfg;
-	int backing, fd;
+	int backing, d, k;
 	long i;
 
 	if (!lat)
@@ -218,23 +338,15 @@ static int cmd_latency(long n, const char *backing_path, const char *dev)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.fd = backing;
 	for (i = 0; i < n; i++) {
-		fd = open(dev, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			die("open", dev);
-		t = now();
-		if (ioctl(fd, LOOP_CONFIGURE, &cfg) < 0)
-			die("LOOP_CONFIGURE", dev);
-		lat[i] = (now() - t) * 1e6;
-		sum += lat[i];
-		if (ioctl(fd, LOOP_CLR_FD, 0) < 0)
-			die("LOOP_CLR_FD", dev);
-		close(fd);
+		for (k = 0; k < ndev; k++) {
+			d = i % 2 ? ndev - 1 - k : k;
+			lat[d * n + i] = timed_bind(devs[d], &cfg);
+		}
 	}
-	qsort(lat, n, sizeof(*lat), cmp_double);
-	printf("{\"binds\":%ld,\"p50_us\":%.1f,\"p99_us\":%.1f,"
-	       "\"mean_us\":%.1f,\"max_us\":%.1f}\n", n, lat[n / 2],
-	       lat[n * 99 / 100], sum / n, lat[n - 1]);
+	for (d = 0; d < ndev; d++)
+		print_latency(n, lat + d * n);
 	free(lat);
+	close(backing);
 	return 0;
 }
 
@@ -617,7 +729,8 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: bench-attach cycle SECONDS BACKING FLAGS DEV...\n"
-		"       bench-attach latency N BACKING DEV\n"
+		"       bench-attach turns SECONDS BACKING FLAGS DEV[,DEV] DEV[,DEV]\n"
+		"       bench-attach latency N BACKING DEV...\n"
 		"       bench-attach mount SECONDS FSTYPE DIR...\n"
 		"       bench-attach mem CONTROL DEVPREFIX FIRST N BACKING\n"
 		"       bench-attach scale BASEDIR NINST NDEV BACKING\n");
@@ -637,8 +750,18 @@ int main(int argc, char **argv)
 		return run_parallel("attach-detach", atof(argv[2]), argv + 5,
 				    argc - 5, attach_detach, &a);
 	}
-	if (argc == 5 && !strcmp(argv[1], "latency") && num(argv[2]) > 0)
-		return cmd_latency(num(argv[2]), argv[3], argv[4]);
+	if (argc == 7 && !strcmp(argv[1], "turns")) {
+		struct cycle_arg a;
+
+		a.backing = open(argv[3], O_RDWR | O_CLOEXEC);
+		if (a.backing < 0)
+			die("open", argv[3]);
+		a.flags = (unsigned int)num(argv[4]);
+		return run_turns("attach-detach", atof(argv[2]), 0.05, argv[5],
+				 argv[6], attach_detach, &a);
+	}
+	if (argc >= 5 && !strcmp(argv[1], "latency") && num(argv[2]) > 0)
+		return cmd_latency(num(argv[2]), argv[3], argv + 4, argc - 4);
 	if (argc >= 5 && !strcmp(argv[1], "mount"))
 		return run_parallel("mount-umount", atof(argv[2]), argv + 4,
 				    argc - 4, mount_umount, argv[3]);

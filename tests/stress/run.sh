@@ -47,13 +47,19 @@
 #   LOOPNS_STRESS_FAULTS   auto (default: when the debugfs knobs exist), 0, 1
 #   LOOPNS_STRESS_JOBS     hammer children (default 4)
 #   LOOPNS_STRESS_SKIP     space-separated worker names to leave out
+#   LOOPNS_STRESS_ONLY     space-separated worker names to run (all)
 #   LOOPNS_STRESS_SEED     lns-hammer seed (default: random, printed);
 #                          an odd seed also takes instances down lazily with
 #                          stacked devices still bound (STRESS-7)
 #   LOOPNS_STRESS_FIO_MB   size written and verified per fio pass (4)
 #   LOOPNS_STRESS_MEMCG_MB the memcg worker's cgroup holds this (24) MiB
-#                          beside fio's own 16 (memory.max: their sum);
+#                          beside 32 for fio's own (memory.max: their sum);
 #                          it writes twice as much per round and fio
+#   LOOPNS_STRESS_MEMCG_DRIVER  loopns (default) or loop: the driver of
+#                          the memcg worker's two devices (parity runs)
+#   LOOPNS_STRESS_MEMCG_WBPS  io.max wbps of the memcg worker's cgroup on
+#                          the backing files' disk (none): their writeback,
+#                          charged to the cgroup, slowed to this (bytes/s)
 #   LOOPNS_STRESS_GRACE    seconds a worker may overrun the deadline
 #                          before it counts as hung (180)
 # Output: one line per worker, "stress: PASS" or "stress: FAIL (...)" last;
@@ -68,6 +74,7 @@ LNS_ENTER=${LNS_ENTER:-lns-enter}
 WORKROOT=${LOOPNS_STRESS_WORK:-${LOOPNS_SCRATCH:-/tmp}}
 JOBS=${LOOPNS_STRESS_JOBS:-4}
 SKIP=" ${LOOPNS_STRESS_SKIP:-} "
+ONLY=${LOOPNS_STRESS_ONLY:+" $LOOPNS_STRESS_ONLY "}
 SEED=${LOOPNS_STRESS_SEED:-$((RANDOM * 32768 + RANDOM))}
 DBG=/sys/kernel/debug
 
@@ -80,7 +87,7 @@ now() { printf '%(%s)T' -1; }
 log() { printf 'stress: %s\n' "$*"; }
 kmark() { echo "loopns-stress: $*" >/dev/kmsg 2>/dev/null || true; }
 problem() { PROBLEMS+=("$*"); log "PROBLEM: $*"; }
-skipped() { [[ $SKIP == *" $1 "* ]]; }
+skipped() { [[ $SKIP == *" $1 "* || (-n $ONLY && $ONLY != *" $1 "*) ]]; }
 
 # Every loopns gendisk.
 lns_disks() {
@@ -412,7 +419,8 @@ w_fsflush() {
 # back and reclaimed (tmpfs pages could not, without swap).
 MEMCG=/sys/fs/cgroup/lns-stress-memcg
 w_memcg() {
-	local mb=${LOOPNS_STRESS_MEMCG_MB:-24} a=$W/mcg m=$W/mcg-mnt n=0 i dev fsdev scan oom
+	local mb=${LOOPNS_STRESS_MEMCG_MB:-24} drv=${LOOPNS_STRESS_MEMCG_DRIVER:-loopns}
+	local a=$W/mcg m=$W/mcg-mnt n=0 i dev fsdev scan oom oom0 peak
 	if ! grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
 		echo "no cgroup v2 memory controller"
 		result memcg ok
@@ -422,16 +430,32 @@ w_memcg() {
 	truncate -s $((2 * mb))M "$W/mcg-img"
 	truncate -s $((3 * mb))M "$W/mcg-fs"
 	mkfs.ext4 -q -F -E nodiscard "$W/mcg-fs" || { result memcg FAIL mkfs; return; }
-	mount -t loopns loopns "$a" || { result memcg FAIL mount; return; }
-	i=$(loopioctl "$a/loop-control" ctl-get-free) && loopioctl "$a/loop$i" configure "$W/mcg-img" 0 >/dev/null &&
-		dev=$a/loop$i && i=$(loopioctl "$a/loop-control" ctl-get-free) &&
-		loopioctl "$a/loop$i" configure "$W/mcg-fs" 0 >/dev/null && fsdev=$a/loop$i ||
-		{ result memcg FAIL bind; return; }
+	if [[ $drv == loop ]]; then
+		dev=$(losetup -f --show "$W/mcg-img") && fsdev=$(losetup -f --show "$W/mcg-fs") ||
+			{ result memcg FAIL "losetup"; return; }
+	else
+		mount -t loopns loopns "$a" || { result memcg FAIL mount; return; }
+		i=$(loopioctl "$a/loop-control" ctl-get-free) && loopioctl "$a/loop$i" configure "$W/mcg-img" 0 >/dev/null &&
+			dev=$a/loop$i && i=$(loopioctl "$a/loop-control" ctl-get-free) &&
+			loopioctl "$a/loop$i" configure "$W/mcg-fs" 0 >/dev/null && fsdev=$a/loop$i ||
+			{ result memcg FAIL bind; return; }
+	fi
 	echo +memory >/sys/fs/cgroup/cgroup.subtree_control
-	# fio itself holds about 16 MiB there (its shared job memory): the page
-	# cache gets about $mb MiB, half of what each pass writes.
-	mkdir -p "$MEMCG" && echo $(((mb + 16) << 20)) >"$MEMCG/memory.max" && echo "$BASHPID" >"$MEMCG/cgroup.procs" ||
+	# fio itself holds about 29 MiB there (24 of shared job memory, 5
+	# anonymous: the OOM reports' shmem-rss and anon-rss, fio 3.33): with
+	# 32 MiB for it the page cache gets about $mb MiB, half of what each
+	# pass writes.
+	mkdir -p "$MEMCG" && echo $(((mb + 32) << 20)) >"$MEMCG/memory.max" && echo "$BASHPID" >"$MEMCG/cgroup.procs" ||
 		{ result memcg FAIL "cgroup setup"; return; }
+	# A cgroup an earlier run could not remove (an OOM-killed fio left
+	# a process in it) keeps its OOM kills: only new ones count.
+	oom0=$(awk '$1 == "oom_kill" { print $2 }' "$MEMCG/memory.events")
+	if [[ -n ${LOOPNS_STRESS_MEMCG_WBPS:-} ]]; then
+		# The backing files' writeback, charged to the cgroup, is slow.
+		echo +io >/sys/fs/cgroup/cgroup.subtree_control &&
+			echo "$(findmnt -no MAJ:MIN -T "$W") wbps=$LOOPNS_STRESS_MEMCG_WBPS" >"$MEMCG/io.max" ||
+			{ result memcg FAIL "io.max"; return; }
+	fi
 	mount -t ext4 "$fsdev" "$m" || { result memcg FAIL "mount ext4"; return; }
 	while ((n < 1 || $(now) < END)); do
 		# The device, then files on ext4 on the other device.
@@ -452,14 +476,15 @@ w_memcg() {
 	echo "$BASHPID" >/sys/fs/cgroup/cgroup.procs
 	scan=$(awk '$1 == "pgscan" { print $2 }' "$MEMCG/memory.stat")
 	oom=$(awk '$1 == "oom_kill" { print $2 }' "$MEMCG/memory.events")
-	echo "memcg ${mb} MiB: pgscan ${scan:-?}, oom_kill ${oom:-?}, peak $(cat "$MEMCG/memory.peak" 2>/dev/null || echo ?)"
+	peak=$(($(cat "$MEMCG/memory.peak" 2>/dev/null || echo 0) >> 20))
+	echo "memcg ${mb} MiB ($drv): pgscan ${scan:-?}, oom_kill ${oom:-?}, peak $peak MiB"
 	rmdir "$MEMCG"
 	fsck.ext4 -fn "$fsdev" >"$LOGS/memcg-fsck.out" 2>&1 ||
 		{ cat "$LOGS/memcg-fsck.out"; result memcg FAIL "fsck found errors"; return; }
-	umount "$a"
+	if [[ $drv == loop ]]; then losetup -d "$dev" "$fsdev"; else umount "$a"; fi
 	((${scan:-0} > 0)) || { result memcg FAIL "the cgroup never reclaimed"; return; }
-	((${oom:-0} == 0)) || { result memcg FAIL "OOM kills in the cgroup"; return; }
-	echo "$n memcg rounds in ${mb} MiB, pgscan $scan"
+	((${oom:-0} == ${oom0:-0})) || { result memcg FAIL "OOM kills in the cgroup"; return; }
+	echo "$n memcg rounds in ${mb} MiB ($drv), pgscan $scan, peak $peak MiB"
 	result memcg ok
 }
 

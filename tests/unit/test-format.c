@@ -89,12 +89,12 @@ static void test_format(void)
 	is_str(lns_fmt_mount_opts(&a, 0, false, 0, false, buf, sizeof(buf)), "",
 	       "no mount options");
 	a.max = 4;
-	a.set |= 1u << LNS_O_MAX;
+	a.set |= LNS_BIT(LNS_O_MAX);
 	a.mode = 0660;
-	a.set |= 1u << LNS_O_MODE;
+	a.set |= LNS_BIT(LNS_O_MODE);
 	is_str(lns_fmt_mount_opts(&a, 1000, true, 5, true, buf, sizeof(buf)),
 	       "max=4,uid=1000,gid=5,mode=660", "all mount options");
-	a.set = 1u << LNS_O_MODE;
+	a.set = LNS_BIT(LNS_O_MODE);
 	a.max = 0;
 	a.mode = 0;
 	is_str(lns_fmt_mount_opts(&a, 0, false, 0, false, buf, sizeof(buf)), "mode=0",
