@@ -247,10 +247,8 @@ int lns_cmd_status(const struct lns_args *a)
 	}
 	free(s.insts);
 	if (!s.loaded && !lns_has(a, LNS_O_JSON))
-		lns_not_loaded_msg();
-	if (!rc && !s.loaded)
-		rc = LNS_EXIT_NOMODULE;
-	return rc;
+		lns_not_loaded();
+	return !rc && !s.loaded ? LNS_EXIT_NOMODULE : rc;
 }
 
 /* ------------------------------------------------------------ load */
@@ -259,18 +257,11 @@ int lns_cmd_status(const struct lns_args *a)
 static int cmd_write_file(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
+	int e = fd < 0 || write(fd, text, strlen(text)) < 0 ? -errno : 0;
 
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, strlen(text));
-	if (n < 0) {
-		n = -errno;
+	if (fd >= 0)
 		close(fd);
-		return (int)n;
-	}
-	close(fd);
-	return 0;
+	return e;
 }
 
 static int cmd_set_param(const char *assign)
@@ -438,39 +429,26 @@ static int cmd_mount_data(const struct lns_args *a, char *buf, size_t len)
 	return 0;
 }
 
-static void cmd_mount_error(const char *dir, int e)
+/* mount(2) of @dir; on failure print the cause. Return: the exit status. */
+static int cmd_mount_call(const char *dir, unsigned long flags,
+			  const char *data)
 {
-	switch (e) {
-	case ENODEV:
-		lns_not_loaded_msg();
-		break;
-	case EPERM:
+	const char *src = flags & MS_REMOUNT ? NULL : LNS_FSTYPE;
+	int e;
+
+	if (!mount(src, dir, src, flags, data))
+		return LNS_EXIT_OK;
+	e = errno;
+	if (e == ENODEV)
+		return lns_not_loaded();
+	if (e == EPERM)
 		lns_err("%s: permission denied: mounting an instance needs CAP_SYS_ADMIN (root, or root of a user namespace owning the mount namespace)",
 			dir);
-		break;
-	case EINVAL:
+	else if (e == EINVAL)
 		lns_err("%s: the kernel rejected the mount options", dir);
-		break;
-	default:
+	else
 		lns_err("%s: %s", dir, strerror(e));
-	}
-}
-
-static int cmd_mount_exit(int e)
-{
-	return e == ENODEV ? LNS_EXIT_NOMODULE : lns_errno_exit(e);
-}
-
-/* Mount a new instance at @dir with @data. Prints the cause on failure. */
-static int cmd_do_mount(const char *dir, const char *data)
-{
-	if (mount(LNS_FSTYPE, dir, LNS_FSTYPE, MS_NOSUID, data) < 0) {
-		int e = errno;
-
-		cmd_mount_error(dir, e);
-		return cmd_mount_exit(e);
-	}
-	return LNS_EXIT_OK;
+	return lns_errno_exit(e);
 }
 
 /* MS_REMOUNT keeping the mount's own flags (nosuid, noexec, ...). */
@@ -496,13 +474,7 @@ static int cmd_do_remount(const char *dir, const char *data)
 		for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 			if (sv.f_flag & map[i].st)
 				flags |= map[i].ms;
-	if (mount(NULL, dir, NULL, flags, data) < 0) {
-		int e = errno;
-
-		cmd_mount_error(dir, e);
-		return cmd_mount_exit(e);
-	}
-	return LNS_EXIT_OK;
+	return cmd_mount_call(dir, flags, data);
 }
 
 int lns_cmd_mount(const struct lns_args *a)
@@ -522,7 +494,7 @@ int lns_cmd_mount(const struct lns_args *a)
 		lns_err("%s: not a directory", dir);
 		return LNS_EXIT_USAGE;
 	}
-	return cmd_do_mount(dir, data);
+	return cmd_mount_call(dir, MS_NOSUID, data);
 }
 
 int lns_cmd_umount(const struct lns_args *a)
@@ -904,8 +876,6 @@ int lns_cmd_resize(const struct lns_args *a)
 static int cmd_list_instances(const struct lns_args *a,
 			      struct lns_instance_info **insts, int *n)
 {
-	int rc;
-
 	if (a->instance) {
 		*insts = calloc(1, sizeof(**insts));
 		if (!*insts)
@@ -919,12 +889,7 @@ static int cmd_list_instances(const struct lns_args *a,
 		lns_err("/proc/self/mountinfo: %s", strerror(-*n));
 		return LNS_EXIT_FAIL;
 	}
-	rc = LNS_EXIT_OK;
-	if (!*n && lns_block_major() < 0) {
-		lns_not_loaded_msg();
-		rc = LNS_EXIT_NOMODULE;
-	}
-	return rc;
+	return !*n && lns_block_major() < 0 ? lns_not_loaded() : LNS_EXIT_OK;
 }
 
 /* Add the devices of @inst to @tb (unbound ones with --all). */
@@ -1156,7 +1121,7 @@ static int cmd_setup_dev_mount(const struct lns_args *a, int dfd,
 	ma.set |= LNS_BIT(LNS_O_MAX);
 	if (cmd_mount_data(&ma, data, sizeof(data)))
 		return LNS_EXIT_USAGE;
-	return cmd_do_mount(inst, data);
+	return cmd_mount_call(inst, MS_NOSUID, data);
 }
 
 /* The instance already at @inst: make its max= match the links. */
@@ -1175,14 +1140,15 @@ static int cmd_setup_dev_remount(const struct lns_args *a, const char *inst)
 }
 
 /**
- * cmd_setup_dev() - prepare a /dev for unmodified util-linux
+ * lns_setup_dev() - prepare a /dev for unmodified util-linux (setup-dev;
+ *                   also the OCI hook's)
  * @a: options (--max, --partitions, --instance, --uid, --gid, --mode,
  *     --force)
  * @dir: the /dev directory
  *
  * Return: an exit status.
  */
-static int cmd_setup_dev(const struct lns_args *a, const char *dir)
+int lns_setup_dev(const struct lns_args *a, const char *dir)
 {
 	struct cmd_devdir dd = {
 		.dir = dir,
@@ -1222,19 +1188,7 @@ int lns_cmd_setup_dev(const struct lns_args *a)
 {
 	if (lns_has(a, LNS_O_REMOVE))
 		return cmd_setup_dev_remove(a->pos[0]);
-	return cmd_setup_dev(a, a->pos[0]);
-}
-
-/**
- * lns_setup_dev() - setup-dev for another program (the OCI hook)
- * @a: setup-dev's options
- * @dir: the /dev directory
- *
- * Return: an exit status.
- */
-int lns_setup_dev(const struct lns_args *a, const char *dir)
-{
-	return cmd_setup_dev(a, dir);
+	return lns_setup_dev(a, a->pos[0]);
 }
 
 /* ------------------------------------------------------------ run */
@@ -1350,7 +1304,7 @@ static int cmd_private_dev(const struct lns_args *a)
 	close(old);
 	sa.instance = NULL;
 	sa.set &= ~(LNS_BIT(LNS_O_INSTANCE) | LNS_BIT(LNS_O_FORCE));
-	rc = cmd_setup_dev(&sa, "/dev");
+	rc = lns_setup_dev(&sa, "/dev");
 	if (rc)
 		return LNS_EXIT_CANNOT_RUN;
 	setenv("LOOPNS_DIR", "/dev/" LNS_DEVDIR_NAME, 1);
@@ -1364,7 +1318,7 @@ static int cmd_run_unshare(bool userns)
 
 	if (!lns_fs_registered() && lns_block_major() < 0 && userns) {
 		/* the mount would autoload it only for root */
-		lns_not_loaded_msg();
+		lns_not_loaded();
 		return LNS_EXIT_CANNOT_RUN;
 	}
 	if (userns) {
@@ -1398,7 +1352,7 @@ static int cmd_run_dir(const struct lns_args *a, const char *dir)
 	ma.max = lns_has(a, LNS_O_MAX) ? a->max : LNS_SETUP_DEV_MAX;
 	ma.set |= LNS_BIT(LNS_O_MAX);
 	lns_fmt_mount_opts(&ma, 0, false, 0, false, data, sizeof(data));
-	if (cmd_do_mount(dir, data))
+	if (cmd_mount_call(dir, MS_NOSUID, data))
 		return LNS_EXIT_CANNOT_RUN;
 	setenv("LOOPNS_DIR", dir, 1);
 	return LNS_EXIT_OK;

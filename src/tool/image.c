@@ -271,7 +271,7 @@ static int img_attach(int fd, bool ro)
 	fsfd = img_fsopen(LNS_FSTYPE);
 	if (fsfd < 0) {
 		if (errno == ENODEV)
-			lns_not_loaded_msg();
+			lns_not_loaded();
 		else
 			lns_syserr("fsopen(loopns)");
 		return -1;

@@ -117,6 +117,14 @@ int lns_read_u64(const char *path, uint64_t *out)
 	return lns_parse_u64(buf, out);
 }
 
+/* /proc/devices in a static buffer, NULL if it cannot be read. */
+static const char *sys_proc_devices(void)
+{
+	static char buf[16384];
+
+	return lns_read_file("/proc/devices", buf, sizeof(buf)) < 0 ? NULL : buf;
+}
+
 /**
  * lns_block_major() - the loopns block major, from /proc/devices
  *
@@ -124,11 +132,9 @@ int lns_read_u64(const char *path, uint64_t *out)
  */
 int lns_block_major(void)
 {
-	static char buf[16384];
+	const char *devs = sys_proc_devices();
 
-	if (lns_read_file("/proc/devices", buf, sizeof(buf)) < 0)
-		return -1;
-	return lns_find_block_major(buf, LNS_MODNAME);
+	return devs ? lns_find_block_major(devs, LNS_MODNAME) : -1;
 }
 
 /**
@@ -139,11 +145,9 @@ int lns_block_major(void)
  */
 int lns_control_major(void)
 {
-	static char buf[16384];
+	const char *devs = sys_proc_devices();
 
-	if (lns_read_file("/proc/devices", buf, sizeof(buf)) < 0)
-		return -1;
-	return lns_find_char_major(buf, LNS_MODNAME "-control");
+	return devs ? lns_find_char_major(devs, LNS_MODNAME "-control") : -1;
 }
 
 /**
@@ -168,11 +172,14 @@ bool lns_fs_registered(void)
 }
 
 /**
- * lns_not_loaded_msg() - the message for a missing module
+ * lns_not_loaded() - say that the module is missing
+ *
+ * Return: LNS_EXIT_NOMODULE.
  */
-void lns_not_loaded_msg(void)
+int lns_not_loaded(void)
 {
 	lns_err("module loopns is not loaded: run modprobe loopns or loopnsctl load");
+	return LNS_EXIT_NOMODULE;
 }
 
 /**
@@ -336,10 +343,8 @@ int lns_resolve_instance(const char *given, char *out, size_t len)
 			return LNS_EXIT_NOTFOUND;
 		}
 		if (!r) {
-			if (lns_block_major() < 0) {
-				lns_not_loaded_msg();
-				return LNS_EXIT_NOMODULE;
-			}
+			if (lns_block_major() < 0)
+				return lns_not_loaded();
 			lns_err("%s %s: not a loopns instance (mount one with loopnsctl mount DIR)",
 				how, given);
 			return LNS_EXIT_NOTFOUND;
@@ -359,10 +364,8 @@ int lns_resolve_instance(const char *given, char *out, size_t len)
 	}
 	free(v);
 	if (!n) {
-		if (lns_block_major() < 0) {
-			lns_not_loaded_msg();
-			return LNS_EXIT_NOMODULE;
-		}
+		if (lns_block_major() < 0)
+			return lns_not_loaded();
 		lns_err("no loopns instance is mounted here: mount one with loopnsctl mount DIR, or give --instance DIR");
 		return LNS_EXIT_NOTFOUND;
 	}
@@ -627,10 +630,8 @@ int lns_check_node(const char *node, int flags, int *fd)
 	if (stat(node, &st) < 0) {
 		int e = errno;
 
-		if (major < 0) {
-			lns_not_loaded_msg();
-			return LNS_EXIT_NOMODULE;
-		}
+		if (major < 0)
+			return lns_not_loaded();
 		lns_err("%s: %s", node, strerror(e));
 		return lns_errno_exit(e);
 	}
@@ -638,10 +639,8 @@ int lns_check_node(const char *node, int flags, int *fd)
 		lns_err("%s: not a block device", node);
 		return LNS_EXIT_NOTFOUND;
 	}
-	if (major < 0) {
-		lns_not_loaded_msg();
-		return LNS_EXIT_NOMODULE;
-	}
+	if (major < 0)
+		return lns_not_loaded();
 	if ((int)major(st.st_rdev) != major) {
 		char p[96], link[PATH_MAX];
 		ssize_t n;

@@ -27,7 +27,7 @@ int lns_read_u64(const char *path, uint64_t *out);
 int lns_block_major(void);
 int lns_control_major(void);
 bool lns_fs_registered(void);
-void lns_not_loaded_msg(void);
+int lns_not_loaded(void);
 int lns_is_instance_root(const char *path);
 int lns_instances_in(const char *mountinfo, struct lns_instance_info **out);
 int lns_instances(struct lns_instance_info **out);
