@@ -390,29 +390,22 @@ out:
 
 static int cmd_resolve_id(const char *s, bool group, uint32_t *out)
 {
+	struct passwd *p;
+	struct group *g;
 	uint64_t v;
 
 	if (!lns_parse_u64(s, &v) && v < UINT32_MAX) {
 		*out = (uint32_t)v;
 		return 0;
 	}
-	if (group) {
-		struct group *g = getgrnam(s);
-
-		if (g) {
-			*out = g->gr_gid;
-			return 0;
-		}
-		lns_err("--gid %s: no such group", s);
-	} else {
-		struct passwd *p = getpwnam(s);
-
-		if (p) {
-			*out = p->pw_uid;
-			return 0;
-		}
-		lns_err("--uid %s: no such user", s);
+	p = group ? NULL : getpwnam(s);
+	g = group ? getgrnam(s) : NULL;
+	if (p || g) {
+		*out = p ? p->pw_uid : g->gr_gid;
+		return 0;
 	}
+	lns_err("--%s %s: no such %s", group ? "gid" : "uid", s,
+		group ? "group" : "user");
 	return -1;
 }
 
@@ -463,13 +456,9 @@ static int cmd_do_remount(const char *dir, const char *data)
 	unsigned long flags = MS_REMOUNT;
 	struct statvfs sv;
 	size_t i;
-	int r = lns_is_instance_root(dir);
 
-	if (r <= 0) {
-		lns_err("%s: %s", dir, r < 0 ? strerror(-r) :
-			"not a loopns instance");
+	if (lns_need_instance("", dir))
 		return LNS_EXIT_NOTFOUND;
-	}
 	if (statvfs(dir, &sv) == 0)
 		for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 			if (sv.f_flag & map[i].st)
@@ -500,16 +489,10 @@ int lns_cmd_mount(const struct lns_args *a)
 int lns_cmd_umount(const struct lns_args *a)
 {
 	const char *dir = a->pos[0];
-	int r = lns_is_instance_root(dir);
+	int rc = lns_need_instance("", dir);
 
-	if (r < 0) {
-		lns_err("%s: %s", dir, strerror(-r));
-		return lns_errno_exit(-r);
-	}
-	if (!r) {
-		lns_err("%s: not a loopns instance", dir);
-		return LNS_EXIT_NOTFOUND;
-	}
+	if (rc)
+		return rc;
 	if (umount2(dir, lns_has(a, LNS_O_LAZY) ? MNT_DETACH : 0) < 0) {
 		int e = errno;
 
@@ -1083,18 +1066,15 @@ static int cmd_setup_dev_max(const struct lns_args *a, const char *inst,
 			     bool mounted, struct cmd_devdir *dd)
 {
 	struct lns_instance_info info;
-	int s;
+	int rc;
 
 	if (mounted && !lns_has(a, LNS_O_MAX) && !lns_instance_info_of(inst, &info))
 		dd->max = (uint32_t)info.max;	/* keep what is there */
 	if (!a->instance)
 		return LNS_EXIT_OK;
-	s = lns_is_instance_root(a->instance);
-	if (s <= 0) {
-		lns_err("--instance %s: %s", a->instance,
-			s < 0 ? strerror(-s) : "not a loopns instance");
-		return s < 0 ? lns_errno_exit(-s) : LNS_EXIT_NOTFOUND;
-	}
+	rc = lns_need_instance("--instance ", a->instance);
+	if (rc)
+		return rc;
 	if (!lns_instance_info_of(a->instance, &info))
 		dd->max = (uint32_t)info.max;
 	return LNS_EXIT_OK;

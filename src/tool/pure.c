@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -276,6 +277,16 @@ const char *lns_cmd_usage(enum lns_cmd cmd)
 
 /* ------------------------------------------------------------ numbers */
 
+/* The number at the start of @s (decimal or 0x hex, no sign), @end after it. */
+static int lns_strtou64(const char *s, uint64_t *v, char **end)
+{
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	*v = strtoull(s, end, 0);
+	return errno == ERANGE ? -ERANGE : errno ? -EINVAL : 0;
+}
+
 /**
  * lns_parse_u64() - parse a decimal (or 0x hexadecimal) number
  * @s: the text; no sign, no spaces
@@ -285,19 +296,15 @@ const char *lns_cmd_usage(enum lns_cmd cmd)
  */
 int lns_parse_u64(const char *s, uint64_t *out)
 {
-	unsigned long long v;
+	uint64_t v;
 	char *end;
+	int e = lns_strtou64(s, &v, &end);
 
-	if (!s || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno == ERANGE)
-		return -ERANGE;
-	if (errno || *end)
-		return -EINVAL;
-	*out = v;
-	return 0;
+	if (!e && *end)
+		e = -EINVAL;
+	if (!e)
+		*out = v;
+	return e;
 }
 
 /**
@@ -313,34 +320,27 @@ int lns_parse_u64(const char *s, uint64_t *out)
 int lns_parse_size(const char *s, uint64_t *out)
 {
 	static const char units[] = "KMGTP";
-	unsigned long long v;
 	const char *u;
+	uint64_t v;
 	char *end;
-	int shift = 0;
+	int shift, e = lns_strtou64(s, &v, &end);
 
-	if (!s || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno == ERANGE)
-		return -ERANGE;
-	if (errno)
-		return -EINVAL;
-	if (*end) {
-		u = strchr(units, toupper((unsigned char)*end));
-		if (!u)
-			return -EINVAL;
-		shift = 10 * (int)(u - units + 1);
-		end++;
-		if (!strcasecmp(end, "iB") || !strcasecmp(end, "B"))
-			end += strlen(end);
-		if (*end)
-			return -EINVAL;
-		if (v > (UINT64_MAX >> shift))
-			return -ERANGE;
-		v <<= shift;
+	if (e || !*end) {
+		if (!e)
+			*out = v;
+		return e;
 	}
-	*out = v;
+	u = strchr(units, toupper((unsigned char)*end++));
+	if (!u)
+		return -EINVAL;
+	shift = 10 * (int)(u - units + 1);
+	if (!strcasecmp(end, "iB") || !strcasecmp(end, "B"))
+		end += strlen(end);
+	if (*end)
+		return -EINVAL;
+	if (v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = v << shift;
 	return 0;
 }
 
@@ -562,14 +562,49 @@ static void lns_getopt_tables(enum lns_cmd cmd, struct option *lo, char *so)
 	*so = 0;
 }
 
-/* A non-empty text value (--instance, --dir, --uid, --gid). */
-static int lns_store_text(const char *spelled, const char *val,
-			  const char **out, const char *what, char *err,
-			  size_t errlen)
+/* The options whose value is a non-empty text: where it goes, what it is. */
+static const struct lns_textopt {
+	enum lns_opt id;
+	size_t off;
+	const char *what;
+} lns_textopts[] = {
+	{ LNS_O_INSTANCE, offsetof(struct lns_args, instance), "path" },
+	{ LNS_O_DIR, offsetof(struct lns_args, dir), "path" },
+	{ LNS_O_UID, offsetof(struct lns_args, uid), "user" },
+	{ LNS_O_GID, offsetof(struct lns_args, gid), "group" },
+	{ LNS_O_TARGET, offsetof(struct lns_args, target), "PID" },
+	{ LNS_O_UPPER, offsetof(struct lns_args, upper), "path" },
+	{ LNS_O_WORK, offsetof(struct lns_args, work), "path" },
+};
+
+/* A number from @min to @max for option @spelled. */
+static int lns_store_u32(const char *spelled, const char *val, uint32_t min,
+			 uint32_t max, uint32_t *out, char *err, size_t errlen)
 {
-	if (!*val)
-		return lns_errf(err, errlen, "%s: empty %s", spelled, what);
-	*out = val;
+	int e = lns_parse_u32_range(val, min, max, out);
+
+	if (e == -ERANGE)
+		return lns_errf(err, errlen, "%s %s: must be from %u to %u",
+				spelled, val, min, max);
+	if (e)
+		return lns_errf(err, errlen, "%s %s: not a number", spelled, val);
+	return 0;
+}
+
+/* --fd: mount-image takes several (overlay layers), attach one. */
+static int lns_store_fd(struct lns_args *a, const char *spelled,
+			const char *val, char *err, size_t errlen)
+{
+	uint32_t fd;
+
+	if (lns_store_u32(spelled, val, 3, 1023, &fd, err, errlen))
+		return -1;
+	if (a->nfd >= LNS_IMG_MAX_FDS)
+		return lns_errf(err, errlen, "%s: at most %d", spelled,
+				LNS_IMG_MAX_FDS);
+	if (!a->nfd)
+		a->fd = (int)fd;
+	a->fds[a->nfd++] = (int)fd;
 	return 0;
 }
 
@@ -577,47 +612,39 @@ static int lns_store_number(struct lns_args *a, enum lns_opt id,
 			    const char *spelled, const char *val, char *err,
 			    size_t errlen)
 {
-	uint32_t fd = 3;
 	uint64_t v = 0;
 	int e;
 
 	switch (id) {
+	case LNS_O_MAX:
+		return lns_store_u32(spelled, val, 1, LNS_MAX_LIMIT, &a->max,
+				     err, errlen);
+	case LNS_O_PARTITIONS:
+		return lns_store_u32(spelled, val, 0, LNS_PARTS_LIMIT,
+				     &a->partitions, err, errlen);
+	case LNS_O_FD:
+		return lns_store_fd(a, spelled, val, err, errlen);
+	case LNS_O_MODE:
+		e = lns_parse_mode(val, &a->mode);
+		if (e == -ERANGE)
+			return lns_errf(err, errlen, "%s %s: only read and write bits (within 0666)",
+					spelled, val);
+		if (e)
+			return lns_errf(err, errlen, "%s %s: not an octal mode",
+					spelled, val);
+		return 0;
 	case LNS_O_OFFSET:
 		e = lns_parse_size(val, &a->offset);
 		break;
 	case LNS_O_SIZELIMIT:
 		e = lns_parse_size(val, &a->sizelimit);
 		break;
-	case LNS_O_BLOCK_SIZE:
+	default: /* LNS_O_BLOCK_SIZE */
 		e = lns_parse_size(val, &v);
 		if (!e && (v < 512 || v > 65536 || (v & (v - 1))))
 			return lns_errf(err, errlen, "%s %s: must be a power of two from 512 to the page size",
 					spelled, val);
 		a->block_size = (uint32_t)v;
-		break;
-	case LNS_O_MAX:
-		e = lns_parse_u32_range(val, 1, LNS_MAX_LIMIT, &a->max);
-		if (e == -ERANGE)
-			return lns_errf(err, errlen, "%s %s: must be from 1 to %d",
-					spelled, val, LNS_MAX_LIMIT);
-		break;
-	case LNS_O_PARTITIONS:
-		e = lns_parse_u32_range(val, 0, LNS_PARTS_LIMIT, &a->partitions);
-		if (e == -ERANGE)
-			return lns_errf(err, errlen, "%s %s: must be from 0 to %d",
-					spelled, val, LNS_PARTS_LIMIT);
-		break;
-	default: /* LNS_O_FD */
-		e = lns_parse_u32_range(val, 3, 1023, &fd);
-		if (e == -ERANGE)
-			return lns_errf(err, errlen, "%s %s: must be from 3 to 1023",
-					spelled, val);
-		if (a->nfd >= LNS_IMG_MAX_FDS)
-			return lns_errf(err, errlen, "%s: at most %d", spelled,
-					LNS_IMG_MAX_FDS);
-		if (!a->nfd)
-			a->fd = (int)fd;
-		a->fds[a->nfd++] = (int)fd;
 		break;
 	}
 	if (e == -ERANGE)
@@ -632,41 +659,23 @@ static int lns_store(struct lns_args *a, const struct lns_optdef *o,
 		     const char *spelled, const char *val, char *err,
 		     size_t errlen)
 {
-	int e;
+	size_t i;
 
 	if (a->set & C(o->id) && o->id != LNS_O_HELP &&
 	    !(o->id == LNS_O_FD && a->cmd == LNS_CMD_MOUNT_IMAGE))
 		return lns_errf(err, errlen, "option %s given twice", spelled);
 	a->set |= C(o->id);
-	switch (o->id) {
-	case LNS_O_INSTANCE:
-		return lns_store_text(spelled, val, &a->instance, "path", err, errlen);
-	case LNS_O_DIR:
-		return lns_store_text(spelled, val, &a->dir, "path", err, errlen);
-	case LNS_O_UID:
-		return lns_store_text(spelled, val, &a->uid, "user", err, errlen);
-	case LNS_O_GID:
-		return lns_store_text(spelled, val, &a->gid, "group", err, errlen);
-	case LNS_O_TARGET:
-		return lns_store_text(spelled, val, &a->target, "PID", err, errlen);
-	case LNS_O_UPPER:
-		return lns_store_text(spelled, val, &a->upper, "path", err, errlen);
-	case LNS_O_WORK:
-		return lns_store_text(spelled, val, &a->work, "path", err, errlen);
-	case LNS_O_MODE:
-		e = lns_parse_mode(val, &a->mode);
-		if (e == -ERANGE)
-			return lns_errf(err, errlen, "%s %s: only read and write bits (within 0666)",
-					spelled, val);
-		if (e)
-			return lns_errf(err, errlen, "%s %s: not an octal mode",
-					spelled, val);
+	for (i = 0; i < sizeof(lns_textopts) / sizeof(lns_textopts[0]); i++) {
+		const struct lns_textopt *t = &lns_textopts[i];
+
+		if (t->id != o->id)
+			continue;
+		if (!*val)
+			return lns_errf(err, errlen, "%s: empty %s", spelled, t->what);
+		*(const char **)((char *)a + t->off) = val;
 		return 0;
-	default:
-		if (!o->arg)
-			return 0;
-		return lns_store_number(a, o->id, spelled, val, err, errlen);
 	}
+	return o->arg ? lns_store_number(a, o->id, spelled, val, err, errlen) : 0;
 }
 
 /* The message for getopt_long()'s '?' or ':' on argv[optind - 1]. */

@@ -204,6 +204,24 @@ int lns_is_instance_root(const char *path)
 	return !lstat(ctl, &lc) && S_ISCHR(lc.st_mode);
 }
 
+/**
+ * lns_need_instance() - check that @dir is the root of an instance
+ * @how: how @dir was given, in front of the message: "--instance " or ""
+ * @dir: the directory
+ *
+ * Return: LNS_EXIT_OK, or an exit status after saying why not.
+ */
+int lns_need_instance(const char *how, const char *dir)
+{
+	int r = lns_is_instance_root(dir);
+
+	if (r > 0)
+		return LNS_EXIT_OK;
+	lns_err("%s%s: %s", how, dir, r < 0 ? strerror(-r) :
+		"not a loopns instance");
+	return r < 0 ? lns_errno_exit(-r) : LNS_EXIT_NOTFOUND;
+}
+
 /* Add the instance mounted as @fs to @v unless its superblock is there. */
 static int sys_add_instance(struct libmnt_fs *fs, struct lns_instance_info **v,
 			    int n)

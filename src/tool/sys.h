@@ -29,6 +29,7 @@ int lns_control_major(void);
 bool lns_fs_registered(void);
 int lns_not_loaded(void);
 int lns_is_instance_root(const char *path);
+int lns_need_instance(const char *how, const char *dir);
 int lns_instances_in(const char *mountinfo, struct lns_instance_info **out);
 int lns_instances(struct lns_instance_info **out);
 int lns_instance_info_of(const char *path, struct lns_instance_info *info);
