@@ -1296,7 +1296,7 @@ static int cmd_run_unshare(bool userns)
 {
 	int e;
 
-	if (!lns_fs_registered() && lns_block_major() < 0 && userns) {
+	if (userns && lns_block_major() < 0) {
 		/* the mount would autoload it only for root */
 		lns_not_loaded();
 		return LNS_EXIT_CANNOT_RUN;

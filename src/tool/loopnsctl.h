@@ -84,7 +84,6 @@ enum lns_opt {
 	LNS_O_READ_ONLY,
 	LNS_O_PARTSCAN,
 	LNS_O_DIRECT_IO,
-	LNS_O_AUTOCLEAR,
 	LNS_O_OFFSET,
 	LNS_O_SIZELIMIT,
 	LNS_O_BLOCK_SIZE,
@@ -101,7 +100,6 @@ enum lns_opt {
 	LNS_O_REMOVE,
 	LNS_O_DIR,
 	LNS_O_USERNS,
-	LNS_O_QUIET,
 	LNS_O_TARGET,
 	LNS_O_OVERLAY,
 	LNS_O_UPPER,
@@ -183,8 +181,7 @@ int lns_parse_u32_range(const char *s, uint32_t min, uint32_t max,
 int lns_parse_mode(const char *s, uint32_t *out);
 bool lns_valid_block_size(uint64_t bs, uint64_t page_size);
 int lns_parse_node_name(const char *name, int *index, int *part);
-int lns_find_block_major(const char *proc_devices, const char *name);
-int lns_find_char_major(const char *proc_devices, const char *name);
+int lns_find_major(const char *proc_devices, char type, const char *name);
 
 /* pure.c: formatting */
 char *lns_fmt_cgroup_rule(char type, int major, char *buf, size_t len);

@@ -972,9 +972,18 @@ int lns_parse_args(int argc, char **argv, struct lns_args *out, char *err,
 
 /* ------------------------------------------------------------ /proc, mount options */
 
-/* The major of driver @name in the section of /proc/devices at @p. */
-static int lns_find_major_in(const char *p, const char *name)
+/**
+ * lns_find_major() - a major's number in /proc/devices
+ * @proc_devices: the file's contents
+ * @type: 'b' (block devices) or 'c' (character devices)
+ * @name: driver name ("loopns", "loopns-control")
+ *
+ * Return: the major, or -1 if there is no driver @name of that type.
+ */
+int lns_find_major(const char *proc_devices, char type, const char *name)
 {
+	const char *p = strstr(proc_devices, type == 'b' ? "Block devices:" :
+			       "Character devices:");
 	size_t nlen = strlen(name);
 
 	if (!p)
@@ -992,31 +1001,6 @@ static int lns_find_major_in(const char *p, const char *name)
 		p = eol;
 	}
 	return -1;
-}
-
-/**
- * lns_find_block_major() - a block major's number in /proc/devices
- * @proc_devices: the file's contents
- * @name: driver name ("loopns")
- *
- * Return: the major, or -1 if there is no block device driver @name.
- */
-int lns_find_block_major(const char *proc_devices, const char *name)
-{
-	return lns_find_major_in(strstr(proc_devices, "Block devices:"), name);
-}
-
-/**
- * lns_find_char_major() - a character major's number in /proc/devices
- * @proc_devices: the file's contents
- * @name: driver name ("loopns-control")
- *
- * Return: the major, or -1 if there is no character device driver @name.
- */
-int lns_find_char_major(const char *proc_devices, const char *name)
-{
-	return lns_find_major_in(strstr(proc_devices, "Character devices:"),
-				 name);
 }
 
 /**

@@ -134,7 +134,7 @@ int lns_block_major(void)
 {
 	const char *devs = sys_proc_devices();
 
-	return devs ? lns_find_block_major(devs, LNS_MODNAME) : -1;
+	return devs ? lns_find_major(devs, 'b', LNS_MODNAME) : -1;
 }
 
 /**
@@ -147,28 +147,7 @@ int lns_control_major(void)
 {
 	const char *devs = sys_proc_devices();
 
-	return devs ? lns_find_char_major(devs, LNS_MODNAME "-control") : -1;
-}
-
-/**
- * lns_fs_registered() - whether the loopns filesystem type is registered
- *
- * Return: true if /proc/filesystems lists it.
- */
-bool lns_fs_registered(void)
-{
-	static char buf[16384];
-	char *p;
-
-	if (lns_read_file("/proc/filesystems", buf, sizeof(buf)) < 0)
-		return false;
-	for (p = strtok(buf, "\n"); p; p = strtok(NULL, "\n")) {
-		char *name = strrchr(p, '\t');
-
-		if (!strcmp(name ? name + 1 : p, LNS_FSTYPE))
-			return true;
-	}
-	return false;
+	return devs ? lns_find_major(devs, 'c', LNS_MODNAME "-control") : -1;
 }
 
 /**

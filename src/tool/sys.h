@@ -26,7 +26,6 @@ ssize_t lns_read_file(const char *path, char *buf, size_t len);
 int lns_read_u64(const char *path, uint64_t *out);
 int lns_block_major(void);
 int lns_control_major(void);
-bool lns_fs_registered(void);
 int lns_not_loaded(void);
 int lns_is_instance_root(const char *path);
 int lns_need_instance(const char *how, const char *dir);

@@ -67,13 +67,13 @@ static void test_proc(void)
 		"Character devices:\n  1 mem\n 10 misc\n252 loopns-control\n\n"
 		"Block devices:\n  7 loop\n  8 sd\n252 loopnsx\n253 loopns\n259 blkext\n";
 
-	is_int(lns_find_block_major(devs, "loopns"), 253, "block major by exact name");
-	is_int(lns_find_block_major(devs, "loop"), 7, "loop major");
-	is_int(lns_find_block_major(devs, "nbd"), -1, "absent driver");
-	is_int(lns_find_char_major(devs, "loopns-control"), 252, "character major");
-	is_int(lns_find_char_major(devs, "loopns"), -1,
+	is_int(lns_find_major(devs, 'b', "loopns"), 253, "block major by exact name");
+	is_int(lns_find_major(devs, 'b', "loop"), 7, "loop major");
+	is_int(lns_find_major(devs, 'b', "nbd"), -1, "absent driver");
+	is_int(lns_find_major(devs, 'c', "loopns-control"), 252, "character major");
+	is_int(lns_find_major(devs, 'c', "loopns"), -1,
 	       "a block driver is not a character one");
-	is_int(lns_find_block_major("Character devices:\n252 loopns\n", "loopns"), -1,
+	is_int(lns_find_major("Character devices:\n252 loopns\n", 'b', "loopns"), -1,
 	       "character majors are not block majors");
 }
 
