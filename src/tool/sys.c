@@ -514,30 +514,20 @@ static void sys_devinfo_loop(struct lns_devinfo *d)
 		d->flags |= LO_FLAGS_DIRECT_IO;
 }
 
-/**
- * lns_devinfo_fill() - describe the device behind a node
- * @node: path of a loopN node
- * @d: output
- *
- * Return: 0, or -errno (-ENOTBLK when @node is not a block device).
- */
-int lns_devinfo_fill(const char *node, struct lns_devinfo *d)
+/* The device behind node @node, device @index; 0 or -errno. */
+static int sys_devinfo_fill(const char *node, int index, struct lns_devinfo *d)
 {
 	char path[PATH_MAX], link[PATH_MAX];
 	const char *base;
 	struct stat st;
 	ssize_t n;
-	int idx, part;
 
 	memset(d, 0, sizeof(*d));
 	if (stat(node, &st) < 0)
 		return -errno;
 	if (!S_ISBLK(st.st_mode))
 		return -ENOTBLK;
-	snprintf(d->node, sizeof(d->node), "%s", node);
-	base = strrchr(node, '/');
-	base = base ? base + 1 : node;
-	d->index = lns_parse_node_name(base, &idx, &part) ? -1 : idx;
+	d->index = index;
 	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(st.st_rdev),
 		 minor(st.st_rdev));
 	n = readlink(path, link, sizeof(link) - 1);
@@ -596,7 +586,7 @@ int lns_instance_devices(const char *inst, struct lns_devinfo **out)
 		snprintf(node, sizeof(node), "%s%s%s", inst,
 			 inst[strlen(inst) - 1] == '/' ? "" : "/", de->d_name);
 		/* a device deleted meanwhile simply drops out */
-		if (lns_devinfo_fill(node, &v[n]))
+		if (sys_devinfo_fill(node, idx, &v[n]))
 			continue;
 		lns_node_path(inst, idx, v[n].node, sizeof(v[n].node));
 		n++;

@@ -37,7 +37,6 @@ void lns_node_path(const char *inst, int index, char *out, size_t len);
 int lns_count_nodes(const char *inst);
 int lns_sys_disk_count(int *bound);
 void lns_explain_enospc(const char *inst);
-int lns_devinfo_fill(const char *node, struct lns_devinfo *d);
 int lns_instance_devices(const char *inst, struct lns_devinfo **out);
 int lns_check_node(const char *node, int flags, int *fd);
 
