@@ -187,7 +187,8 @@ watchdog_fire() {
 }
 
 # watch_vm KVER PID: watch one boot until QEMU exits. Returns 3 if the
-# guest's init did not start within BOOT_TIMEOUT, 4 if the guest then
+# guest's init did not start within BOOT_TIMEOUT (or QEMU quit before it
+# did), 4 if the guest then
 # printed nothing (console or TAP) for STALL_TIMEOUT seconds (the
 # watchdog stopped it), else 0.
 watch_vm() {
@@ -213,6 +214,10 @@ watch_vm() {
 			return 4
 		fi
 	done
+	# QEMU quit before the guest's init started: the kernel panicked in
+	# its early boot (seen under heavy host load: "IO-APIC + timer
+	# doesn't work", the timer check timing out under TCG).
+	((booted)) || grep -qs '^\[guest\] kernel ' "$logs/console.log" || return 3
 	return 0
 }
 
@@ -245,9 +250,10 @@ boot_once() {
 }
 
 # Boot target $1; console and TAP land in build/logs/<target>/. A boot that
-# stalls before the guest's init starts (the kernel's own early boot: seen
-# once with the debug kernel under TCG, KASAN reports from an interrupt
-# taken in start_kernel) is retried; its console log is kept as
+# stalls or panics before the guest's init starts (the kernel's own early
+# boot: seen once with the debug kernel under TCG, KASAN reports from an
+# interrupt taken in start_kernel; and the IO-APIC timer check under heavy
+# host load) is retried; its console log is kept as
 # console.stalled-<n>.log and reported by evaluate_kernel.
 boot_kernel() {
 	local k=$1 logs=$LOG_ROOT/$1 vm=$VM_ROOT/$1 t0 rc ms try
@@ -258,7 +264,7 @@ boot_kernel() {
 		((rc == 3 && try <= BOOT_RETRIES)) || break
 		mv "$logs/console.log" "$logs/console.stalled-$try.log"
 		: >"$logs/tap.raw"
-		log "$k: boot $try stalled before init (${BOOT_TIMEOUT}s); booting again"
+		log "$k: boot $try stalled or stopped before init (${BOOT_TIMEOUT}s); booting again"
 	done
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	printf '%s %d.%01d\n' "$rc" $((ms / 1000)) $((ms % 1000 / 100)) >"$logs/vm.status"
@@ -366,7 +372,7 @@ evaluate_kernel() {
 	fi
 	for line in "$logs"/console.stalled-*.log; do
 		[[ -f $line ]] || continue
-		echo "  # a boot stalled before init and was retried: $line"
+		echo "  # a boot stalled or stopped before init and was retried: $line"
 		tr -d '\r' <"$line" | grep -m 3 -E "$KERNEL_ISSUES" | sed 's/^/  #   /'
 	done
 	if ((${#health[@]})) && [[ -z ${issues:-} && -s $logs/console.log && ${LOOPNS_VERBOSE:-0} != 1 ]]; then
