@@ -58,8 +58,6 @@ enum lns_exit {
 
 enum lns_cmd {
 	LNS_CMD_NONE,
-	LNS_CMD_HELP,
-	LNS_CMD_VERSION,
 	LNS_CMD_STATUS,
 	LNS_CMD_LOAD,
 	LNS_CMD_UNLOAD,
@@ -72,6 +70,8 @@ enum lns_cmd {
 	LNS_CMD_SETUP_DEV,
 	LNS_CMD_RUN,
 	LNS_CMD_MOUNT_IMAGE,
+	LNS_CMD_HELP,
+	LNS_CMD_VERSION,
 	LNS_CMD__COUNT,
 };
 
@@ -171,7 +171,7 @@ static inline bool lns_has(const struct lns_args *a, enum lns_opt o)
 /* pure.c: parsing */
 const char *lns_cmd_name(enum lns_cmd cmd);
 enum lns_cmd lns_cmd_lookup(const char *name);
-const char *lns_cmd_usage(enum lns_cmd cmd);
+void lns_usage(enum lns_cmd cmd, FILE *out);
 int lns_parse_args(int argc, char **argv, struct lns_args *out,
 		   char *err, size_t errlen);
 int lns_parse_u64(const char *s, uint64_t *out);

@@ -15,7 +15,7 @@
 
 static int lns_cmd_help(const struct lns_args *a)
 {
-	fputs(lns_cmd_usage(a->help_topic), stdout);
+	lns_usage(a->help_topic, stdout);
 	return LNS_EXIT_OK;
 }
 
@@ -64,7 +64,7 @@ int lns_main(int argc, char **argv)
 		return LNS_EXIT_USAGE;
 	}
 	if (lns_has(&a, LNS_O_HELP)) {
-		fputs(lns_cmd_usage(a.cmd), stdout);
+		lns_usage(a.cmd, stdout);
 		return LNS_EXIT_OK;
 	}
 	return lns_cmds[a.cmd](&a);

@@ -17,220 +17,99 @@
 
 /* ------------------------------------------------------------ commands */
 
-static const char *const lns_cmd_names[LNS_CMD__COUNT] = {
-	[LNS_CMD_HELP] = "help",
-	[LNS_CMD_VERSION] = "version",
-	[LNS_CMD_STATUS] = "status",
-	[LNS_CMD_LOAD] = "load",
-	[LNS_CMD_UNLOAD] = "unload",
-	[LNS_CMD_MOUNT] = "mount",
-	[LNS_CMD_UMOUNT] = "umount",
-	[LNS_CMD_ATTACH] = "attach",
-	[LNS_CMD_DETACH] = "detach",
-	[LNS_CMD_LIST] = "list",
-	[LNS_CMD_RESIZE] = "resize",
-	[LNS_CMD_SETUP_DEV] = "setup-dev",
-	[LNS_CMD_RUN] = "run",
-	[LNS_CMD_MOUNT_IMAGE] = "mount-image",
+/**
+ * struct lns_cmddef - a command and its help text
+ * @name: its word
+ * @synopsis: its forms after "loopnsctl ", one per line
+ * @summary: its line in the overview
+ * @about: what it does; its options come from lns_optdefs
+ */
+struct lns_cmddef {
+	const char *name;
+	const char *synopsis;
+	const char *summary;
+	const char *about;
 };
 
-static const char *const lns_cmd_usages[LNS_CMD__COUNT] = {
-	[LNS_CMD_NONE] =
-"Usage: loopnsctl COMMAND [OPTIONS] [ARGS]\n"
-"\n"
-"Private loop device instances (the loopns filesystem) for containers.\n"
-"\n"
-"Commands:\n"
-"  status [--json]             module, major, limits, instances, devices,\n"
-"                              and the device cgroup rule for containers\n"
-"  load [PARAM=VALUE...]       load the loopns module (libkmod)\n"
-"  unload                      unload the loopns module\n"
-"  mount DIR [OPTIONS]         mount a new instance at DIR\n"
-"  umount DIR                  unmount an instance (its devices go away)\n"
-"  attach [OPTIONS] IMAGE      bind IMAGE to a free device, print its node\n"
-"  attach --ephemeral IMAGE -- CMD...\n"
-"                              run CMD with a device deleted at last close\n"
-"  detach NODE...|--all        detach devices\n"
-"  list [--json] [--all]       devices of the visible instances\n"
-"  resize NODE                 reread the backing file's size\n"
-"  setup-dev DIR [OPTIONS]     make losetup and mount -o loop work in DIR\n"
-"                              (a container's /dev)\n"
-"  run [OPTIONS] [--] CMD...   run CMD with a private instance that goes\n"
-"                              away when CMD and its children exit\n"
-"  mount-image --target PID --fd N [OPTIONS] PATH\n"
-"                              (host root) mount an image for a container,\n"
-"                              idmapped into its user namespace\n"
-"  help [COMMAND]              this text, or a command's\n"
-"  version                     print the version\n"
-"\n"
-"Every command takes --help. For more details see loopnsctl(8) and\n"
-"loopns(7).\n",
-	[LNS_CMD_HELP] =
-"Usage: loopnsctl help [COMMAND]\n"
-"\n"
-"Show the usage of loopnsctl or of one COMMAND.\n",
-	[LNS_CMD_VERSION] =
-"Usage: loopnsctl version\n"
-"\n"
-"Print loopnsctl's version.\n",
-	[LNS_CMD_STATUS] =
-"Usage: loopnsctl status [--json]\n"
-"\n"
+static const struct lns_cmddef lns_cmddefs[LNS_CMD__COUNT] = {
+	[LNS_CMD_NONE] = { "", "COMMAND [OPTIONS] [ARGS]", "",
+"Private loop device instances (the loopns filesystem) for containers.\n" },
+	[LNS_CMD_STATUS] = { "status", "status [--json]",
+		"module, instances, devices, device cgroup rules",
 "Show the loopns module's state (libkmod), version, block major and\n"
 "parameters, the instances mounted here, the loopns devices of the system\n"
-"and the device cgroup rule a container needs (b MAJOR:* rwm).\n"
-"\n"
-"Options:\n"
-"      --json      JSON (libsmartcols)\n"
-"  -h, --help      this text\n"
-"\n"
-"Exit status: 0 when the module is loaded, 3 when it is not.\n",
-	[LNS_CMD_LOAD] =
-"Usage: loopnsctl load [PARAM=VALUE...]\n"
-"\n"
+"and the device cgroup rules a container needs (b MAJOR:* rwm), as a\n"
+"tree (libsmartcols).\n"
+"Exit status: 0 when the module is loaded, 3 when it is not.\n" },
+	[LNS_CMD_LOAD] = { "load", "load [PARAM=VALUE...]",
+		"load the loopns module (libkmod)",
 "Load the loopns module through libkmod with the options of modprobe.d\n"
 "plus the given parameters; if it is loaded, set the writable ones\n"
-"(max_devices, max_devices_per_user) instead.\n"
-"\n"
-"Options:\n"
-"  -h, --help      this text\n",
-	[LNS_CMD_UNLOAD] =
-"Usage: loopnsctl unload\n"
-"\n"
-"Unload the loopns module (fails while instances exist).\n"
-"\n"
-"Options:\n"
-"  -h, --help      this text\n",
-	[LNS_CMD_MOUNT] =
-"Usage: loopnsctl mount DIR [OPTIONS]\n"
-"\n"
+"(max_devices, max_devices_per_user) instead.\n" },
+	[LNS_CMD_UNLOAD] = { "unload", "unload", "unload the loopns module",
+"Unload the loopns module (fails while instances exist).\n" },
+	[LNS_CMD_MOUNT] = { "mount", "mount DIR [OPTIONS]",
+		"mount a new instance at DIR",
 "Mount a new private loopns instance at DIR (created if missing), or with\n"
-"--remount change the options of the instance mounted at DIR.\n"
-"\n"
-"Options:\n"
-"      --max N         at most N devices (1..1048576, default 1024)\n"
-"      --uid USER      owner of the device nodes (name or number)\n"
-"      --gid GROUP     group of the device nodes (name or number)\n"
-"      --mode MODE     permissions of the nodes, octal, within 0666\n"
-"                      (default 0600)\n"
-"      --remount       change the options of an existing instance\n"
-"  -h, --help          this text\n",
-	[LNS_CMD_UMOUNT] =
-"Usage: loopnsctl umount DIR [--lazy]\n"
-"\n"
-"Unmount the instance at DIR; with its last mount its devices go away.\n"
-"\n"
-"Options:\n"
-"  -l, --lazy      detach the mount now, clean up when no longer busy\n"
-"  -h, --help      this text\n",
-	[LNS_CMD_ATTACH] =
-"Usage: loopnsctl attach [OPTIONS] IMAGE\n"
-"       loopnsctl attach --ephemeral [OPTIONS] IMAGE -- CMD [ARGS...]\n"
-"\n"
+"--remount change the options of the instance mounted at DIR.\n" },
+	[LNS_CMD_UMOUNT] = { "umount", "umount DIR [--lazy]",
+		"unmount an instance (its devices go away)",
+"Unmount the instance at DIR; with its last mount its devices go away.\n" },
+	[LNS_CMD_ATTACH] = { "attach",
+		"attach [OPTIONS] IMAGE\n"
+		"attach --ephemeral [OPTIONS] IMAGE -- CMD [ARGS...]",
+		"bind IMAGE to a free device, print its node",
 "Bind IMAGE to a free device of an instance and print the node's path.\n"
 "With --ephemeral, run CMD with a new device open as descriptor 3 (--fd)\n"
 "and its node in $LOOPNS_DEVICE; the device is deleted at its last close.\n"
 "The instance is --instance DIR, else $LOOPNS_DIR, else the only one\n"
-"mounted in this mount namespace.\n"
-"\n"
-"Options:\n"
-"  -i, --instance DIR      the instance (its mount point)\n"
-"  -r, --read-only         read-only device\n"
-"  -P, --partscan          scan the partition table (nodes loopNpM)\n"
-"      --direct-io         direct I/O to the backing file\n"
-"  -o, --offset N          start at byte N of IMAGE\n"
-"      --sizelimit N       at most N bytes of IMAGE\n"
-"  -b, --block-size N      logical block size (512..page size, power of 2)\n"
-"  -e, --ephemeral         see above; needs -- CMD\n"
-"      --fd N              descriptor number for CMD (default 3)\n"
-"  -h, --help              this text\n"
-"Sizes take the suffixes K, M, G, T (powers of 1024).\n",
-	[LNS_CMD_DETACH] =
-"Usage: loopnsctl detach NODE...\n"
-"       loopnsctl detach --all [--instance DIR]\n"
-"\n"
-"Detach devices from their backing files (at their last close if open).\n"
-"\n"
-"Options:\n"
-"  -a, --all               every bound device of the instance\n"
-"  -i, --instance DIR      the instance for --all\n"
-"  -h, --help              this text\n",
-	[LNS_CMD_LIST] =
-"Usage: loopnsctl list [--json] [--all] [--instance DIR]\n"
-"\n"
+"mounted in this mount namespace. Sizes take the suffixes K, M, G, T\n"
+"(powers of 1024).\n" },
+	[LNS_CMD_DETACH] = { "detach",
+		"detach NODE...\n"
+		"detach --all [--instance DIR]",
+		"detach devices",
+"Detach devices from their backing files (at their last close if open).\n" },
+	[LNS_CMD_LIST] = { "list", "list [--json] [--all] [--instance DIR]",
+		"devices of the visible instances",
 "List the bound devices of the instances mounted here, with losetup's\n"
-"columns (NAME, SIZELIMIT, OFFSET, ..., BACK-FILE) plus KNAME and SIZE.\n"
-"\n"
-"Options:\n"
-"  -a, --all               include unbound devices\n"
-"  -i, --instance DIR      only this instance\n"
-"      --json              JSON, as losetup --list --json\n"
-"  -h, --help              this text\n",
-	[LNS_CMD_RESIZE] =
-"Usage: loopnsctl resize NODE\n"
-"\n"
-"Make a device follow its backing file's size; print the new size.\n"
-"\n"
-"Options:\n"
-"  -h, --help      this text\n",
-	[LNS_CMD_SETUP_DEV] =
-"Usage: loopnsctl setup-dev DIR [OPTIONS]\n"
-"       loopnsctl setup-dev --remove DIR\n"
-"\n"
+"columns (NAME, SIZELIMIT, OFFSET, ..., BACK-FILE) plus KNAME and SIZE;\n"
+"--json as losetup --list --json.\n" },
+	[LNS_CMD_RESIZE] = { "resize", "resize NODE",
+		"reread the backing file's size",
+"Make a device follow its backing file's size; print the new size.\n" },
+	[LNS_CMD_SETUP_DEV] = { "setup-dev",
+		"setup-dev DIR [OPTIONS]\n"
+		"setup-dev --remove DIR",
+		"make losetup and mount -o loop work in DIR",
 "Prepare DIR, a container's /dev, so that unmodified losetup and\n"
-"mount -o loop use a private instance: DIR/loopns (the instance),\n"
-"DIR/loop-control, DIR/loopN and DIR/loopNpM links into it.\n"
-"\n"
-"Options:\n"
-"      --max N             devices and links (default 256)\n"
-"      --partitions M      partition links per device (default 15, 0..255)\n"
-"  -i, --instance SRC      bind the instance mounted at SRC\n"
-"      --uid USER, --gid GROUP, --mode MODE\n"
-"                          node ownership and permissions (see mount)\n"
-"      --force             replace existing loop* entries in DIR\n"
-"      --remove            undo: unmount DIR/loopns, remove the links\n"
-"  -h, --help              this text\n",
-	[LNS_CMD_RUN] =
-"Usage: loopnsctl run [OPTIONS] [--] [CMD [ARGS...]]\n"
-"\n"
+"mount -o loop use a private instance: DIR/loopns (the instance, or a bind\n"
+"mount of --instance), DIR/loop-control, DIR/loopN and DIR/loopNpM links\n"
+"into it.\n" },
+	[LNS_CMD_RUN] = { "run", "run [OPTIONS] [--] [CMD [ARGS...]]",
+		"run CMD with an instance that goes away with it",
 "Run CMD (default: $SHELL) in a new mount namespace with a private\n"
 "instance that goes away with CMD and its children: by default in a\n"
 "private /dev prepared as by setup-dev, with --dir (or $LOOPNS_DIR) at DIR.\n"
 "As a user other than root (or with --userns), in a new user namespace.\n"
-"\n"
-"Options:\n"
-"      --max N             devices in the instance (default 256)\n"
-"      --partitions M      partition links per device (default 15)\n"
-"  -d, --dir DIR           mount the instance at DIR, keep /dev\n"
-"  -U, --userns            also create a user namespace\n"
-"  -h, --help              this text\n"
-"\n"
 "Exit status: CMD's; 125 if loopnsctl failed, 126 if CMD could not be\n"
-"run, 127 if CMD was not found.\n",
-	[LNS_CMD_MOUNT_IMAGE] =
-"Usage: loopnsctl mount-image --target PID --fd N [OPTIONS] PATH\n"
-"       loopnsctl mount-image --target PID --overlay --fd N [--fd M...]\n"
-"                             --upper DIR --work DIR PATH\n"
-"\n"
+"run, 127 if CMD was not found.\n" },
+	[LNS_CMD_MOUNT_IMAGE] = { "mount-image",
+		"mount-image --target PID --fd N [OPTIONS] PATH\n"
+		"mount-image --target PID --overlay --fd N [--fd M...] --upper DIR --work DIR PATH",
+		"(host root) mount an image for a container",
 "Run by host root for a container: bind the image open as file descriptor\n"
-"N to a device of a private loopns instance, mount its filesystem\n"
-"(detected by libblkid) nodev,nosuid, idmapped into the user namespace of\n"
-"process PID, at PATH in PID's mount namespace. The mount, the device and\n"
-"the instance go away with that mount namespace.\n"
-"\n"
-"Options:\n"
-"  -t, --target PID        the container: its user and mount namespaces\n"
-"      --fd N              the image (inherited descriptor, O_RDWR, or\n"
-"                          O_RDONLY with --read-only); repeated with\n"
-"                          --overlay: the lower layers, uppermost first\n"
-"  -r, --read-only         mount read-only\n"
-"      --overlay           overlayfs of read-only idmapped layer images\n"
-"      --upper DIR, --work DIR\n"
-"                          its upper and work directories (paths in the\n"
-"                          container, owned by the container)\n"
-"      --no-idmap          no idmapping (PID may be in the initial user\n"
-"                          namespace)\n"
-"  -h, --help              this text\n",
+"N (O_RDWR, or O_RDONLY with --read-only) to a device of a private loopns\n"
+"instance, mount its filesystem (detected by libblkid) nodev,nosuid,\n"
+"idmapped into the user namespace of process PID, at PATH in PID's mount\n"
+"namespace. The mount, the device and the instance go away with that\n"
+"mount namespace. With --overlay, the --fd images are read-only lower\n"
+"layers, uppermost first, under --upper and --work (paths in the\n"
+"container, owned by it).\n" },
+	[LNS_CMD_HELP] = { "help", "help [COMMAND]", "this text, or a command's",
+"Show the usage of loopnsctl or of one COMMAND.\n" },
+	[LNS_CMD_VERSION] = { "version", "version", "print the version",
+"Print loopnsctl's version.\n" },
 };
 
 /**
@@ -243,7 +122,7 @@ const char *lns_cmd_name(enum lns_cmd cmd)
 {
 	if (cmd <= LNS_CMD_NONE || cmd >= LNS_CMD__COUNT)
 		return "";
-	return lns_cmd_names[cmd];
+	return lns_cmddefs[cmd].name;
 }
 
 /**
@@ -257,22 +136,9 @@ enum lns_cmd lns_cmd_lookup(const char *name)
 	int i;
 
 	for (i = LNS_CMD_NONE + 1; i < LNS_CMD__COUNT; i++)
-		if (!strcmp(name, lns_cmd_names[i]))
+		if (!strcmp(name, lns_cmddefs[i].name))
 			return i;
 	return LNS_CMD_NONE;
-}
-
-/**
- * lns_cmd_usage() - help text of a command
- * @cmd: the command, LNS_CMD_NONE for the overview
- *
- * Return: the text.
- */
-const char *lns_cmd_usage(enum lns_cmd cmd)
-{
-	if (cmd < LNS_CMD_NONE || cmd >= LNS_CMD__COUNT || !lns_cmd_usages[cmd])
-		return lns_cmd_usages[LNS_CMD_NONE];
-	return lns_cmd_usages[cmd];
 }
 
 /* ------------------------------------------------------------ numbers */
@@ -450,56 +316,150 @@ int lns_parse_node_name(const char *name, int *index, int *part)
  * struct lns_optdef - one option
  * @name: long name
  * @shrt: short letter, 0 for none
- * @arg: takes an argument
+ * @arg: name of its value in the help text, NULL for a flag
  * @id: enum lns_opt
  * @cmds: bit mask of the commands that take it
+ * @help: its line in the help text
  */
 struct lns_optdef {
 	const char *name;
 	char shrt;
-	bool arg;
+	const char *arg;
 	enum lns_opt id;
 	uint64_t cmds;
+	const char *help;
 };
 
 static const struct lns_optdef lns_optdefs[] = {
-	{ "help", 'h', false, LNS_O_HELP, ~0ull },
-	{ "json", 0, false, LNS_O_JSON, C(LNS_CMD_STATUS) | C(LNS_CMD_LIST) },
-	{ "all", 'a', false, LNS_O_ALL, C(LNS_CMD_LIST) | C(LNS_CMD_DETACH) },
-	{ "instance", 'i', true, LNS_O_INSTANCE, C(LNS_CMD_ATTACH) |
-		C(LNS_CMD_DETACH) | C(LNS_CMD_LIST) | C(LNS_CMD_SETUP_DEV) },
-	{ "read-only", 'r', false, LNS_O_READ_ONLY, C(LNS_CMD_ATTACH) |
-		C(LNS_CMD_MOUNT_IMAGE) },
-	{ "partscan", 'P', false, LNS_O_PARTSCAN, C(LNS_CMD_ATTACH) },
-	{ "direct-io", 0, false, LNS_O_DIRECT_IO, C(LNS_CMD_ATTACH) },
-	{ "offset", 'o', true, LNS_O_OFFSET, C(LNS_CMD_ATTACH) },
-	{ "sizelimit", 0, true, LNS_O_SIZELIMIT, C(LNS_CMD_ATTACH) },
-	{ "block-size", 'b', true, LNS_O_BLOCK_SIZE, C(LNS_CMD_ATTACH) },
-	{ "ephemeral", 'e', false, LNS_O_EPHEMERAL, C(LNS_CMD_ATTACH) },
-	{ "fd", 0, true, LNS_O_FD, C(LNS_CMD_ATTACH) | C(LNS_CMD_MOUNT_IMAGE) },
-	{ "max", 0, true, LNS_O_MAX, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV) |
-		C(LNS_CMD_RUN) },
-	{ "uid", 0, true, LNS_O_UID, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV) },
-	{ "gid", 0, true, LNS_O_GID, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV) },
-	{ "mode", 0, true, LNS_O_MODE, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV) },
-	{ "remount", 0, false, LNS_O_REMOUNT, C(LNS_CMD_MOUNT) },
-	{ "lazy", 'l', false, LNS_O_LAZY, C(LNS_CMD_UMOUNT) },
-	{ "partitions", 0, true, LNS_O_PARTITIONS, C(LNS_CMD_SETUP_DEV) |
-		C(LNS_CMD_RUN) },
-	{ "force", 0, false, LNS_O_FORCE, C(LNS_CMD_SETUP_DEV) },
-	{ "remove", 0, false, LNS_O_REMOVE, C(LNS_CMD_SETUP_DEV) },
-	{ "dir", 'd', true, LNS_O_DIR, C(LNS_CMD_RUN) },
-	{ "userns", 'U', false, LNS_O_USERNS, C(LNS_CMD_RUN) },
-	{ "target", 't', true, LNS_O_TARGET, C(LNS_CMD_MOUNT_IMAGE) },
-	{ "overlay", 0, false, LNS_O_OVERLAY, C(LNS_CMD_MOUNT_IMAGE) },
-	{ "upper", 0, true, LNS_O_UPPER, C(LNS_CMD_MOUNT_IMAGE) },
-	{ "work", 0, true, LNS_O_WORK, C(LNS_CMD_MOUNT_IMAGE) },
-	{ "no-idmap", 0, false, LNS_O_NO_IDMAP, C(LNS_CMD_MOUNT_IMAGE) },
+	{ "json", 0, NULL, LNS_O_JSON, C(LNS_CMD_STATUS) | C(LNS_CMD_LIST),
+	  "JSON (libsmartcols)" },
+	{ "all", 'a', NULL, LNS_O_ALL, C(LNS_CMD_LIST) | C(LNS_CMD_DETACH),
+	  "every device (list: with unbound ones)" },
+	{ "instance", 'i', "DIR", LNS_O_INSTANCE, C(LNS_CMD_ATTACH) |
+	  C(LNS_CMD_DETACH) | C(LNS_CMD_LIST) | C(LNS_CMD_SETUP_DEV),
+	  "the instance (its mount point)" },
+	{ "read-only", 'r', NULL, LNS_O_READ_ONLY, C(LNS_CMD_ATTACH) |
+	  C(LNS_CMD_MOUNT_IMAGE), "read-only device and mount" },
+	{ "partscan", 'P', NULL, LNS_O_PARTSCAN, C(LNS_CMD_ATTACH),
+	  "scan the partition table (nodes loopNpM)" },
+	{ "direct-io", 0, NULL, LNS_O_DIRECT_IO, C(LNS_CMD_ATTACH),
+	  "direct I/O to the backing file" },
+	{ "offset", 'o', "N", LNS_O_OFFSET, C(LNS_CMD_ATTACH),
+	  "start at byte N of IMAGE" },
+	{ "sizelimit", 0, "N", LNS_O_SIZELIMIT, C(LNS_CMD_ATTACH),
+	  "at most N bytes of IMAGE" },
+	{ "block-size", 'b', "N", LNS_O_BLOCK_SIZE, C(LNS_CMD_ATTACH),
+	  "logical block size (512..page size, power of 2)" },
+	{ "ephemeral", 'e', NULL, LNS_O_EPHEMERAL, C(LNS_CMD_ATTACH),
+	  "a device for CMD alone (see above)" },
+	{ "fd", 0, "N", LNS_O_FD, C(LNS_CMD_ATTACH) | C(LNS_CMD_MOUNT_IMAGE),
+	  "a descriptor: CMD's device (3), or an image" },
+	{ "max", 0, "N", LNS_O_MAX, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV) |
+	  C(LNS_CMD_RUN), "at most N devices (mount: 1024, else 256)" },
+	{ "uid", 0, "USER", LNS_O_UID, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV),
+	  "owner of the device nodes (name or number)" },
+	{ "gid", 0, "GROUP", LNS_O_GID, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV),
+	  "group of the device nodes (name or number)" },
+	{ "mode", 0, "MODE", LNS_O_MODE, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV),
+	  "their permissions, octal within 0666 (0600)" },
+	{ "remount", 0, NULL, LNS_O_REMOUNT, C(LNS_CMD_MOUNT),
+	  "change the options of an existing instance" },
+	{ "lazy", 'l', NULL, LNS_O_LAZY, C(LNS_CMD_UMOUNT),
+	  "detach the mount now, clean up when no longer busy" },
+	{ "partitions", 0, "M", LNS_O_PARTITIONS, C(LNS_CMD_SETUP_DEV) |
+	  C(LNS_CMD_RUN), "partition links per device (0..255, 15)" },
+	{ "force", 0, NULL, LNS_O_FORCE, C(LNS_CMD_SETUP_DEV),
+	  "replace existing loop* entries in DIR" },
+	{ "remove", 0, NULL, LNS_O_REMOVE, C(LNS_CMD_SETUP_DEV),
+	  "undo: unmount DIR/loopns, remove the links" },
+	{ "dir", 'd', "DIR", LNS_O_DIR, C(LNS_CMD_RUN),
+	  "mount the instance at DIR, keep /dev" },
+	{ "userns", 'U', NULL, LNS_O_USERNS, C(LNS_CMD_RUN),
+	  "also create a user namespace" },
+	{ "target", 't', "PID", LNS_O_TARGET, C(LNS_CMD_MOUNT_IMAGE),
+	  "the container: its user and mount namespaces" },
+	{ "overlay", 0, NULL, LNS_O_OVERLAY, C(LNS_CMD_MOUNT_IMAGE),
+	  "overlayfs of read-only idmapped layer images" },
+	{ "upper", 0, "DIR", LNS_O_UPPER, C(LNS_CMD_MOUNT_IMAGE),
+	  "overlayfs's upper directory" },
+	{ "work", 0, "DIR", LNS_O_WORK, C(LNS_CMD_MOUNT_IMAGE),
+	  "overlayfs's work directory" },
+	{ "no-idmap", 0, NULL, LNS_O_NO_IDMAP, C(LNS_CMD_MOUNT_IMAGE),
+	  "no idmapping (PID may be in the initial user ns)" },
+	{ "help", 'h', NULL, LNS_O_HELP, ~0ull, "this text" },
 };
 
 #define LNS_NOPTS	(sizeof(lns_optdefs) / sizeof(lns_optdefs[0]))
 /* getopt_long's value of an option without a short letter */
 #define LNS_LONG_VAL(id)	(256 + (int)(id))
+
+/* Each line of @text (after the first) after @indent. */
+static void lns_print_lines(const char *indent, const char *text, FILE *out)
+{
+	const char *nl;
+
+	while ((nl = strchr(text, '\n'))) {
+		fprintf(out, "%.*s\n%s", (int)(nl - text), text, indent);
+		text = nl + 1;
+	}
+	fprintf(out, "%s\n", text);
+}
+
+/* The commands with their summaries, for "loopnsctl help". */
+static void lns_print_commands(FILE *out)
+{
+	int c;
+	char syn[128];
+
+	fputs("\nCommands:\n", out);
+	for (c = LNS_CMD_NONE + 1; c < LNS_CMD__COUNT; c++) {
+		const struct lns_cmddef *d = &lns_cmddefs[c];
+
+		snprintf(syn, sizeof(syn), "%.*s", (int)strcspn(d->synopsis, "\n"),
+			 d->synopsis);
+		if (strlen(syn) >= 28)
+			fprintf(out, "  %s\n%30s", syn, "");
+		else
+			fprintf(out, "  %-28s", syn);
+		fprintf(out, "%s\n", d->summary);
+	}
+	fputs("\nEvery command takes --help. For more details see loopnsctl(8) and\nloopns(7).\n",
+	      out);
+}
+
+/**
+ * lns_usage() - print the help text of a command
+ * @cmd: the command, LNS_CMD_NONE for the overview
+ * @out: where
+ *
+ * The synopsis and text of lns_cmddefs, then the command's options from
+ * lns_optdefs (the overview: the commands).
+ */
+void lns_usage(enum lns_cmd cmd, FILE *out)
+{
+	const struct lns_cmddef *d = &lns_cmddefs[cmd];
+	char left[64];
+	size_t i;
+
+	fputs("Usage: loopnsctl ", out);
+	lns_print_lines("       loopnsctl ", d->synopsis, out);
+	fprintf(out, "\n%s", d->about);
+	if (cmd == LNS_CMD_NONE) {
+		lns_print_commands(out);
+		return;
+	}
+	fputs("\nOptions:\n", out);
+	for (i = 0; i < LNS_NOPTS; i++) {
+		const struct lns_optdef *o = &lns_optdefs[i];
+
+		if (!(o->cmds & C(cmd)))
+			continue;
+		snprintf(left, sizeof(left), "%c%c%c --%s%s%s", o->shrt ? '-' : ' ',
+			 o->shrt ? o->shrt : ' ', o->shrt ? ',' : ' ', o->name,
+			 o->arg ? " " : "", o->arg ?: "");
+		fprintf(out, "  %-22s %s\n", left, o->help);
+	}
+}
 
 static int lns_errf(char *err, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
