@@ -732,149 +732,131 @@ static int lns_run_argv(char **argv, struct lns_args *a, char *err,
 
 /* ------------------------------------------------------------ validation */
 
-static int lns_validate_help(struct lns_args *a, char *err, size_t errlen)
+#define LNS_MOUNT_OPTS	(C(LNS_O_MAX) | C(LNS_O_UID) | C(LNS_O_GID) | C(LNS_O_MODE))
+#define LNS_OVL_MSG	"mount-image --overlay: needs --upper DIR and --work DIR"
+
+/*
+ * The positional argument of a command, as messages call it: it takes
+ * exactly one. "": any number, checked in lns_validate_cmd(); NULL: none.
+ */
+static const char *const lns_pos_names[LNS_CMD__COUNT] = {
+	[LNS_CMD_MOUNT] = "DIR", [LNS_CMD_UMOUNT] = "DIR",
+	[LNS_CMD_SETUP_DEV] = "DIR", [LNS_CMD_RESIZE] = "NODE",
+	[LNS_CMD_ATTACH] = "IMAGE", [LNS_CMD_MOUNT_IMAGE] = "PATH",
+	[LNS_CMD_HELP] = "", [LNS_CMD_LOAD] = "", [LNS_CMD_DETACH] = "",
+	[LNS_CMD_RUN] = "",
+};
+
+/**
+ * struct lns_rule - options that need or exclude others
+ * @cmd: the command
+ * @when: the rule applies when one of these is given (0: always)
+ * @need: then one of these must be given too (0: none needed)
+ * @forbid: and none of these
+ * @msg: the message when it is broken
+ */
+static const struct lns_rule {
+	enum lns_cmd cmd;
+	uint64_t when, need, forbid;
+	const char *msg;
+} lns_rules[] = {
+	{ LNS_CMD_MOUNT, C(LNS_O_REMOUNT), LNS_MOUNT_OPTS, 0,
+	  "mount --remount: nothing to change (give --max, --uid, --gid or --mode)" },
+	{ LNS_CMD_SETUP_DEV, C(LNS_O_REMOVE), 0, ~C(LNS_O_REMOVE),
+	  "setup-dev --remove takes no other option" },
+	{ LNS_CMD_SETUP_DEV, C(LNS_O_INSTANCE), 0, LNS_MOUNT_OPTS,
+	  "setup-dev: --instance binds an existing instance; --max, --uid, --gid and --mode apply to new ones" },
+	{ LNS_CMD_ATTACH, C(LNS_O_FD), C(LNS_O_EPHEMERAL), 0,
+	  "attach: --fd needs --ephemeral" },
+	{ LNS_CMD_DETACH, C(LNS_O_INSTANCE), C(LNS_O_ALL), 0,
+	  "detach: --instance goes with --all" },
+	{ LNS_CMD_MOUNT_IMAGE, 0, C(LNS_O_TARGET), 0,
+	  "mount-image: missing --target PID" },
+	{ LNS_CMD_MOUNT_IMAGE, 0, C(LNS_O_FD), 0,
+	  "mount-image: missing --fd N (the image)" },
+	{ LNS_CMD_MOUNT_IMAGE, C(LNS_O_OVERLAY), C(LNS_O_UPPER), 0, LNS_OVL_MSG },
+	{ LNS_CMD_MOUNT_IMAGE, C(LNS_O_OVERLAY), C(LNS_O_WORK), 0, LNS_OVL_MSG },
+	{ LNS_CMD_MOUNT_IMAGE, C(LNS_O_UPPER) | C(LNS_O_WORK), C(LNS_O_OVERLAY), 0,
+	  "mount-image: --upper and --work go with --overlay" },
+};
+
+/* The positional arguments as lns_pos_names wants them. */
+static int lns_validate_pos(const struct lns_args *a, char *err, size_t errlen)
 {
-	if (a->npos > 1)
-		return lns_errf(err, errlen, "help: one command at most");
-	if (a->npos == 1) {
-		a->help_topic = lns_cmd_lookup(a->pos[0]);
-		if (a->help_topic == LNS_CMD_NONE)
-			return lns_errf(err, errlen, "help: unknown command '%s'",
-					a->pos[0]);
-	}
+	const char *name = lns_cmd_name(a->cmd), *what = lns_pos_names[a->cmd];
+	bool eph = a->cmd == LNS_CMD_ATTACH && lns_has(a, LNS_O_EPHEMERAL);
+
+	if (what && !*what)
+		return 0;
+	if (what && a->npos < 1)
+		return lns_errf(err, errlen, "%s: missing %s", name, what);
+	if (a->npos > (what ? 1 : 0))
+		return lns_errf(err, errlen, "%s: unexpected argument '%s'%s", name,
+				a->pos[what ? 1 : 0], eph ? " (put -- before CMD)" : "");
+	if (what && !*a->pos[0])
+		return lns_errf(err, errlen, "%s: empty %s", name, what);
 	return 0;
 }
 
-static int lns_validate_load(const struct lns_args *a, char *err,
-			     size_t errlen)
+/* What the tables cannot say. */
+static int lns_validate_cmd(struct lns_args *a, char *err, size_t errlen)
 {
+	bool eph = lns_has(a, LNS_O_EPHEMERAL), all = lns_has(a, LNS_O_ALL);
 	int i;
 
-	for (i = 0; i < a->npos; i++) {
-		const char *eq = strchr(a->pos[i], '=');
-
-		if (!eq || eq == a->pos[i] || strpbrk(a->pos[i], " \n"))
-			return lns_errf(err, errlen, "load: '%s' is not PARAM=VALUE",
-					a->pos[i]);
-	}
-	return 0;
-}
-
-#define LNS_MOUNT_OPTS	(C(LNS_O_MAX) | C(LNS_O_UID) | C(LNS_O_GID) | C(LNS_O_MODE))
-
-/* mount, umount, resize, setup-dev: exactly one DIR or NODE */
-static int lns_validate_one(const struct lns_args *a, char *err,
-			    size_t errlen)
-{
-	const char *name = lns_cmd_name(a->cmd);
-	const char *what = a->cmd == LNS_CMD_RESIZE ? "NODE" : "DIR";
-
-	if (a->npos < 1)
-		return lns_errf(err, errlen, "%s: missing %s", name, what);
-	if (a->npos > 1)
-		return lns_errf(err, errlen, "%s: unexpected argument '%s'",
-				name, a->pos[1]);
-	if (!*a->pos[0])
-		return lns_errf(err, errlen, "%s: empty %s", name, what);
-	if (a->cmd == LNS_CMD_MOUNT && lns_has(a, LNS_O_REMOUNT) &&
-	    !(a->set & LNS_MOUNT_OPTS))
-		return lns_errf(err, errlen, "mount --remount: nothing to change (give --max, --uid, --gid or --mode)");
-	if (a->cmd != LNS_CMD_SETUP_DEV)
+	switch (a->cmd) {
+	case LNS_CMD_HELP:
+		if (a->npos > 1)
+			return lns_errf(err, errlen, "help: one command at most");
+		if (a->npos && !(a->help_topic = lns_cmd_lookup(a->pos[0])))
+			return lns_errf(err, errlen, "help: unknown command '%s'",
+					a->pos[0]);
 		return 0;
-	if (lns_has(a, LNS_O_REMOVE) && (a->set & ~C(LNS_O_REMOVE)))
-		return lns_errf(err, errlen, "setup-dev --remove takes no other option");
-	if (lns_has(a, LNS_O_INSTANCE) && (a->set & LNS_MOUNT_OPTS))
-		return lns_errf(err, errlen, "setup-dev: --instance binds an existing instance; --max, --uid, --gid and --mode apply to new ones");
-	return 0;
-}
-
-static int lns_validate_attach(const struct lns_args *a, char *err,
-			       size_t errlen)
-{
-	bool eph = lns_has(a, LNS_O_EPHEMERAL);
-
-	if (a->npos < 1)
-		return lns_errf(err, errlen, "attach: missing IMAGE");
-	if (a->npos > 1)
-		return lns_errf(err, errlen, "attach: unexpected argument '%s'%s",
-				a->pos[1], eph ? " (put -- before CMD)" : "");
-	if (!*a->pos[0])
-		return lns_errf(err, errlen, "attach: empty IMAGE");
-	if (eph && !a->argv)
-		return lns_errf(err, errlen, "attach --ephemeral: missing -- CMD (the device lives only while CMD holds it)");
-	if (!eph && a->argv)
-		return lns_errf(err, errlen, "attach: a command after -- needs --ephemeral");
-	if (lns_has(a, LNS_O_FD) && !eph)
-		return lns_errf(err, errlen, "attach: --fd needs --ephemeral");
-	return 0;
-}
-
-static int lns_validate_mount_image(const struct lns_args *a, char *err,
-				    size_t errlen)
-{
-	bool ovl = lns_has(a, LNS_O_OVERLAY);
-
-	if (!a->target)
-		return lns_errf(err, errlen, "mount-image: missing --target PID");
-	if (!a->nfd)
-		return lns_errf(err, errlen, "mount-image: missing --fd N (the image)");
-	if (a->npos != 1)
-		return lns_errf(err, errlen, a->npos ? "mount-image: one PATH only" :
-				"mount-image: missing PATH");
-	if (a->pos[0][0] != '/')
-		return lns_errf(err, errlen, "mount-image: PATH must be absolute (a path in the target's mount namespace)");
-	if (ovl && (!a->upper || !a->work))
-		return lns_errf(err, errlen, "mount-image --overlay: needs --upper DIR and --work DIR");
-	if (!ovl && (a->upper || a->work))
-		return lns_errf(err, errlen, "mount-image: --upper and --work go with --overlay");
-	if (!ovl && a->nfd > 1)
-		return lns_errf(err, errlen, "mount-image: one --fd (several are overlay layers: add --overlay)");
-	return 0;
-}
-
-static int lns_validate_detach(const struct lns_args *a, char *err,
-			       size_t errlen)
-{
-	bool all = lns_has(a, LNS_O_ALL);
-
-	if (all && a->npos)
-		return lns_errf(err, errlen, "detach: give NODE or --all, not both");
-	if (!all && !a->npos)
-		return lns_errf(err, errlen, "detach: missing NODE (or --all)");
-	if (lns_has(a, LNS_O_INSTANCE) && !all)
-		return lns_errf(err, errlen, "detach: --instance goes with --all");
-	return 0;
+	case LNS_CMD_LOAD:
+		for (i = 0; i < a->npos; i++)
+			if (strchr(a->pos[i], '=') <= a->pos[i] ||
+			    strpbrk(a->pos[i], " \n"))
+				return lns_errf(err, errlen, "load: '%s' is not PARAM=VALUE",
+						a->pos[i]);
+		return 0;
+	case LNS_CMD_ATTACH:
+		if (eph && !a->argv)
+			return lns_errf(err, errlen, "attach --ephemeral: missing -- CMD (the device lives only while CMD holds it)");
+		if (!eph && a->argv)
+			return lns_errf(err, errlen, "attach: a command after -- needs --ephemeral");
+		return 0;
+	case LNS_CMD_DETACH:
+		if (all == !!a->npos)
+			return lns_errf(err, errlen, all ? "detach: give NODE or --all, not both" :
+					"detach: missing NODE (or --all)");
+		return 0;
+	case LNS_CMD_MOUNT_IMAGE:
+		if (a->pos[0][0] != '/')
+			return lns_errf(err, errlen, "mount-image: PATH must be absolute (a path in the target's mount namespace)");
+		if (!lns_has(a, LNS_O_OVERLAY) && a->nfd > 1)
+			return lns_errf(err, errlen, "mount-image: one --fd (several are overlay layers: add --overlay)");
+		return 0;
+	default:
+		return 0;
+	}
 }
 
 /* Per-command checks once everything is parsed. */
 static int lns_validate(struct lns_args *a, char *err, size_t errlen)
 {
+	const struct lns_rule *r;
+
 	if (lns_has(a, LNS_O_HELP))
 		return 0;
-	switch (a->cmd) {
-	case LNS_CMD_HELP:
-		return lns_validate_help(a, err, errlen);
-	case LNS_CMD_LOAD:
-		return lns_validate_load(a, err, errlen);
-	case LNS_CMD_MOUNT:
-	case LNS_CMD_UMOUNT:
-	case LNS_CMD_RESIZE:
-	case LNS_CMD_SETUP_DEV:
-		return lns_validate_one(a, err, errlen);
-	case LNS_CMD_ATTACH:
-		return lns_validate_attach(a, err, errlen);
-	case LNS_CMD_DETACH:
-		return lns_validate_detach(a, err, errlen);
-	case LNS_CMD_RUN:
-		return 0;
-	case LNS_CMD_MOUNT_IMAGE:
-		return lns_validate_mount_image(a, err, errlen);
-	default:
-		if (a->npos)
-			return lns_errf(err, errlen, "%s: unexpected argument '%s'",
-					lns_cmd_name(a->cmd), a->pos[0]);
-		return 0;
+	if (lns_validate_pos(a, err, errlen))
+		return -1;
+	for (r = lns_rules; r < lns_rules + sizeof(lns_rules) / sizeof(*r); r++) {
+		if (r->cmd != a->cmd || (r->when && !(a->set & r->when)))
+			continue;
+		if ((r->need && !(a->set & r->need)) || (a->set & r->forbid))
+			return lns_errf(err, errlen, "%s", r->msg);
 	}
+	return lns_validate_cmd(a, err, errlen);
 }
 
 /* The command word: a command's name, or -h/--help, -V/--version. */
