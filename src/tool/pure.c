@@ -813,11 +813,13 @@ static int lns_validate_cmd(struct lns_args *a, char *err, size_t errlen)
 					a->pos[0]);
 		return 0;
 	case LNS_CMD_LOAD:
-		for (i = 0; i < a->npos; i++)
-			if (strchr(a->pos[i], '=') <= a->pos[i] ||
-			    strpbrk(a->pos[i], " \n"))
+		for (i = 0; i < a->npos; i++) {
+			const char *eq = strchr(a->pos[i], '=');
+
+			if (!eq || eq == a->pos[i] || strpbrk(a->pos[i], " \n"))
 				return lns_errf(err, errlen, "load: '%s' is not PARAM=VALUE",
 						a->pos[i]);
+		}
 		return 0;
 	case LNS_CMD_ATTACH:
 		if (eph && !a->argv)
