@@ -157,17 +157,13 @@ static void cmd_status_params(struct lns_status *s)
 /* The instances mounted here, the devices of the system. */
 static void cmd_status_counts(struct lns_status *s)
 {
-	struct lns_instance_info *v = NULL;
-	int i, n = lns_instances(&v);
+	int i;
 
-	s->insts = n > 0 ? calloc((size_t)n, sizeof(*s->insts)) : NULL;
-	for (i = 0; s->insts && i < n; i++) {
-		snprintf(s->insts[i].path, sizeof(s->insts[i].path), "%s", v[i].path);
-		s->insts[i].max = v[i].max;
-		s->insts[i].devices = lns_count_nodes(v[i].path);
-	}
-	s->ninst = s->insts ? n : 0;
-	free(v);
+	s->ninst = lns_instances(&s->insts);
+	if (s->ninst < 0)
+		s->ninst = 0;
+	for (i = 0; i < s->ninst; i++)
+		s->insts[i].devices = lns_count_nodes(s->insts[i].path);
 	s->ndev = lns_sys_disk_count(&s->nbound);
 }
 

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 struct libscols_table;
 
@@ -217,6 +218,20 @@ struct lns_devinfo {
 };
 
 /**
+ * struct lns_instance_info - a visible instance
+ * @path: its first mount point
+ * @dev: st_dev of its filesystem
+ * @max: its max=
+ * @devices: its number of devices (status only)
+ */
+struct lns_instance_info {
+	char path[4096];
+	dev_t dev;
+	int max;
+	int devices;
+};
+
+/**
  * struct lns_status - what `status` shows
  * @state: "loaded", "not loaded", "loading", "unloading", "built in"
  * @loaded: the module is usable
@@ -227,7 +242,7 @@ struct lns_devinfo {
  * @ctl_major: loop-control's character major, -1 when not loaded
  * @params: module parameters as "name=value", @nparams of them
  * @nparams: their number
- * @insts: instances mounted here: mount point, max=, devices
+ * @insts: instances mounted here (with their number of devices)
  * @ninst: their number
  * @ndev: loopns devices of the system
  * @nbound: how many of them are bound
@@ -242,11 +257,7 @@ struct lns_status {
 	int ctl_major;
 	char params[16][128];
 	int nparams;
-	struct lns_status_inst {
-		char path[4096];
-		int max;
-		int devices;
-	} *insts;
+	struct lns_instance_info *insts;
 	int ninst;
 	int ndev;
 	int nbound;

@@ -3,21 +3,7 @@
 #ifndef LOOPNSCTL_SYS_H
 #define LOOPNSCTL_SYS_H
 
-#include <sys/types.h>
-
 #include "loopnsctl.h"
-
-/**
- * struct lns_instance_info - a visible instance
- * @path: its first mount point
- * @dev: st_dev of its filesystem
- * @max: its max=
- */
-struct lns_instance_info {
-	char path[4096];
-	dev_t dev;
-	int max;
-};
 
 void lns_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int lns_errno_exit(int err);
