@@ -756,40 +756,55 @@ int lns_cmd_attach(const struct lns_args *a)
 
 /* ------------------------------------------------------------ detach, resize */
 
-static int cmd_detach_fd(const char *node, int fd)
+/*
+ * ioctl @req (LOOP_CLR_FD or LOOP_SET_CAPACITY) on the device at @node,
+ * then its size into @size unless NULL. @all (detach --all): @node is an
+ * instance's, and a device deleted or detached meanwhile is no error.
+ */
+static int cmd_node_ioctl(const char *node, unsigned long req, bool all,
+			  uint64_t *size)
 {
-	if (ioctl(fd, LOOP_CLR_FD, 0) < 0) {
-		int e = errno;
+	const char *name = req == LOOP_CLR_FD ? "LOOP_CLR_FD" : "LOOP_SET_CAPACITY";
+	int fd, rc, e;
 
-		if (e == ENXIO)
-			lns_err("%s: not attached", node);
-		else if (e == EBUSY)
-			lns_err("%s: busy (still open elsewhere)", node);
-		else
-			lns_err("%s: LOOP_CLR_FD: %s", node, strerror(e));
-		return lns_errno_exit(e);
+	if (!all) {
+		rc = lns_check_node(node, O_RDONLY, &fd);
+		if (rc)
+			return rc;
+	} else if ((fd = open(node, O_RDONLY | O_CLOEXEC)) < 0) {
+		return errno == ENOENT || errno == ENXIO ? LNS_EXIT_OK :
+		       lns_syserr(node);
 	}
-	return LNS_EXIT_OK;
+	e = ioctl(fd, req, 0) < 0 ? errno : 0;
+	if (!e && size && ioctl(fd, BLKGETSIZE64, size) < 0) {
+		e = errno;
+		name = "BLKGETSIZE64";
+	}
+	close(fd);
+	if (!e || (all && e == ENXIO))
+		return LNS_EXIT_OK;
+	if (e == ENXIO)
+		lns_err("%s: not attached", node);
+	else if (e == EBUSY && req == LOOP_CLR_FD)
+		lns_err("%s: busy (still open elsewhere)", node);
+	else
+		lns_err("%s: %s: %s", node, name, strerror(e));
+	return lns_errno_exit(e);
 }
 
 int lns_cmd_detach(const struct lns_args *a)
 {
 	struct lns_devinfo *devs;
 	char inst[PATH_MAX];
-	int i, n, fd, rc = LNS_EXIT_OK, r;
+	int i, n, rc = LNS_EXIT_OK, r;
 
-	if (!lns_has(a, LNS_O_ALL)) {
-		for (i = 0; i < a->npos; i++) {
-			r = lns_check_node(a->pos[i], O_RDONLY, &fd);
-			if (!r) {
-				r = cmd_detach_fd(a->pos[i], fd);
-				close(fd);
-			}
-			if (r && !rc)
-				rc = r;
-		}
-		return rc;
+	for (i = 0; i < a->npos; i++) {
+		r = cmd_node_ioctl(a->pos[i], LOOP_CLR_FD, false, NULL);
+		if (r && !rc)
+			rc = r;
 	}
+	if (!lns_has(a, LNS_O_ALL))
+		return rc;
 	rc = lns_resolve_instance(a->instance, inst, sizeof(inst));
 	if (rc)
 		return rc;
@@ -799,20 +814,8 @@ int lns_cmd_detach(const struct lns_args *a)
 		return lns_errno_exit(-n);
 	}
 	for (i = 0; i < n; i++) {
-		if (!devs[i].bound)
-			continue;
-		fd = open(devs[i].node, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			if (errno == ENOENT || errno == ENXIO)
-				continue;	/* deleted meanwhile */
-			lns_err("%s: %s", devs[i].node, strerror(errno));
-			r = lns_errno_exit(errno);
-		} else {
-			r = cmd_detach_fd(devs[i].node, fd);
-			close(fd);
-			if (r == LNS_EXIT_FAIL && errno == ENXIO)
-				r = LNS_EXIT_OK;	/* detached meanwhile */
-		}
+		r = devs[i].bound ? cmd_node_ioctl(devs[i].node, LOOP_CLR_FD, true,
+						   NULL) : 0;
 		if (r && !rc)
 			rc = r;
 	}
@@ -822,31 +825,12 @@ int lns_cmd_detach(const struct lns_args *a)
 
 int lns_cmd_resize(const struct lns_args *a)
 {
-	const char *node = a->pos[0];
 	uint64_t size = 0;
-	int fd, rc;
+	int rc = cmd_node_ioctl(a->pos[0], LOOP_SET_CAPACITY, false, &size);
 
-	rc = lns_check_node(node, O_RDONLY, &fd);
-	if (rc)
-		return rc;
-	if (ioctl(fd, LOOP_SET_CAPACITY, 0) < 0) {
-		int e = errno;
-
-		if (e == ENXIO)
-			lns_err("%s: not attached", node);
-		else
-			lns_err("%s: LOOP_SET_CAPACITY: %s", node, strerror(e));
-		close(fd);
-		return lns_errno_exit(e);
-	}
-	if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
-		lns_err("%s: BLKGETSIZE64: %s", node, strerror(errno));
-		close(fd);
-		return LNS_EXIT_FAIL;
-	}
-	close(fd);
-	printf("%llu\n", (unsigned long long)size);
-	return LNS_EXIT_OK;
+	if (!rc)
+		printf("%llu\n", (unsigned long long)size);
+	return rc;
 }
 
 /* ------------------------------------------------------------ list */
