@@ -721,14 +721,8 @@ int lns_cmd_attach(const struct lns_args *a)
 	char inst[PATH_MAX];
 	struct loop_config cfg;
 	bool ro = lns_has(a, LNS_O_READ_ONLY);
-	long page = sysconf(_SC_PAGESIZE);
 	int rc, img, ctl;
 
-	if (!lns_valid_block_size(a->block_size, (uint64_t)page)) {
-		lns_err("attach: --block-size %u: must be a power of two from 512 to %ld",
-			a->block_size, page);
-		return LNS_EXIT_USAGE;
-	}
 	rc = lns_resolve_instance(a->instance, inst, sizeof(inst));
 	if (rc)
 		return rc;

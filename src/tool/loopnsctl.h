@@ -180,7 +180,6 @@ int lns_parse_size(const char *s, uint64_t *out);
 int lns_parse_u32_range(const char *s, uint32_t min, uint32_t max,
 			uint32_t *out);
 int lns_parse_mode(const char *s, uint32_t *out);
-bool lns_valid_block_size(uint64_t bs, uint64_t page_size);
 int lns_parse_node_name(const char *name, int *index, int *part);
 int lns_find_major(const char *proc_devices, char type, const char *name);
 

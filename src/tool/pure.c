@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * loopnsctl: the parts without system calls - usage texts, the command
+ * loopnsctl: the parts without system calls - help texts, the command
  * line (getopt_long), numbers, /proc/devices and mount options.
  * Unit-tested on the host by tests/unit/ (make unit-test).
  */
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "loopnsctl.h"
 
@@ -252,20 +253,6 @@ int lns_parse_mode(const char *s, uint32_t *out)
 		return -ERANGE;
 	*out = (uint32_t)v;
 	return 0;
-}
-
-/**
- * lns_valid_block_size() - whether LOOP_CONFIGURE accepts a block size
- * @bs: the block size (0: keep the default)
- * @page_size: the system's page size
- *
- * Return: true for 0 and for powers of two from 512 to @page_size.
- */
-bool lns_valid_block_size(uint64_t bs, uint64_t page_size)
-{
-	if (!bs)
-		return true;
-	return bs >= 512 && bs <= page_size && !(bs & (bs - 1));
 }
 
 /**
@@ -601,9 +588,10 @@ static int lns_store_number(struct lns_args *a, enum lns_opt id,
 		break;
 	default: /* LNS_O_BLOCK_SIZE */
 		e = lns_parse_size(val, &v);
-		if (!e && (v < 512 || v > 65536 || (v & (v - 1))))
-			return lns_errf(err, errlen, "%s %s: must be a power of two from 512 to the page size",
-					spelled, val);
+		if (!e && (v < 512 || v > (uint64_t)sysconf(_SC_PAGESIZE) ||
+			   (v & (v - 1))))
+			return lns_errf(err, errlen, "%s %s: must be a power of two from 512 to the page size (%ld)",
+					spelled, val, sysconf(_SC_PAGESIZE));
 		a->block_size = (uint32_t)v;
 		break;
 	}

@@ -112,6 +112,9 @@ static void test_attach(void)
 	is_str(E, "option --offset needs a value", "missing value message");
 	is_int(P("attach", "--block-size", "1000", "img"), -1, "block size not a power of 2");
 	is_int(P("attach", "--block-size", "256", "img"), -1, "block size below 512");
+	is_int(P("attach", "-b", "1M", "img"), -1, "block size above the page size");
+	ok(strstr(E, "-b 1M: must be a power of two from 512 to the page size (") == E,
+	   "block size message");
 	is_int(P("attach", "--read-only=yes", "img"), -1, "flag with a value");
 	is_str(E, "option --read-only takes no value", "flag value message");
 	is_int(P("attach", "--max", "3", "img"), -1, "--max is not an attach option");
