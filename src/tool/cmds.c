@@ -182,8 +182,8 @@ static void cmd_status_gather(struct lns_status *s)
 		s->version[strcspn(s->version, "\n")] = 0;
 	else if (!s->loaded)
 		snprintf(s->version, sizeof(s->version), "%s", inst_version);
-	s->major = lns_block_major();
-	s->ctl_major = lns_control_major();
+	s->major = lns_major('b');
+	s->ctl_major = lns_major('c');
 	if (!s->loaded && s->major >= 0) {
 		/* libkmod could not tell (e.g. no /sys/module); the kernel can */
 		s->state = "loaded";
@@ -339,7 +339,7 @@ int lns_cmd_load(const struct lns_args *a)
 	} else {
 		printf("loaded loopns %s, block major %d\n",
 		       cmd_kmod_info(mod, "version", ver, sizeof(ver)) ?: "",
-		       lns_block_major());
+		       lns_major('b'));
 	}
 	kmod_module_unref(mod);
 	kmod_unref(ctx);
@@ -846,7 +846,7 @@ static int cmd_list_instances(const struct lns_args *a,
 		lns_err("/proc/self/mountinfo: %s", strerror(-*n));
 		return LNS_EXIT_FAIL;
 	}
-	return !*n && lns_block_major() < 0 ? lns_not_loaded() : LNS_EXIT_OK;
+	return !*n && lns_major('b') < 0 ? lns_not_loaded() : LNS_EXIT_OK;
 }
 
 /* Add the devices of @inst to @tb (unbound ones with --all). */
@@ -1270,7 +1270,7 @@ static int cmd_run_unshare(bool userns)
 {
 	int e;
 
-	if (userns && lns_block_major() < 0) {
+	if (userns && lns_major('b') < 0) {
 		/* the mount would autoload it only for root */
 		lns_not_loaded();
 		return LNS_EXIT_CANNOT_RUN;

@@ -117,37 +117,21 @@ int lns_read_u64(const char *path, uint64_t *out)
 	return lns_parse_u64(buf, out);
 }
 
-/* /proc/devices in a static buffer, NULL if it cannot be read. */
-static const char *sys_proc_devices(void)
-{
-	static char buf[16384];
-
-	return lns_read_file("/proc/devices", buf, sizeof(buf)) < 0 ? NULL : buf;
-}
-
 /**
- * lns_block_major() - the loopns block major, from /proc/devices
+ * lns_major() - a major of the module, from /proc/devices
+ * @type: 'b': the devices' block major; 'c': the character major of the
+ *        instances' loop-control ("loopns-control")
  *
  * Return: the major, or -1 if the module is not loaded.
  */
-int lns_block_major(void)
+int lns_major(char type)
 {
-	const char *devs = sys_proc_devices();
+	static char devs[16384];
 
-	return devs ? lns_find_major(devs, 'b', LNS_MODNAME) : -1;
-}
-
-/**
- * lns_control_major() - the character major of the instances' loop-control
- *
- * Return: the major ("loopns-control" in /proc/devices), or -1 if the
- * module is not loaded.
- */
-int lns_control_major(void)
-{
-	const char *devs = sys_proc_devices();
-
-	return devs ? lns_find_major(devs, 'c', LNS_MODNAME "-control") : -1;
+	if (lns_read_file("/proc/devices", devs, sizeof(devs)) < 0)
+		return -1;
+	return lns_find_major(devs, type, type == 'b' ? LNS_MODNAME :
+			      LNS_MODNAME "-control");
 }
 
 /**
@@ -340,7 +324,7 @@ int lns_resolve_instance(const char *given, char *out, size_t len)
 			return LNS_EXIT_NOTFOUND;
 		}
 		if (!r) {
-			if (lns_block_major() < 0)
+			if (lns_major('b') < 0)
 				return lns_not_loaded();
 			lns_err("%s %s: not a loopns instance (mount one with loopnsctl mount DIR)",
 				how, given);
@@ -361,7 +345,7 @@ int lns_resolve_instance(const char *given, char *out, size_t len)
 	}
 	free(v);
 	if (!n) {
-		if (lns_block_major() < 0)
+		if (lns_major('b') < 0)
 			return lns_not_loaded();
 		lns_err("no loopns instance is mounted here: mount one with loopnsctl mount DIR, or give --instance DIR");
 		return LNS_EXIT_NOTFOUND;
@@ -611,7 +595,7 @@ int lns_instance_devices(const char *inst, struct lns_devinfo **out)
 int lns_check_node(const char *node, int flags, int *fd)
 {
 	struct stat st;
-	int major = lns_block_major();
+	int major = lns_major('b');
 	int f;
 
 	if (stat(node, &st) < 0) {
