@@ -498,13 +498,28 @@ static void sys_devinfo_loop(struct lns_devinfo *d)
 		d->flags |= LO_FLAGS_DIRECT_IO;
 }
 
+/*
+ * Where /sys/dev/block/MAJ:MIN of @rdev points, "" if it cannot be read:
+ * ../../devices/virtual/block/loopns3, the disk's name last.
+ */
+static char *sys_dev_link(dev_t rdev, char *link, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(rdev),
+		 minor(rdev));
+	n = readlink(path, link, len - 1);
+	link[n > 0 ? n : 0] = 0;
+	return link;
+}
+
 /* The device behind node @node, device @index; 0 or -errno. */
 static int sys_devinfo_fill(const char *node, int index, struct lns_devinfo *d)
 {
 	char path[PATH_MAX], link[PATH_MAX];
 	const char *base;
 	struct stat st;
-	ssize_t n;
 
 	memset(d, 0, sizeof(*d));
 	if (stat(node, &st) < 0)
@@ -512,12 +527,8 @@ static int sys_devinfo_fill(const char *node, int index, struct lns_devinfo *d)
 	if (!S_ISBLK(st.st_mode))
 		return -ENOTBLK;
 	d->index = index;
-	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(st.st_rdev),
-		 minor(st.st_rdev));
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return -errno;
-	link[n] = 0;
+	if (!*sys_dev_link(st.st_rdev, link, sizeof(link)))
+		return -ENODEV;
 	base = strrchr(link, '/');
 	snprintf(d->name, sizeof(d->name), "%s", base ? base + 1 : link);
 	d->size = sys_disk_u64(d->name, "size") * 512;
@@ -613,20 +624,13 @@ int lns_check_node(const char *node, int flags, int *fd)
 	if (major < 0)
 		return lns_not_loaded();
 	if ((int)major(st.st_rdev) != major) {
-		char p[96], link[PATH_MAX];
-		ssize_t n;
+		char link[PATH_MAX];
 
-		snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/partition",
-			 major(st.st_rdev), minor(st.st_rdev));
-		if (!access(p, F_OK)) {
-			snprintf(p, sizeof(p), "/sys/dev/block/%u:%u",
-				 major(st.st_rdev), minor(st.st_rdev));
-			n = readlink(p, link, sizeof(link) - 1);
-			link[n > 0 ? n : 0] = 0;
-			if (strstr(link, "/" LNS_MODNAME)) {
-				lns_err("%s: a partition; give its device (loopN)", node);
-				return LNS_EXIT_USAGE;
-			}
+		/* on another major, only a partition (on 259) can be ours */
+		if (strstr(sys_dev_link(st.st_rdev, link, sizeof(link)),
+			   "/" LNS_MODNAME)) {
+			lns_err("%s: a partition; give its device (loopN)", node);
+			return LNS_EXIT_USAGE;
 		}
 		lns_err("%s: not a loopns device (major %u, loopns is %d)", node,
 			major(st.st_rdev), major);
