@@ -1175,45 +1175,36 @@ static int cmd_enter_userns(void)
 	return 0;
 }
 
-/* Bind /dev/<name> of the old /dev (open as @old) into the new one. */
-static void cmd_bind_old_dev(int old, const char *name, bool dir)
+/*
+ * Bind /dev/<name> of the old /dev (open as @old), a node or a directory,
+ * into the new one; copy it if it is a symbolic link.
+ */
+static void cmd_bind_old_dev(int old, const char *name)
 {
 	char src[PATH_MAX], dst[PATH_MAX];
 	struct stat st;
+	ssize_t n;
 	int fd;
 
 	if (fstatat(old, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return;
 	snprintf(dst, sizeof(dst), "/dev/%s", name);
 	if (S_ISLNK(st.st_mode)) {
-		char target[PATH_MAX];
-		ssize_t n = readlinkat(old, name, target, sizeof(target) - 1);
-
-		if (n > 0) {
-			target[n] = 0;
-			if (symlink(target, dst) < 0)
-				return;
-		}
+		n = readlinkat(old, name, src, sizeof(src) - 1);
+		src[n > 0 ? n : 0] = 0;
+		if (n > 0 && symlink(src, dst) < 0)
+			lns_err("run: %s: %s", dst, strerror(errno));
 		return;
 	}
-	if (dir != S_ISDIR(st.st_mode))
+	fd = S_ISDIR(st.st_mode) ? mkdir(dst, 0755) :
+	     open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0)
 		return;
-	if (dir) {
-		if (mkdir(dst, 0755) < 0)
-			return;
-	} else {
-		fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-		if (fd < 0)
-			return;
+	if (!S_ISDIR(st.st_mode))
 		close(fd);
-	}
 	snprintf(src, sizeof(src), "/proc/self/fd/%d/%s", old, name);
-	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0) {
-		if (dir)
-			rmdir(dst);
-		else
-			unlink(dst);
-	}
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		remove(dst);
 }
 
 /* A private /dev: a tmpfs with the usual nodes and the instance. */
@@ -1221,9 +1212,9 @@ static int cmd_private_dev(const struct lns_args *a)
 {
 	static const char *const nodes[] = {
 		"null", "zero", "full", "random", "urandom", "tty", "ptmx",
-		"console", "fuse", "kmsg", "net", "kvm",
+		"console", "fuse", "kmsg", "net", "kvm", "pts", "shm", "mqueue",
+		"hugepages",
 	};
-	static const char *const dirs[] = { "pts", "shm", "mqueue", "hugepages" };
 	static const char *const links[][2] = {
 		{ "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
 		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
@@ -1245,9 +1236,7 @@ static int cmd_private_dev(const struct lns_args *a)
 		return LNS_EXIT_CANNOT_RUN;
 	}
 	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
-		cmd_bind_old_dev(old, nodes[i], !strcmp(nodes[i], "net"));
-	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		cmd_bind_old_dev(old, dirs[i], true);
+		cmd_bind_old_dev(old, nodes[i]);
 	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
 		char dst[64];
 
