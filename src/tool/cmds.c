@@ -452,9 +452,10 @@ static int cmd_do_remount(const char *dir, const char *data)
 	unsigned long flags = MS_REMOUNT;
 	struct statvfs sv;
 	size_t i;
+	int rc = lns_need_instance("", dir);
 
-	if (lns_need_instance("", dir))
-		return LNS_EXIT_NOTFOUND;
+	if (rc)
+		return rc;
 	if (statvfs(dir, &sv) == 0)
 		for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 			if (sv.f_flag & map[i].st)

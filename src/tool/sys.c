@@ -169,7 +169,8 @@ int lns_is_instance_root(const char *path)
 
 /**
  * lns_need_instance() - check that @dir is the root of an instance
- * @how: how @dir was given, in front of the message: "--instance " or ""
+ * @how: how @dir was given, in front of the message: "--instance ",
+ *       "LOOPNS_DIR " or ""
  * @dir: the directory
  *
  * Return: LNS_EXIT_OK, or an exit status after saying why not.
@@ -180,8 +181,10 @@ int lns_need_instance(const char *how, const char *dir)
 
 	if (r > 0)
 		return LNS_EXIT_OK;
+	if (!r && lns_major('b') < 0)
+		return lns_not_loaded();
 	lns_err("%s%s: %s", how, dir, r < 0 ? strerror(-r) :
-		"not a loopns instance");
+		"not a loopns instance (mount one with loopnsctl mount DIR)");
 	return r < 0 ? lns_errno_exit(-r) : LNS_EXIT_NOTFOUND;
 }
 
@@ -308,45 +311,30 @@ int lns_instance_info_of(const char *path, struct lns_instance_info *info)
 int lns_resolve_instance(const char *given, char *out, size_t len)
 {
 	struct lns_instance_info *v;
-	const char *how = "--instance";
-	int n, r;
+	const char *how = "--instance ";
+	int n;
 
 	if (!given || !*given) {
 		given = getenv("LOOPNS_DIR");
-		how = "LOOPNS_DIR";
-		if (given && !*given)
-			given = NULL;
+		how = "LOOPNS_DIR ";
 	}
-	if (given) {
-		r = lns_is_instance_root(given);
-		if (r < 0) {
-			lns_err("%s %s: %s", how, given, strerror(-r));
-			return LNS_EXIT_NOTFOUND;
-		}
-		if (!r) {
-			if (lns_major('b') < 0)
-				return lns_not_loaded();
-			lns_err("%s %s: not a loopns instance (mount one with loopnsctl mount DIR)",
-				how, given);
-			return LNS_EXIT_NOTFOUND;
-		}
+	if (given && *given) {
 		snprintf(out, len, "%s", given);
-		return LNS_EXIT_OK;
+		return lns_need_instance(how, given);
 	}
 	n = lns_instances(&v);
+	if (n == 1)
+		snprintf(out, len, "%s", v[0].path);
+	free(v);
+	if (n == 1)
+		return LNS_EXIT_OK;
 	if (n < 0) {
 		lns_err("/proc/self/mountinfo: %s", strerror(-n));
 		return LNS_EXIT_FAIL;
 	}
-	if (n == 1) {
-		snprintf(out, len, "%s", v[0].path);
-		free(v);
-		return LNS_EXIT_OK;
-	}
-	free(v);
+	if (!n && lns_major('b') < 0)
+		return lns_not_loaded();
 	if (!n) {
-		if (lns_major('b') < 0)
-			return lns_not_loaded();
 		lns_err("no loopns instance is mounted here: mount one with loopnsctl mount DIR, or give --instance DIR");
 		return LNS_EXIT_NOTFOUND;
 	}
