@@ -902,92 +902,47 @@ int lns_cmd_list(const struct lns_args *a)
 /**
  * struct cmd_devdir - what setup-dev builds
  * @dir: the /dev directory
+ * @dfd: it, open
  * @max: links loop0..loop(max-1)
  * @parts: links loopNp1..loopNp(parts)
  * @force: replace foreign entries
  */
 struct cmd_devdir {
 	const char *dir;
+	int dfd;
 	uint32_t max;
 	uint32_t parts;
 	bool force;
 };
 
-/* Whether @name in @dfd is a link to @target: 1 yes, 0 absent, -1 foreign */
-static int cmd_link_state(int dfd, const char *name, const char *target)
-{
-	char buf[PATH_MAX];
-	ssize_t n = readlinkat(dfd, name, buf, sizeof(buf) - 1);
-
-	if (n >= 0) {
-		buf[n] = 0;
-		return strcmp(buf, target) ? -1 : 1;
-	}
-	if (errno == ENOENT)
-		return 0;
-	return -1;
-}
-
 /*
- * For each link setup-dev wants, call @fn(dfd, name, target, arg); stop at
- * the first non-zero return.
+ * Make @name in the /dev directory a link to loopns/@name, or with !@make
+ * only check that this can be done: @name is that link already, absent,
+ * or (--force) a file to replace.
  */
-static int cmd_for_each_link(const struct cmd_devdir *dd, int dfd,
-			     int (*fn)(int, const char *, const char *, void *),
-			     void *arg)
+static int cmd_link(const struct cmd_devdir *dd, const char *name, bool make)
 {
-	char name[64], target[96];
-	uint32_t n, m;
-	int r;
-
-	r = fn(dfd, "loop-control", LNS_DEVDIR_NAME "/loop-control", arg);
-	for (n = 0; !r && n < dd->max; n++) {
-		snprintf(name, sizeof(name), "loop%u", n);
-		snprintf(target, sizeof(target), LNS_DEVDIR_NAME "/loop%u", n);
-		r = fn(dfd, name, target, arg);
-		for (m = 1; !r && m <= dd->parts; m++) {
-			snprintf(name, sizeof(name), "loop%up%u", n, m);
-			snprintf(target, sizeof(target), LNS_DEVDIR_NAME "/loop%up%u",
-				 n, m);
-			r = fn(dfd, name, target, arg);
-		}
-	}
-	return r;
-}
-
-static int cmd_check_link(int dfd, const char *name, const char *target,
-			  void *arg)
-{
-	const struct cmd_devdir *dd = arg;
+	char target[96], buf[PATH_MAX];
+	ssize_t n;
 	struct stat st;
 
-	if (cmd_link_state(dfd, name, target) >= 0)
+	snprintf(target, sizeof(target), LNS_DEVDIR_NAME "/%s", name);
+	n = readlinkat(dd->dfd, name, buf, sizeof(buf) - 1);
+	buf[n >= 0 ? n : 0] = 0;
+	if ((n >= 0 && !strcmp(buf, target)) || (!make && n < 0 && errno == ENOENT))
 		return 0;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	if (!make && !fstatat(dd->dfd, name, &st, AT_SYMLINK_NOFOLLOW) &&
 	    S_ISDIR(st.st_mode)) {
 		lns_err("%s/%s is a directory; remove it first", dd->dir, name);
 		return LNS_EXIT_BUSY;
 	}
-	if (dd->force)
-		return 0;
-	lns_err("%s/%s exists and is not a loopns link (use --force to replace it)",
-		dd->dir, name);
-	return LNS_EXIT_BUSY;
-}
-
-static int cmd_make_link(int dfd, const char *name, const char *target,
-			 void *arg)
-{
-	const struct cmd_devdir *dd = arg;
-	int st = cmd_link_state(dfd, name, target);
-
-	if (st == 1)
-		return 0;
-	if (st < 0 && unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
-		lns_err("%s/%s: %s", dd->dir, name, strerror(errno));
-		return lns_errno_exit(errno);
+	if (!make && !dd->force) {
+		lns_err("%s/%s exists and is not a loopns link (use --force to replace it)",
+			dd->dir, name);
+		return LNS_EXIT_BUSY;
 	}
-	if (symlinkat(target, dfd, name) < 0) {
+	if (make && ((unlinkat(dd->dfd, name, 0) < 0 && errno != ENOENT) ||
+		     symlinkat(target, dd->dfd, name) < 0)) {
 		int e = errno;
 
 		lns_err("%s/%s: %s%s", dd->dir, name, strerror(e),
@@ -995,6 +950,24 @@ static int cmd_make_link(int dfd, const char *name, const char *target,
 		return lns_errno_exit(e);
 	}
 	return 0;
+}
+
+/* cmd_link() for each link setup-dev wants, up to the first failure. */
+static int cmd_links(const struct cmd_devdir *dd, bool make)
+{
+	char name[64];
+	uint32_t n, m;
+	int r = cmd_link(dd, "loop-control", make);
+
+	for (n = 0; !r && n < dd->max; n++) {
+		snprintf(name, sizeof(name), "loop%u", n);
+		r = cmd_link(dd, name, make);
+		for (m = 1; !r && m <= dd->parts; m++) {
+			snprintf(name, sizeof(name), "loop%up%u", n, m);
+			r = cmd_link(dd, name, make);
+		}
+	}
+	return r;
 }
 
 /* Remove every link into loopns/ (whatever --max made them). */
@@ -1056,13 +1029,13 @@ static int cmd_setup_dev_max(const struct lns_args *a, const char *inst,
 }
 
 /* A new instance at @inst (or a bind mount of --instance). */
-static int cmd_setup_dev_mount(const struct lns_args *a, int dfd,
-			       const char *inst, const struct cmd_devdir *dd)
+static int cmd_setup_dev_mount(const struct lns_args *a, const char *inst,
+			       const struct cmd_devdir *dd)
 {
 	struct lns_args ma = *a;
 	char data[256];
 
-	if (mkdirat(dfd, LNS_DEVDIR_NAME, 0755) < 0 && errno != EEXIST)
+	if (mkdirat(dd->dfd, LNS_DEVDIR_NAME, 0755) < 0 && errno != EEXIST)
 		return lns_syserr(inst);
 	if (a->instance) {
 		if (mount(a->instance, inst, NULL, MS_BIND, NULL) < 0) {
@@ -1114,28 +1087,28 @@ int lns_setup_dev(const struct lns_args *a, const char *dir)
 	};
 	char inst[PATH_MAX];
 	struct stat st;
-	int dfd, r, rc;
+	int r, rc;
 
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		lns_err("%s: %s", dir, errno ? strerror(errno) : "not a directory");
 		return LNS_EXIT_NOTFOUND;
 	}
 	snprintf(inst, sizeof(inst), "%s/" LNS_DEVDIR_NAME, dir);
-	dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	if (dfd < 0)
+	dd.dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (dd.dfd < 0)
 		return lns_syserr(dir);
 	r = lns_is_instance_root(inst);
 	rc = cmd_setup_dev_max(a, inst, r > 0, &dd);
 	/* Check every entry before changing anything. */
 	if (!rc)
-		rc = cmd_for_each_link(&dd, dfd, cmd_check_link, &dd);
+		rc = cmd_links(&dd, false);
 	if (!rc && r <= 0)
-		rc = cmd_setup_dev_mount(a, dfd, inst, &dd);
+		rc = cmd_setup_dev_mount(a, inst, &dd);
 	else if (!rc)
 		rc = cmd_setup_dev_remount(a, inst);
 	if (!rc)
-		rc = cmd_for_each_link(&dd, dfd, cmd_make_link, &dd);
-	close(dfd);
+		rc = cmd_links(&dd, true);
+	close(dd.dfd);
 	return rc;
 }
 
