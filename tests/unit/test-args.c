@@ -83,6 +83,30 @@ static void test_help_everywhere(void)
 	}
 }
 
+/* The Options lists come from the option table: each command's own. */
+static void test_usage_options(void)
+{
+	const char *u = usage(LNS_CMD_ATTACH);
+
+	ok(strstr(u, "\n  -e, --ephemeral        ") != NULL, "attach lists -e, --ephemeral");
+	ok(strstr(u, "\n      --fd N             ") != NULL, "attach lists --fd N");
+	ok(!strstr(u, "--max"), "attach does not list --max");
+	ok(strstr(u, "\n  -h, --help             this text\n") != NULL,
+	   "attach lists --help");
+	u = usage(LNS_CMD_SETUP_DEV);
+	ok(strstr(u, "      --partitions M     ") && strstr(u, "      --remove ") &&
+	   !strstr(u, "--json"), "setup-dev lists its options only");
+	u = usage(LNS_CMD_MOUNT_IMAGE);
+	ok(strstr(u, "Usage: loopnsctl mount-image --target PID --fd N [OPTIONS] PATH\n"
+		     "       loopnsctl mount-image --target PID --overlay") == u,
+	   "a second form on its own line");
+	ok(strstr(usage(LNS_CMD_VERSION), "Options:\n  -h, --help") != NULL,
+	   "version takes --help only");
+	ok(strstr(usage(LNS_CMD_NONE), "\n  mount-image --target PID --fd N [OPTIONS] PATH\n"
+		  "                              (host root)") != NULL,
+	   "a long synopsis: the summary on the next line");
+}
+
 static void test_attach(void)
 {
 	is_int(P("attach", "img"), 0, "attach IMAGE");
@@ -106,6 +130,10 @@ static void test_attach(void)
 	is_int(P("attach"), -1, "attach without IMAGE");
 	is_str(E, "attach: missing IMAGE", "missing IMAGE message");
 	is_int(P("attach", "a", "b"), -1, "attach with two images");
+	is_str(E, "attach: unexpected argument 'b'", "two images message");
+	is_int(P("attach", "-e", "a", "b"), -1, "attach -e with CMD not after --");
+	is_str(E, "attach: unexpected argument 'b' (put -- before CMD)",
+	       "the hint to put -- before CMD");
 	is_int(P("attach", "--offset", "x", "img"), -1, "bad offset");
 	is_str(E, "--offset x: not a number", "bad offset message");
 	is_int(P("attach", "--offset"), -1, "--offset without value");
@@ -173,6 +201,8 @@ static void test_mount_family(void)
 	is_int(P("detach", "--", "-odd"), 0, "-- ends options for detach");
 	is_str(A.pos[0], "-odd", "positional after --");
 	is_int(P("detach", "-i", "/x", "/x/loop0"), -1, "--instance without --all");
+	is_str(E, "detach: --instance goes with --all", "--instance without --all message");
+	is_int(P("detach", "--all", "-i", "/x"), 0, "detach --all --instance");
 	is_int(P("list", "--json", "-a", "-i", "/x"), 0, "list options");
 	is_int(P("list", "extra"), -1, "list takes no argument");
 	is_int(P("load", "max_devices=8", "max_devices_per_user=4"), 0, "load PARAM=VALUE");
@@ -225,6 +255,10 @@ static void test_mount_image(void)
 	is_str(E, "mount-image: missing --target PID", "no --target message");
 	is_int(P("mount-image", "-t", "1", "/m"), -1, "no --fd");
 	is_int(P("mount-image", "-t", "1", "--fd", "3", "m"), -1, "relative PATH");
+	is_int(P("mount-image", "-t", "1", "--fd", "3", "/m", "/n"), -1, "two PATHs");
+	is_str(E, "mount-image: unexpected argument '/n'", "two PATHs message");
+	is_int(P("mount-image", "-t", "1", "--fd", "3"), -1, "no PATH");
+	is_str(E, "mount-image: missing PATH", "no PATH message");
 	is_int(P("mount-image", "-t", "1", "--fd", "3", "--fd", "4", "/m"), -1,
 	       "two --fd without --overlay");
 	is_int(P("mount-image", "-t", "1", "--fd", "3", "--overlay", "/m"), -1,
@@ -239,6 +273,7 @@ int main(void)
 {
 	test_commands();
 	test_help_everywhere();
+	test_usage_options();
 	test_attach();
 	test_mount_family();
 	test_setup_dev_run();
