@@ -137,6 +137,7 @@ _Static_assert(LNS_O__COUNT <= 64, "lns_args.set holds 64 options");
  * @argv: the command after "--" (run, attach --ephemeral), NULL-terminated
  * @argc: its length
  * @help_topic: command whose help was asked for ("help attach")
+ * @err: the message of a usage error (lns_parse_args())
  */
 struct lns_args {
 	enum lns_cmd cmd;
@@ -162,6 +163,7 @@ struct lns_args {
 	char **argv;
 	int argc;
 	enum lns_cmd help_topic;
+	char err[256];
 };
 
 static inline bool lns_has(const struct lns_args *a, enum lns_opt o)
@@ -173,8 +175,7 @@ static inline bool lns_has(const struct lns_args *a, enum lns_opt o)
 const char *lns_cmd_name(enum lns_cmd cmd);
 enum lns_cmd lns_cmd_lookup(const char *name);
 void lns_usage(enum lns_cmd cmd, FILE *out);
-int lns_parse_args(int argc, char **argv, struct lns_args *out,
-		   char *err, size_t errlen);
+int lns_parse_args(int argc, char **argv, struct lns_args *a);
 int lns_parse_u64(const char *s, uint64_t *out);
 int lns_parse_size(const char *s, uint64_t *out);
 int lns_parse_u32_range(const char *s, uint32_t min, uint32_t max,

@@ -52,10 +52,9 @@ static int (*const lns_cmds[LNS_CMD__COUNT])(const struct lns_args *) = {
 int lns_main(int argc, char **argv)
 {
 	struct lns_args a;
-	char err[512];
 
-	if (lns_parse_args(argc, argv, &a, err, sizeof(err))) {
-		fprintf(stderr, "%s: %s\n", LNS_PROG, err);
+	if (lns_parse_args(argc, argv, &a)) {
+		fprintf(stderr, "%s: %s\n", LNS_PROG, a.err);
 		if (a.cmd != LNS_CMD_NONE && a.cmd != LNS_CMD_HELP)
 			fprintf(stderr, "Try '%s %s --help'.\n", LNS_PROG,
 				lns_cmd_name(a.cmd));

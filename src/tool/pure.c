@@ -448,18 +448,17 @@ void lns_usage(enum lns_cmd cmd, FILE *out)
 	}
 }
 
-static int lns_errf(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static int lns_errf(struct lns_args *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
-static int lns_errf(char *err, size_t len, const char *fmt, ...)
+/* A usage error: its message into @a->err. Return: -1. */
+static int lns_errf(struct lns_args *a, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	vsnprintf(a->err, sizeof(a->err), fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
@@ -525,30 +524,30 @@ static const struct lns_textopt {
 };
 
 /* A number from @min to @max for option @spelled. */
-static int lns_store_u32(const char *spelled, const char *val, uint32_t min,
-			 uint32_t max, uint32_t *out, char *err, size_t errlen)
+static int lns_store_u32(struct lns_args *a, const char *spelled,
+			 const char *val, uint32_t min, uint32_t max,
+			 uint32_t *out)
 {
 	int e = lns_parse_u32_range(val, min, max, out);
 
 	if (e == -ERANGE)
-		return lns_errf(err, errlen, "%s %s: must be from %u to %u",
+		return lns_errf(a, "%s %s: must be from %u to %u",
 				spelled, val, min, max);
 	if (e)
-		return lns_errf(err, errlen, "%s %s: not a number", spelled, val);
+		return lns_errf(a, "%s %s: not a number", spelled, val);
 	return 0;
 }
 
 /* --fd: mount-image takes several (overlay layers), attach one. */
 static int lns_store_fd(struct lns_args *a, const char *spelled,
-			const char *val, char *err, size_t errlen)
+			const char *val)
 {
 	uint32_t fd;
 
-	if (lns_store_u32(spelled, val, 3, 1023, &fd, err, errlen))
+	if (lns_store_u32(a, spelled, val, 3, 1023, &fd))
 		return -1;
 	if (a->nfd >= LNS_IMG_MAX_FDS)
-		return lns_errf(err, errlen, "%s: at most %d", spelled,
-				LNS_IMG_MAX_FDS);
+		return lns_errf(a, "%s: at most %d", spelled, LNS_IMG_MAX_FDS);
 	if (!a->nfd)
 		a->fd = (int)fd;
 	a->fds[a->nfd++] = (int)fd;
@@ -556,28 +555,26 @@ static int lns_store_fd(struct lns_args *a, const char *spelled,
 }
 
 static int lns_store_number(struct lns_args *a, enum lns_opt id,
-			    const char *spelled, const char *val, char *err,
-			    size_t errlen)
+			    const char *spelled, const char *val)
 {
 	uint64_t v = 0;
 	int e;
 
 	switch (id) {
 	case LNS_O_MAX:
-		return lns_store_u32(spelled, val, 1, LNS_MAX_LIMIT, &a->max,
-				     err, errlen);
+		return lns_store_u32(a, spelled, val, 1, LNS_MAX_LIMIT, &a->max);
 	case LNS_O_PARTITIONS:
-		return lns_store_u32(spelled, val, 0, LNS_PARTS_LIMIT,
-				     &a->partitions, err, errlen);
+		return lns_store_u32(a, spelled, val, 0, LNS_PARTS_LIMIT,
+				     &a->partitions);
 	case LNS_O_FD:
-		return lns_store_fd(a, spelled, val, err, errlen);
+		return lns_store_fd(a, spelled, val);
 	case LNS_O_MODE:
 		e = lns_parse_mode(val, &a->mode);
 		if (e == -ERANGE)
-			return lns_errf(err, errlen, "%s %s: only read and write bits (within 0666)",
+			return lns_errf(a, "%s %s: only read and write bits (within 0666)",
 					spelled, val);
 		if (e)
-			return lns_errf(err, errlen, "%s %s: not an octal mode",
+			return lns_errf(a, "%s %s: not an octal mode",
 					spelled, val);
 		return 0;
 	case LNS_O_OFFSET:
@@ -590,28 +587,27 @@ static int lns_store_number(struct lns_args *a, enum lns_opt id,
 		e = lns_parse_size(val, &v);
 		if (!e && (v < 512 || v > (uint64_t)sysconf(_SC_PAGESIZE) ||
 			   (v & (v - 1))))
-			return lns_errf(err, errlen, "%s %s: must be a power of two from 512 to the page size (%ld)",
+			return lns_errf(a, "%s %s: must be a power of two from 512 to the page size (%ld)",
 					spelled, val, sysconf(_SC_PAGESIZE));
 		a->block_size = (uint32_t)v;
 		break;
 	}
 	if (e == -ERANGE)
-		return lns_errf(err, errlen, "%s %s: number too large", spelled, val);
+		return lns_errf(a, "%s %s: number too large", spelled, val);
 	if (e)
-		return lns_errf(err, errlen, "%s %s: not a number", spelled, val);
+		return lns_errf(a, "%s %s: not a number", spelled, val);
 	return 0;
 }
 
 /* Store the value of option @o; "--name" or "-x" is how it was spelled. */
 static int lns_store(struct lns_args *a, const struct lns_optdef *o,
-		     const char *spelled, const char *val, char *err,
-		     size_t errlen)
+		     const char *spelled, const char *val)
 {
 	size_t i;
 
 	if (a->set & C(o->id) && o->id != LNS_O_HELP &&
 	    !(o->id == LNS_O_FD && a->cmd == LNS_CMD_MOUNT_IMAGE))
-		return lns_errf(err, errlen, "option %s given twice", spelled);
+		return lns_errf(a, "option %s given twice", spelled);
 	a->set |= C(o->id);
 	for (i = 0; i < sizeof(lns_textopts) / sizeof(lns_textopts[0]); i++) {
 		const struct lns_textopt *t = &lns_textopts[i];
@@ -619,16 +615,15 @@ static int lns_store(struct lns_args *a, const struct lns_optdef *o,
 		if (t->id != o->id)
 			continue;
 		if (!*val)
-			return lns_errf(err, errlen, "%s: empty %s", spelled, t->what);
+			return lns_errf(a, "%s: empty %s", spelled, t->what);
 		*(const char **)((char *)a + t->off) = val;
 		return 0;
 	}
-	return o->arg ? lns_store_number(a, o->id, spelled, val, err, errlen) : 0;
+	return o->arg ? lns_store_number(a, o->id, spelled, val) : 0;
 }
 
 /* The message for getopt_long()'s '?' or ':' on argv[optind - 1]. */
-static int lns_getopt_error(int c, char **argv, enum lns_cmd cmd, char *err,
-			    size_t errlen)
+static int lns_getopt_error(struct lns_args *a, int c, char **argv)
 {
 	const char *arg = argv[optind - 1];
 	const struct lns_optdef *o = optopt ? lns_find_val(optopt) : NULL;
@@ -640,19 +635,17 @@ static int lns_getopt_error(int c, char **argv, enum lns_cmd cmd, char *err,
 	else
 		snprintf(spelled, sizeof(spelled), "-%c", optopt);
 	if (c == ':')
-		return lns_errf(err, errlen, "option %s needs a value", spelled);
-	if (o && (o->cmds & C(cmd)) && strchr(arg, '=') && !o->arg)
-		return lns_errf(err, errlen, "option %s takes no value", spelled);
-	return lns_errf(err, errlen, "%s: unknown option %s", lns_cmd_name(cmd),
-			spelled);
+		return lns_errf(a, "option %s needs a value", spelled);
+	if (o && (o->cmds & C(a->cmd)) && strchr(arg, '=') && !o->arg)
+		return lns_errf(a, "option %s takes no value", spelled);
+	return lns_errf(a, "%s: unknown option %s", lns_cmd_name(a->cmd), spelled);
 }
 
 /*
  * Options of @a->cmd in argv[1..argc-1] (argv[0] is the command's word),
  * then the positional arguments, which getopt_long() moved to the end.
  */
-static int lns_getopt(int argc, char **argv, struct lns_args *a, char *err,
-		      size_t errlen)
+static int lns_getopt(int argc, char **argv, struct lns_args *a)
 {
 	struct option lo[LNS_NOPTS + 1];
 	char so[3 * LNS_NOPTS + 3];
@@ -666,13 +659,13 @@ static int lns_getopt(int argc, char **argv, struct lns_args *a, char *err,
 		char spelled[64];
 
 		if (c == '?' || c == ':')
-			return lns_getopt_error(c, argv, a->cmd, err, errlen);
+			return lns_getopt_error(a, c, argv);
 		o = lns_find_val(c);
 		if (li >= 0)
 			snprintf(spelled, sizeof(spelled), "--%s", o->name);
 		else
 			snprintf(spelled, sizeof(spelled), "-%c", c);
-		if (lns_store(a, o, spelled, optarg, err, errlen))
+		if (lns_store(a, o, spelled, optarg))
 			return -1;
 	}
 	a->pos = &argv[optind];
@@ -684,8 +677,7 @@ static int lns_getopt(int argc, char **argv, struct lns_args *a, char *err,
  * The command after "--" of attach (attach --ephemeral IMAGE -- CMD):
  * argv is cut there, and getopt_long() sees only what comes before.
  */
-static int lns_split_argv(int *argc, char **argv, struct lns_args *a,
-			  char *err, size_t errlen)
+static int lns_split_argv(int *argc, char **argv, struct lns_args *a)
 {
 	int i;
 
@@ -693,7 +685,7 @@ static int lns_split_argv(int *argc, char **argv, struct lns_args *a,
 		if (strcmp(argv[i], "--"))
 			continue;
 		if (i + 1 >= *argc)
-			return lns_errf(err, errlen, "%s: missing command after --",
+			return lns_errf(a, "%s: missing command after --",
 					lns_cmd_name(a->cmd));
 		a->argv = &argv[i + 1];
 		a->argc = *argc - i - 1;
@@ -704,12 +696,11 @@ static int lns_split_argv(int *argc, char **argv, struct lns_args *a,
 }
 
 /* run: the positional arguments are CMD; "--" alone is a missing CMD. */
-static int lns_run_argv(char **argv, struct lns_args *a, char *err,
-			size_t errlen)
+static int lns_run_argv(char **argv, struct lns_args *a)
 {
 	if (!a->npos) {
 		if (optind > 1 && !strcmp(argv[optind - 1], "--"))
-			return lns_errf(err, errlen, "run: missing command after --");
+			return lns_errf(a, "run: missing command after --");
 		return 0;
 	}
 	a->argv = a->pos;
@@ -769,7 +760,7 @@ static const struct lns_rule {
 };
 
 /* The positional arguments as lns_pos_names wants them. */
-static int lns_validate_pos(const struct lns_args *a, char *err, size_t errlen)
+static int lns_validate_pos(struct lns_args *a)
 {
 	const char *name = lns_cmd_name(a->cmd), *what = lns_pos_names[a->cmd];
 	bool eph = a->cmd == LNS_CMD_ATTACH && lns_has(a, LNS_O_EPHEMERAL);
@@ -777,17 +768,17 @@ static int lns_validate_pos(const struct lns_args *a, char *err, size_t errlen)
 	if (what && !*what)
 		return 0;
 	if (what && a->npos < 1)
-		return lns_errf(err, errlen, "%s: missing %s", name, what);
+		return lns_errf(a, "%s: missing %s", name, what);
 	if (a->npos > (what ? 1 : 0))
-		return lns_errf(err, errlen, "%s: unexpected argument '%s'%s", name,
+		return lns_errf(a, "%s: unexpected argument '%s'%s", name,
 				a->pos[what ? 1 : 0], eph ? " (put -- before CMD)" : "");
 	if (what && !*a->pos[0])
-		return lns_errf(err, errlen, "%s: empty %s", name, what);
+		return lns_errf(a, "%s: empty %s", name, what);
 	return 0;
 }
 
 /* What the tables cannot say. */
-static int lns_validate_cmd(struct lns_args *a, char *err, size_t errlen)
+static int lns_validate_cmd(struct lns_args *a)
 {
 	bool eph = lns_has(a, LNS_O_EPHEMERAL), all = lns_has(a, LNS_O_ALL);
 	int i;
@@ -795,9 +786,9 @@ static int lns_validate_cmd(struct lns_args *a, char *err, size_t errlen)
 	switch (a->cmd) {
 	case LNS_CMD_HELP:
 		if (a->npos > 1)
-			return lns_errf(err, errlen, "help: one command at most");
+			return lns_errf(a, "help: one command at most");
 		if (a->npos && !(a->help_topic = lns_cmd_lookup(a->pos[0])))
-			return lns_errf(err, errlen, "help: unknown command '%s'",
+			return lns_errf(a, "help: unknown command '%s'",
 					a->pos[0]);
 		return 0;
 	case LNS_CMD_LOAD:
@@ -805,26 +796,26 @@ static int lns_validate_cmd(struct lns_args *a, char *err, size_t errlen)
 			const char *eq = strchr(a->pos[i], '=');
 
 			if (!eq || eq == a->pos[i] || strpbrk(a->pos[i], " \n"))
-				return lns_errf(err, errlen, "load: '%s' is not PARAM=VALUE",
+				return lns_errf(a, "load: '%s' is not PARAM=VALUE",
 						a->pos[i]);
 		}
 		return 0;
 	case LNS_CMD_ATTACH:
 		if (eph && !a->argv)
-			return lns_errf(err, errlen, "attach --ephemeral: missing -- CMD (the device lives only while CMD holds it)");
+			return lns_errf(a, "attach --ephemeral: missing -- CMD (the device lives only while CMD holds it)");
 		if (!eph && a->argv)
-			return lns_errf(err, errlen, "attach: a command after -- needs --ephemeral");
+			return lns_errf(a, "attach: a command after -- needs --ephemeral");
 		return 0;
 	case LNS_CMD_DETACH:
 		if (all == !!a->npos)
-			return lns_errf(err, errlen, all ? "detach: give NODE or --all, not both" :
+			return lns_errf(a, all ? "detach: give NODE or --all, not both" :
 					"detach: missing NODE (or --all)");
 		return 0;
 	case LNS_CMD_MOUNT_IMAGE:
 		if (a->pos[0][0] != '/')
-			return lns_errf(err, errlen, "mount-image: PATH must be absolute (a path in the target's mount namespace)");
+			return lns_errf(a, "mount-image: PATH must be absolute (a path in the target's mount namespace)");
 		if (!lns_has(a, LNS_O_OVERLAY) && a->nfd > 1)
-			return lns_errf(err, errlen, "mount-image: one --fd (several are overlay layers: add --overlay)");
+			return lns_errf(a, "mount-image: one --fd (several are overlay layers: add --overlay)");
 		return 0;
 	default:
 		return 0;
@@ -832,21 +823,21 @@ static int lns_validate_cmd(struct lns_args *a, char *err, size_t errlen)
 }
 
 /* Per-command checks once everything is parsed. */
-static int lns_validate(struct lns_args *a, char *err, size_t errlen)
+static int lns_validate(struct lns_args *a)
 {
 	const struct lns_rule *r;
 
 	if (lns_has(a, LNS_O_HELP))
 		return 0;
-	if (lns_validate_pos(a, err, errlen))
+	if (lns_validate_pos(a))
 		return -1;
 	for (r = lns_rules; r < lns_rules + sizeof(lns_rules) / sizeof(*r); r++) {
 		if (r->cmd != a->cmd || (r->when && !(a->set & r->when)))
 			continue;
 		if ((r->need && !(a->set & r->need)) || (a->set & r->forbid))
-			return lns_errf(err, errlen, "%s", r->msg);
+			return lns_errf(a, "%s", r->msg);
 	}
-	return lns_validate_cmd(a, err, errlen);
+	return lns_validate_cmd(a);
 }
 
 /* The command word: a command's name, or -h/--help, -V/--version. */
@@ -864,9 +855,7 @@ static enum lns_cmd lns_first_word(const char *w)
  * @argc: argument count
  * @argv: arguments, argv[0] being the program; kept, reordered by
  *        getopt_long() and pointed into
- * @out: the result (zeroed first)
- * @err: buffer for an error message without the program name
- * @errlen: its size
+ * @a: the result (zeroed first)
  *
  * getopt_long() with each command's own options: they may come before or
  * after positional arguments, as --name VALUE, --name=VALUE, -x VALUE,
@@ -874,32 +863,28 @@ static enum lns_cmd lns_first_word(const char *w)
  * the options; for run (which also stops at its first argument) and attach,
  * what follows is the command to run.
  *
- * Return: 0, or -1 with a message in @err (a usage error).
+ * Return: 0, or -1 for a usage error, its message in @a->err (without the
+ * program's name).
  */
-int lns_parse_args(int argc, char **argv, struct lns_args *out, char *err,
-		   size_t errlen)
+int lns_parse_args(int argc, char **argv, struct lns_args *a)
 {
-	struct lns_args *a = out;
-
 	memset(a, 0, sizeof(*a));
 	a->fd = 3;
-	if (err && errlen)
-		err[0] = 0;
 	if (argc < 2)
-		return lns_errf(err, errlen, "missing command");
+		return lns_errf(a, "missing command");
 	a->cmd = lns_first_word(argv[1]);
 	if (a->cmd == LNS_CMD_NONE)
-		return lns_errf(err, errlen, "unknown command '%s'", argv[1]);
+		return lns_errf(a, "unknown command '%s'", argv[1]);
 	argc--;
 	argv++;
-	if (a->cmd == LNS_CMD_ATTACH && lns_split_argv(&argc, argv, a, err, errlen))
+	if (a->cmd == LNS_CMD_ATTACH && lns_split_argv(&argc, argv, a))
 		return -1;
-	if (lns_getopt(argc, argv, a, err, errlen))
+	if (lns_getopt(argc, argv, a))
 		return -1;
 	if (a->cmd == LNS_CMD_RUN && !lns_has(a, LNS_O_HELP) &&
-	    lns_run_argv(argv, a, err, errlen))
+	    lns_run_argv(argv, a))
 		return -1;
-	return lns_validate(a, err, errlen) ? -1 : 0;
+	return lns_validate(a) ? -1 : 0;
 }
 
 /* ------------------------------------------------------------ /proc, mount options */

@@ -7,7 +7,7 @@
 #include "tap.h"
 
 static struct lns_args A;
-static char E[512];
+#define E A.err
 
 /* Parse a NULL-terminated word list; argv[0] is "loopnsctl". */
 static int parse(const char *first, ...)
@@ -23,7 +23,7 @@ static int parse(const char *first, ...)
 		argv[argc++] = (char *)w;
 	va_end(ap);
 	argv[argc] = NULL;
-	return lns_parse_args(argc, argv, &A, E, sizeof(E));
+	return lns_parse_args(argc, argv, &A);
 }
 
 #define P(...) parse(__VA_ARGS__, (const char *)NULL)
