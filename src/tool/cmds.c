@@ -137,18 +137,19 @@ static void cmd_status_params(struct lns_status *s)
 {
 	DIR *d = opendir("/sys/module/loopns/parameters");
 	struct dirent *de;
-	char p[PATH_MAX], val[64];
+	char p[PATH_MAX];
 
 	while (d && (de = readdir(d)) && s->nparams < 16) {
-		if (de->d_name[0] == '.')
-			continue;
+		char *val = s->params[s->nparams].value;
+
 		snprintf(p, sizeof(p), "/sys/module/loopns/parameters/%s",
 			 de->d_name);
-		if (lns_read_file(p, val, sizeof(val)) < 0)
+		if (de->d_name[0] == '.' ||
+		    lns_read_file(p, val, sizeof(s->params[0].value)) < 0)
 			continue;
 		val[strcspn(val, "\n")] = 0;
-		snprintf(s->params[s->nparams++], sizeof(s->params[0]), "%.63s=%s",
-			 de->d_name, val);
+		snprintf(s->params[s->nparams++].name, sizeof(s->params[0].name),
+			 "%s", de->d_name);
 	}
 	if (d)
 		closedir(d);
@@ -208,8 +209,7 @@ static void cmd_status_print(const struct lns_status *s)
 	else
 		printf("block major:   -\n");
 	for (i = 0; i < s->nparams; i++)
-		printf("%-14.*s %s\n", (int)strcspn(s->params[i], "="), s->params[i],
-		       strchr(s->params[i], '=') + 1);
+		printf("%-14s %s\n", s->params[i].name, s->params[i].value);
 	printf("instances:     %d (mounted in this mount namespace)\n", s->ninst);
 	for (i = 0; i < s->ninst; i++)
 		printf("  %s max=%d devices=%d\n", s->insts[i].path,

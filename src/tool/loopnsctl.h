@@ -240,7 +240,7 @@ struct lns_instance_info {
  * @kernel: the running kernel's release
  * @major: the block major, -1 when not loaded
  * @ctl_major: loop-control's character major, -1 when not loaded
- * @params: module parameters as "name=value", @nparams of them
+ * @params: module parameters, @nparams of them: name and value
  * @nparams: their number
  * @insts: instances mounted here (with their number of devices)
  * @ninst: their number
@@ -255,7 +255,10 @@ struct lns_status {
 	char kernel[128];
 	int major;
 	int ctl_major;
-	char params[16][128];
+	struct {
+		char name[64];
+		char value[64];
+	} params[16];
 	int nparams;
 	struct lns_instance_info *insts;
 	int ninst;

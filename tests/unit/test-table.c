@@ -93,7 +93,7 @@ static void test_status(void)
 	struct lns_status s = {
 		.state = "loaded", .loaded = true, .version = "0.1.0",
 		.path = "/lib/modules/x/updates/loopns.ko", .kernel = "6.12",
-		.major = 253, .ctl_major = 252, .params = { "max_devices=4096", "name=x" },
+		.major = 253, .ctl_major = 252, .params = { { "max_devices", "4096" }, { "name", "x" } },
 		.nparams = 2, .insts = insts, .ninst = 2, .ndev = 4, .nbound = 2,
 	};
 	char *out = NULL;
