@@ -599,6 +599,18 @@ static int cmd_open_control(const char *inst)
 	return fd;
 }
 
+/* Run @argv; @how starts the message if it cannot. Return: 127 or 126. */
+static int cmd_exec(const char *how, char *const *argv)
+{
+	int e;
+
+	fflush(NULL);
+	execvp(argv[0], argv);
+	e = errno;
+	lns_err("%s%s: %s", how, argv[0], strerror(e));
+	return e == ENOENT ? LNS_EXIT_NOCMD : LNS_EXIT_NOEXEC;
+}
+
 static int cmd_attach_ephemeral(const struct lns_args *a, const char *inst,
 				int ctl, struct loop_config *cfg)
 {
@@ -639,11 +651,7 @@ static int cmd_attach_ephemeral(const struct lns_args *a, const char *inst,
 	snprintf(buf, sizeof(buf), "%d", a->fd);
 	setenv("LOOPNS_FD", buf, 1);
 	setenv("LOOPNS_DIR", inst, 1);
-	fflush(NULL);
-	execvp(a->argv[0], a->argv);
-	e = errno;
-	lns_err("%s: %s", a->argv[0], strerror(e));
-	return e == ENOENT ? LNS_EXIT_NOCMD : LNS_EXIT_NOEXEC;
+	return cmd_exec("", a->argv);
 }
 
 /*
@@ -1280,7 +1288,7 @@ int lns_cmd_run(const struct lns_args *a)
 	const char *dir = a->dir;
 	char *shell_argv[2];
 	char *const *argv = a->argv;
-	int rc, e;
+	int rc;
 
 	if (!dir) {
 		dir = getenv("LOOPNS_DIR");
@@ -1297,11 +1305,5 @@ int lns_cmd_run(const struct lns_args *a)
 	rc = cmd_run_unshare(lns_has(a, LNS_O_USERNS) || geteuid() != 0);
 	if (!rc)
 		rc = dir ? cmd_run_dir(a, dir) : cmd_private_dev(a);
-	if (rc)
-		return rc;
-	fflush(NULL);
-	execvp(argv[0], argv);
-	e = errno;
-	lns_err("run: %s: %s", argv[0], strerror(e));
-	return e == ENOENT ? LNS_EXIT_NOCMD : LNS_EXIT_NOEXEC;
+	return rc ? rc : cmd_exec("run: ", argv);
 }
