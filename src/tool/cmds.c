@@ -770,13 +770,15 @@ static int cmd_node_ioctl(const char *node, unsigned long req, bool all,
 	const char *name = req == LOOP_CLR_FD ? "LOOP_CLR_FD" : "LOOP_SET_CAPACITY";
 	int fd, rc, e;
 
-	if (!all) {
+	if (all) {
+		fd = open(node, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return errno == ENOENT || errno == ENXIO ? LNS_EXIT_OK :
+			       lns_syserr(node);
+	} else {
 		rc = lns_check_node(node, O_RDONLY, &fd);
 		if (rc)
 			return rc;
-	} else if ((fd = open(node, O_RDONLY | O_CLOEXEC)) < 0) {
-		return errno == ENOENT || errno == ENXIO ? LNS_EXIT_OK :
-		       lns_syserr(node);
 	}
 	e = ioctl(fd, req, 0) < 0 ? errno : 0;
 	if (!e && size && ioctl(fd, BLKGETSIZE64, size) < 0) {

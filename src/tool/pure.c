@@ -787,7 +787,8 @@ static int lns_validate_cmd(struct lns_args *a)
 	case LNS_CMD_HELP:
 		if (a->npos > 1)
 			return lns_errf(a, "help: one command at most");
-		if (a->npos && !(a->help_topic = lns_cmd_lookup(a->pos[0])))
+		a->help_topic = a->npos ? lns_cmd_lookup(a->pos[0]) : LNS_CMD_NONE;
+		if (a->npos && a->help_topic == LNS_CMD_NONE)
 			return lns_errf(a, "help: unknown command '%s'",
 					a->pos[0]);
 		return 0;
