@@ -137,18 +137,19 @@ static void cmd_status_params(struct lns_status *s)
 {
 	DIR *d = opendir("/sys/module/loopns/parameters");
 	struct dirent *de;
-	char p[PATH_MAX], val[64];
+	char p[PATH_MAX];
 
 	while (d && (de = readdir(d)) && s->nparams < 16) {
-		if (de->d_name[0] == '.')
-			continue;
+		char *val = s->params[s->nparams].value;
+
 		snprintf(p, sizeof(p), "/sys/module/loopns/parameters/%s",
 			 de->d_name);
-		if (lns_read_file(p, val, sizeof(val)) < 0)
+		if (de->d_name[0] == '.' ||
+		    lns_read_file(p, val, sizeof(s->params[0].value)) < 0)
 			continue;
 		val[strcspn(val, "\n")] = 0;
-		snprintf(s->params[s->nparams++], sizeof(s->params[0]), "%.63s=%s",
-			 de->d_name, val);
+		snprintf(s->params[s->nparams++].name, sizeof(s->params[0].name),
+			 "%s", de->d_name);
 	}
 	if (d)
 		closedir(d);
@@ -157,17 +158,13 @@ static void cmd_status_params(struct lns_status *s)
 /* The instances mounted here, the devices of the system. */
 static void cmd_status_counts(struct lns_status *s)
 {
-	struct lns_instance_info *v = NULL;
-	int i, n = lns_instances(&v);
+	int i;
 
-	s->insts = n > 0 ? calloc((size_t)n, sizeof(*s->insts)) : NULL;
-	for (i = 0; s->insts && i < n; i++) {
-		snprintf(s->insts[i].path, sizeof(s->insts[i].path), "%s", v[i].path);
-		s->insts[i].max = v[i].max;
-		s->insts[i].devices = lns_count_nodes(v[i].path);
-	}
-	s->ninst = s->insts ? n : 0;
-	free(v);
+	s->ninst = lns_instances(&s->insts);
+	if (s->ninst < 0)
+		s->ninst = 0;
+	for (i = 0; i < s->ninst; i++)
+		s->insts[i].devices = lns_count_nodes(s->insts[i].path);
 	s->ndev = lns_sys_disk_count(&s->nbound);
 }
 
@@ -186,8 +183,8 @@ static void cmd_status_gather(struct lns_status *s)
 		s->version[strcspn(s->version, "\n")] = 0;
 	else if (!s->loaded)
 		snprintf(s->version, sizeof(s->version), "%s", inst_version);
-	s->major = lns_block_major();
-	s->ctl_major = lns_control_major();
+	s->major = lns_major('b');
+	s->ctl_major = lns_major('c');
 	if (!s->loaded && s->major >= 0) {
 		/* libkmod could not tell (e.g. no /sys/module); the kernel can */
 		s->state = "loaded";
@@ -212,8 +209,7 @@ static void cmd_status_print(const struct lns_status *s)
 	else
 		printf("block major:   -\n");
 	for (i = 0; i < s->nparams; i++)
-		printf("%-14.*s %s\n", (int)strcspn(s->params[i], "="), s->params[i],
-		       strchr(s->params[i], '=') + 1);
+		printf("%-14s %s\n", s->params[i].name, s->params[i].value);
 	printf("instances:     %d (mounted in this mount namespace)\n", s->ninst);
 	for (i = 0; i < s->ninst; i++)
 		printf("  %s max=%d devices=%d\n", s->insts[i].path,
@@ -343,7 +339,7 @@ int lns_cmd_load(const struct lns_args *a)
 	} else {
 		printf("loaded loopns %s, block major %d\n",
 		       cmd_kmod_info(mod, "version", ver, sizeof(ver)) ?: "",
-		       lns_block_major());
+		       lns_major('b'));
 	}
 	kmod_module_unref(mod);
 	kmod_unref(ctx);
@@ -456,9 +452,10 @@ static int cmd_do_remount(const char *dir, const char *data)
 	unsigned long flags = MS_REMOUNT;
 	struct statvfs sv;
 	size_t i;
+	int rc = lns_need_instance("", dir);
 
-	if (lns_need_instance("", dir))
-		return LNS_EXIT_NOTFOUND;
+	if (rc)
+		return rc;
 	if (statvfs(dir, &sv) == 0)
 		for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 			if (sv.f_flag & map[i].st)
@@ -602,6 +599,18 @@ static int cmd_open_control(const char *inst)
 	return fd;
 }
 
+/* Run @argv; @how starts the message if it cannot. Return: 127 or 126. */
+static int cmd_exec(const char *how, char *const *argv)
+{
+	int e;
+
+	fflush(NULL);
+	execvp(argv[0], argv);
+	e = errno;
+	lns_err("%s%s: %s", how, argv[0], strerror(e));
+	return e == ENOENT ? LNS_EXIT_NOCMD : LNS_EXIT_NOEXEC;
+}
+
 static int cmd_attach_ephemeral(const struct lns_args *a, const char *inst,
 				int ctl, struct loop_config *cfg)
 {
@@ -642,11 +651,7 @@ static int cmd_attach_ephemeral(const struct lns_args *a, const char *inst,
 	snprintf(buf, sizeof(buf), "%d", a->fd);
 	setenv("LOOPNS_FD", buf, 1);
 	setenv("LOOPNS_DIR", inst, 1);
-	fflush(NULL);
-	execvp(a->argv[0], a->argv);
-	e = errno;
-	lns_err("%s: %s", a->argv[0], strerror(e));
-	return e == ENOENT ? LNS_EXIT_NOCMD : LNS_EXIT_NOEXEC;
+	return cmd_exec("", a->argv);
 }
 
 /*
@@ -725,14 +730,8 @@ int lns_cmd_attach(const struct lns_args *a)
 	char inst[PATH_MAX];
 	struct loop_config cfg;
 	bool ro = lns_has(a, LNS_O_READ_ONLY);
-	long page = sysconf(_SC_PAGESIZE);
 	int rc, img, ctl;
 
-	if (!lns_valid_block_size(a->block_size, (uint64_t)page)) {
-		lns_err("attach: --block-size %u: must be a power of two from 512 to %ld",
-			a->block_size, page);
-		return LNS_EXIT_USAGE;
-	}
 	rc = lns_resolve_instance(a->instance, inst, sizeof(inst));
 	if (rc)
 		return rc;
@@ -760,40 +759,57 @@ int lns_cmd_attach(const struct lns_args *a)
 
 /* ------------------------------------------------------------ detach, resize */
 
-static int cmd_detach_fd(const char *node, int fd)
+/*
+ * ioctl @req (LOOP_CLR_FD or LOOP_SET_CAPACITY) on the device at @node,
+ * then its size into @size unless NULL. @all (detach --all): @node is an
+ * instance's, and a device deleted or detached meanwhile is no error.
+ */
+static int cmd_node_ioctl(const char *node, unsigned long req, bool all,
+			  uint64_t *size)
 {
-	if (ioctl(fd, LOOP_CLR_FD, 0) < 0) {
-		int e = errno;
+	const char *name = req == LOOP_CLR_FD ? "LOOP_CLR_FD" : "LOOP_SET_CAPACITY";
+	int fd, rc, e;
 
-		if (e == ENXIO)
-			lns_err("%s: not attached", node);
-		else if (e == EBUSY)
-			lns_err("%s: busy (still open elsewhere)", node);
-		else
-			lns_err("%s: LOOP_CLR_FD: %s", node, strerror(e));
-		return lns_errno_exit(e);
+	if (all) {
+		fd = open(node, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return errno == ENOENT || errno == ENXIO ? LNS_EXIT_OK :
+			       lns_syserr(node);
+	} else {
+		rc = lns_check_node(node, O_RDONLY, &fd);
+		if (rc)
+			return rc;
 	}
-	return LNS_EXIT_OK;
+	e = ioctl(fd, req, 0) < 0 ? errno : 0;
+	if (!e && size && ioctl(fd, BLKGETSIZE64, size) < 0) {
+		e = errno;
+		name = "BLKGETSIZE64";
+	}
+	close(fd);
+	if (!e || (all && e == ENXIO))
+		return LNS_EXIT_OK;
+	if (e == ENXIO)
+		lns_err("%s: not attached", node);
+	else if (e == EBUSY && req == LOOP_CLR_FD)
+		lns_err("%s: busy (still open elsewhere)", node);
+	else
+		lns_err("%s: %s: %s", node, name, strerror(e));
+	return lns_errno_exit(e);
 }
 
 int lns_cmd_detach(const struct lns_args *a)
 {
 	struct lns_devinfo *devs;
 	char inst[PATH_MAX];
-	int i, n, fd, rc = LNS_EXIT_OK, r;
+	int i, n, rc = LNS_EXIT_OK, r;
 
-	if (!lns_has(a, LNS_O_ALL)) {
-		for (i = 0; i < a->npos; i++) {
-			r = lns_check_node(a->pos[i], O_RDONLY, &fd);
-			if (!r) {
-				r = cmd_detach_fd(a->pos[i], fd);
-				close(fd);
-			}
-			if (r && !rc)
-				rc = r;
-		}
-		return rc;
+	for (i = 0; i < a->npos; i++) {
+		r = cmd_node_ioctl(a->pos[i], LOOP_CLR_FD, false, NULL);
+		if (r && !rc)
+			rc = r;
 	}
+	if (!lns_has(a, LNS_O_ALL))
+		return rc;
 	rc = lns_resolve_instance(a->instance, inst, sizeof(inst));
 	if (rc)
 		return rc;
@@ -803,20 +819,8 @@ int lns_cmd_detach(const struct lns_args *a)
 		return lns_errno_exit(-n);
 	}
 	for (i = 0; i < n; i++) {
-		if (!devs[i].bound)
-			continue;
-		fd = open(devs[i].node, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			if (errno == ENOENT || errno == ENXIO)
-				continue;	/* deleted meanwhile */
-			lns_err("%s: %s", devs[i].node, strerror(errno));
-			r = lns_errno_exit(errno);
-		} else {
-			r = cmd_detach_fd(devs[i].node, fd);
-			close(fd);
-			if (r == LNS_EXIT_FAIL && errno == ENXIO)
-				r = LNS_EXIT_OK;	/* detached meanwhile */
-		}
+		r = devs[i].bound ? cmd_node_ioctl(devs[i].node, LOOP_CLR_FD, true,
+						   NULL) : 0;
 		if (r && !rc)
 			rc = r;
 	}
@@ -826,31 +830,12 @@ int lns_cmd_detach(const struct lns_args *a)
 
 int lns_cmd_resize(const struct lns_args *a)
 {
-	const char *node = a->pos[0];
 	uint64_t size = 0;
-	int fd, rc;
+	int rc = cmd_node_ioctl(a->pos[0], LOOP_SET_CAPACITY, false, &size);
 
-	rc = lns_check_node(node, O_RDONLY, &fd);
-	if (rc)
-		return rc;
-	if (ioctl(fd, LOOP_SET_CAPACITY, 0) < 0) {
-		int e = errno;
-
-		if (e == ENXIO)
-			lns_err("%s: not attached", node);
-		else
-			lns_err("%s: LOOP_SET_CAPACITY: %s", node, strerror(e));
-		close(fd);
-		return lns_errno_exit(e);
-	}
-	if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
-		lns_err("%s: BLKGETSIZE64: %s", node, strerror(errno));
-		close(fd);
-		return LNS_EXIT_FAIL;
-	}
-	close(fd);
-	printf("%llu\n", (unsigned long long)size);
-	return LNS_EXIT_OK;
+	if (!rc)
+		printf("%llu\n", (unsigned long long)size);
+	return rc;
 }
 
 /* ------------------------------------------------------------ list */
@@ -872,7 +857,7 @@ static int cmd_list_instances(const struct lns_args *a,
 		lns_err("/proc/self/mountinfo: %s", strerror(-*n));
 		return LNS_EXIT_FAIL;
 	}
-	return !*n && lns_block_major() < 0 ? lns_not_loaded() : LNS_EXIT_OK;
+	return !*n && lns_major('b') < 0 ? lns_not_loaded() : LNS_EXIT_OK;
 }
 
 /* Add the devices of @inst to @tb (unbound ones with --all). */
@@ -927,92 +912,47 @@ int lns_cmd_list(const struct lns_args *a)
 /**
  * struct cmd_devdir - what setup-dev builds
  * @dir: the /dev directory
+ * @dfd: it, open
  * @max: links loop0..loop(max-1)
  * @parts: links loopNp1..loopNp(parts)
  * @force: replace foreign entries
  */
 struct cmd_devdir {
 	const char *dir;
+	int dfd;
 	uint32_t max;
 	uint32_t parts;
 	bool force;
 };
 
-/* Whether @name in @dfd is a link to @target: 1 yes, 0 absent, -1 foreign */
-static int cmd_link_state(int dfd, const char *name, const char *target)
-{
-	char buf[PATH_MAX];
-	ssize_t n = readlinkat(dfd, name, buf, sizeof(buf) - 1);
-
-	if (n >= 0) {
-		buf[n] = 0;
-		return strcmp(buf, target) ? -1 : 1;
-	}
-	if (errno == ENOENT)
-		return 0;
-	return -1;
-}
-
 /*
- * For each link setup-dev wants, call @fn(dfd, name, target, arg); stop at
- * the first non-zero return.
+ * Make @name in the /dev directory a link to loopns/@name, or with !@make
+ * only check that this can be done: @name is that link already, absent,
+ * or (--force) a file to replace.
  */
-static int cmd_for_each_link(const struct cmd_devdir *dd, int dfd,
-			     int (*fn)(int, const char *, const char *, void *),
-			     void *arg)
+static int cmd_link(const struct cmd_devdir *dd, const char *name, bool make)
 {
-	char name[64], target[96];
-	uint32_t n, m;
-	int r;
-
-	r = fn(dfd, "loop-control", LNS_DEVDIR_NAME "/loop-control", arg);
-	for (n = 0; !r && n < dd->max; n++) {
-		snprintf(name, sizeof(name), "loop%u", n);
-		snprintf(target, sizeof(target), LNS_DEVDIR_NAME "/loop%u", n);
-		r = fn(dfd, name, target, arg);
-		for (m = 1; !r && m <= dd->parts; m++) {
-			snprintf(name, sizeof(name), "loop%up%u", n, m);
-			snprintf(target, sizeof(target), LNS_DEVDIR_NAME "/loop%up%u",
-				 n, m);
-			r = fn(dfd, name, target, arg);
-		}
-	}
-	return r;
-}
-
-static int cmd_check_link(int dfd, const char *name, const char *target,
-			  void *arg)
-{
-	const struct cmd_devdir *dd = arg;
+	char target[96], buf[PATH_MAX];
+	ssize_t n;
 	struct stat st;
 
-	if (cmd_link_state(dfd, name, target) >= 0)
+	snprintf(target, sizeof(target), LNS_DEVDIR_NAME "/%s", name);
+	n = readlinkat(dd->dfd, name, buf, sizeof(buf) - 1);
+	buf[n >= 0 ? n : 0] = 0;
+	if ((n >= 0 && !strcmp(buf, target)) || (!make && n < 0 && errno == ENOENT))
 		return 0;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	if (!make && !fstatat(dd->dfd, name, &st, AT_SYMLINK_NOFOLLOW) &&
 	    S_ISDIR(st.st_mode)) {
 		lns_err("%s/%s is a directory; remove it first", dd->dir, name);
 		return LNS_EXIT_BUSY;
 	}
-	if (dd->force)
-		return 0;
-	lns_err("%s/%s exists and is not a loopns link (use --force to replace it)",
-		dd->dir, name);
-	return LNS_EXIT_BUSY;
-}
-
-static int cmd_make_link(int dfd, const char *name, const char *target,
-			 void *arg)
-{
-	const struct cmd_devdir *dd = arg;
-	int st = cmd_link_state(dfd, name, target);
-
-	if (st == 1)
-		return 0;
-	if (st < 0 && unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
-		lns_err("%s/%s: %s", dd->dir, name, strerror(errno));
-		return lns_errno_exit(errno);
+	if (!make && !dd->force) {
+		lns_err("%s/%s exists and is not a loopns link (use --force to replace it)",
+			dd->dir, name);
+		return LNS_EXIT_BUSY;
 	}
-	if (symlinkat(target, dfd, name) < 0) {
+	if (make && ((unlinkat(dd->dfd, name, 0) < 0 && errno != ENOENT) ||
+		     symlinkat(target, dd->dfd, name) < 0)) {
 		int e = errno;
 
 		lns_err("%s/%s: %s%s", dd->dir, name, strerror(e),
@@ -1020,6 +960,24 @@ static int cmd_make_link(int dfd, const char *name, const char *target,
 		return lns_errno_exit(e);
 	}
 	return 0;
+}
+
+/* cmd_link() for each link setup-dev wants, up to the first failure. */
+static int cmd_links(const struct cmd_devdir *dd, bool make)
+{
+	char name[64];
+	uint32_t n, m;
+	int r = cmd_link(dd, "loop-control", make);
+
+	for (n = 0; !r && n < dd->max; n++) {
+		snprintf(name, sizeof(name), "loop%u", n);
+		r = cmd_link(dd, name, make);
+		for (m = 1; !r && m <= dd->parts; m++) {
+			snprintf(name, sizeof(name), "loop%up%u", n, m);
+			r = cmd_link(dd, name, make);
+		}
+	}
+	return r;
 }
 
 /* Remove every link into loopns/ (whatever --max made them). */
@@ -1081,13 +1039,13 @@ static int cmd_setup_dev_max(const struct lns_args *a, const char *inst,
 }
 
 /* A new instance at @inst (or a bind mount of --instance). */
-static int cmd_setup_dev_mount(const struct lns_args *a, int dfd,
-			       const char *inst, const struct cmd_devdir *dd)
+static int cmd_setup_dev_mount(const struct lns_args *a, const char *inst,
+			       const struct cmd_devdir *dd)
 {
 	struct lns_args ma = *a;
 	char data[256];
 
-	if (mkdirat(dfd, LNS_DEVDIR_NAME, 0755) < 0 && errno != EEXIST)
+	if (mkdirat(dd->dfd, LNS_DEVDIR_NAME, 0755) < 0 && errno != EEXIST)
 		return lns_syserr(inst);
 	if (a->instance) {
 		if (mount(a->instance, inst, NULL, MS_BIND, NULL) < 0) {
@@ -1139,28 +1097,28 @@ int lns_setup_dev(const struct lns_args *a, const char *dir)
 	};
 	char inst[PATH_MAX];
 	struct stat st;
-	int dfd, r, rc;
+	int r, rc;
 
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		lns_err("%s: %s", dir, errno ? strerror(errno) : "not a directory");
 		return LNS_EXIT_NOTFOUND;
 	}
 	snprintf(inst, sizeof(inst), "%s/" LNS_DEVDIR_NAME, dir);
-	dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	if (dfd < 0)
+	dd.dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (dd.dfd < 0)
 		return lns_syserr(dir);
 	r = lns_is_instance_root(inst);
 	rc = cmd_setup_dev_max(a, inst, r > 0, &dd);
 	/* Check every entry before changing anything. */
 	if (!rc)
-		rc = cmd_for_each_link(&dd, dfd, cmd_check_link, &dd);
+		rc = cmd_links(&dd, false);
 	if (!rc && r <= 0)
-		rc = cmd_setup_dev_mount(a, dfd, inst, &dd);
+		rc = cmd_setup_dev_mount(a, inst, &dd);
 	else if (!rc)
 		rc = cmd_setup_dev_remount(a, inst);
 	if (!rc)
-		rc = cmd_for_each_link(&dd, dfd, cmd_make_link, &dd);
-	close(dfd);
+		rc = cmd_links(&dd, true);
+	close(dd.dfd);
 	return rc;
 }
 
@@ -1201,45 +1159,36 @@ static int cmd_enter_userns(void)
 	return 0;
 }
 
-/* Bind /dev/<name> of the old /dev (open as @old) into the new one. */
-static void cmd_bind_old_dev(int old, const char *name, bool dir)
+/*
+ * Bind /dev/<name> of the old /dev (open as @old), a node or a directory,
+ * into the new one; copy it if it is a symbolic link.
+ */
+static void cmd_bind_old_dev(int old, const char *name)
 {
 	char src[PATH_MAX], dst[PATH_MAX];
 	struct stat st;
+	ssize_t n;
 	int fd;
 
 	if (fstatat(old, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return;
 	snprintf(dst, sizeof(dst), "/dev/%s", name);
 	if (S_ISLNK(st.st_mode)) {
-		char target[PATH_MAX];
-		ssize_t n = readlinkat(old, name, target, sizeof(target) - 1);
-
-		if (n > 0) {
-			target[n] = 0;
-			if (symlink(target, dst) < 0)
-				return;
-		}
+		n = readlinkat(old, name, src, sizeof(src) - 1);
+		src[n > 0 ? n : 0] = 0;
+		if (n > 0 && symlink(src, dst) < 0)
+			lns_err("run: %s: %s", dst, strerror(errno));
 		return;
 	}
-	if (dir != S_ISDIR(st.st_mode))
+	fd = S_ISDIR(st.st_mode) ? mkdir(dst, 0755) :
+	     open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0)
 		return;
-	if (dir) {
-		if (mkdir(dst, 0755) < 0)
-			return;
-	} else {
-		fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-		if (fd < 0)
-			return;
+	if (!S_ISDIR(st.st_mode))
 		close(fd);
-	}
 	snprintf(src, sizeof(src), "/proc/self/fd/%d/%s", old, name);
-	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0) {
-		if (dir)
-			rmdir(dst);
-		else
-			unlink(dst);
-	}
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		remove(dst);
 }
 
 /* A private /dev: a tmpfs with the usual nodes and the instance. */
@@ -1247,9 +1196,9 @@ static int cmd_private_dev(const struct lns_args *a)
 {
 	static const char *const nodes[] = {
 		"null", "zero", "full", "random", "urandom", "tty", "ptmx",
-		"console", "fuse", "kmsg", "net", "kvm",
+		"console", "fuse", "kmsg", "net", "kvm", "pts", "shm", "mqueue",
+		"hugepages",
 	};
-	static const char *const dirs[] = { "pts", "shm", "mqueue", "hugepages" };
 	static const char *const links[][2] = {
 		{ "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
 		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
@@ -1271,9 +1220,7 @@ static int cmd_private_dev(const struct lns_args *a)
 		return LNS_EXIT_CANNOT_RUN;
 	}
 	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
-		cmd_bind_old_dev(old, nodes[i], !strcmp(nodes[i], "net"));
-	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		cmd_bind_old_dev(old, dirs[i], true);
+		cmd_bind_old_dev(old, nodes[i]);
 	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
 		char dst[64];
 
@@ -1296,7 +1243,7 @@ static int cmd_run_unshare(bool userns)
 {
 	int e;
 
-	if (userns && lns_block_major() < 0) {
+	if (userns && lns_major('b') < 0) {
 		/* the mount would autoload it only for root */
 		lns_not_loaded();
 		return LNS_EXIT_CANNOT_RUN;
@@ -1343,7 +1290,7 @@ int lns_cmd_run(const struct lns_args *a)
 	const char *dir = a->dir;
 	char *shell_argv[2];
 	char *const *argv = a->argv;
-	int rc, e;
+	int rc;
 
 	if (!dir) {
 		dir = getenv("LOOPNS_DIR");
@@ -1360,11 +1307,5 @@ int lns_cmd_run(const struct lns_args *a)
 	rc = cmd_run_unshare(lns_has(a, LNS_O_USERNS) || geteuid() != 0);
 	if (!rc)
 		rc = dir ? cmd_run_dir(a, dir) : cmd_private_dev(a);
-	if (rc)
-		return rc;
-	fflush(NULL);
-	execvp(argv[0], argv);
-	e = errno;
-	lns_err("run: %s: %s", argv[0], strerror(e));
-	return e == ENOENT ? LNS_EXIT_NOCMD : LNS_EXIT_NOEXEC;
+	return rc ? rc : cmd_exec("run: ", argv);
 }

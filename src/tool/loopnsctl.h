@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 struct libscols_table;
 
@@ -58,8 +59,6 @@ enum lns_exit {
 
 enum lns_cmd {
 	LNS_CMD_NONE,
-	LNS_CMD_HELP,
-	LNS_CMD_VERSION,
 	LNS_CMD_STATUS,
 	LNS_CMD_LOAD,
 	LNS_CMD_UNLOAD,
@@ -72,6 +71,8 @@ enum lns_cmd {
 	LNS_CMD_SETUP_DEV,
 	LNS_CMD_RUN,
 	LNS_CMD_MOUNT_IMAGE,
+	LNS_CMD_HELP,
+	LNS_CMD_VERSION,
 	LNS_CMD__COUNT,
 };
 
@@ -136,6 +137,7 @@ _Static_assert(LNS_O__COUNT <= 64, "lns_args.set holds 64 options");
  * @argv: the command after "--" (run, attach --ephemeral), NULL-terminated
  * @argc: its length
  * @help_topic: command whose help was asked for ("help attach")
+ * @err: the message of a usage error (lns_parse_args())
  */
 struct lns_args {
 	enum lns_cmd cmd;
@@ -161,6 +163,7 @@ struct lns_args {
 	char **argv;
 	int argc;
 	enum lns_cmd help_topic;
+	char err[256];
 };
 
 static inline bool lns_has(const struct lns_args *a, enum lns_opt o)
@@ -171,15 +174,13 @@ static inline bool lns_has(const struct lns_args *a, enum lns_opt o)
 /* pure.c: parsing */
 const char *lns_cmd_name(enum lns_cmd cmd);
 enum lns_cmd lns_cmd_lookup(const char *name);
-const char *lns_cmd_usage(enum lns_cmd cmd);
-int lns_parse_args(int argc, char **argv, struct lns_args *out,
-		   char *err, size_t errlen);
+void lns_usage(enum lns_cmd cmd, FILE *out);
+int lns_parse_args(int argc, char **argv, struct lns_args *a);
 int lns_parse_u64(const char *s, uint64_t *out);
 int lns_parse_size(const char *s, uint64_t *out);
 int lns_parse_u32_range(const char *s, uint32_t min, uint32_t max,
 			uint32_t *out);
 int lns_parse_mode(const char *s, uint32_t *out);
-bool lns_valid_block_size(uint64_t bs, uint64_t page_size);
 int lns_parse_node_name(const char *name, int *index, int *part);
 int lns_find_major(const char *proc_devices, char type, const char *name);
 
@@ -217,6 +218,20 @@ struct lns_devinfo {
 };
 
 /**
+ * struct lns_instance_info - a visible instance
+ * @path: its first mount point
+ * @dev: st_dev of its filesystem
+ * @max: its max=
+ * @devices: its number of devices (status only)
+ */
+struct lns_instance_info {
+	char path[4096];
+	dev_t dev;
+	int max;
+	int devices;
+};
+
+/**
  * struct lns_status - what `status` shows
  * @state: "loaded", "not loaded", "loading", "unloading", "built in"
  * @loaded: the module is usable
@@ -225,9 +240,9 @@ struct lns_devinfo {
  * @kernel: the running kernel's release
  * @major: the block major, -1 when not loaded
  * @ctl_major: loop-control's character major, -1 when not loaded
- * @params: module parameters as "name=value", @nparams of them
+ * @params: module parameters, @nparams of them: name and value
  * @nparams: their number
- * @insts: instances mounted here: mount point, max=, devices
+ * @insts: instances mounted here (with their number of devices)
  * @ninst: their number
  * @ndev: loopns devices of the system
  * @nbound: how many of them are bound
@@ -240,13 +255,12 @@ struct lns_status {
 	char kernel[128];
 	int major;
 	int ctl_major;
-	char params[16][128];
+	struct {
+		char name[64];
+		char value[64];
+	} params[16];
 	int nparams;
-	struct lns_status_inst {
-		char path[4096];
-		int max;
-		int devices;
-	} *insts;
+	struct lns_instance_info *insts;
 	int ninst;
 	int ndev;
 	int nbound;

@@ -13,21 +13,7 @@
 #define LOOPNS_TOOL_VERSION "unknown"
 #endif
 
-static int lns_cmd_help(const struct lns_args *a)
-{
-	fputs(lns_cmd_usage(a->help_topic), stdout);
-	return LNS_EXIT_OK;
-}
-
-static int lns_cmd_version(const struct lns_args *a)
-{
-	printf("loopnsctl %s\n", LOOPNS_TOOL_VERSION);
-	return LNS_EXIT_OK;
-}
-
 static int (*const lns_cmds[LNS_CMD__COUNT])(const struct lns_args *) = {
-	[LNS_CMD_HELP] = lns_cmd_help,
-	[LNS_CMD_VERSION] = lns_cmd_version,
 	[LNS_CMD_STATUS] = lns_cmd_status,
 	[LNS_CMD_LOAD] = lns_cmd_load,
 	[LNS_CMD_UNLOAD] = lns_cmd_unload,
@@ -52,10 +38,9 @@ static int (*const lns_cmds[LNS_CMD__COUNT])(const struct lns_args *) = {
 int lns_main(int argc, char **argv)
 {
 	struct lns_args a;
-	char err[512];
 
-	if (lns_parse_args(argc, argv, &a, err, sizeof(err))) {
-		fprintf(stderr, "%s: %s\n", LNS_PROG, err);
+	if (lns_parse_args(argc, argv, &a)) {
+		fprintf(stderr, "%s: %s\n", LNS_PROG, a.err);
 		if (a.cmd != LNS_CMD_NONE && a.cmd != LNS_CMD_HELP)
 			fprintf(stderr, "Try '%s %s --help'.\n", LNS_PROG,
 				lns_cmd_name(a.cmd));
@@ -63,8 +48,13 @@ int lns_main(int argc, char **argv)
 			fprintf(stderr, "Try '%s --help'.\n", LNS_PROG);
 		return LNS_EXIT_USAGE;
 	}
-	if (lns_has(&a, LNS_O_HELP)) {
-		fputs(lns_cmd_usage(a.cmd), stdout);
+	if (lns_has(&a, LNS_O_HELP) || a.cmd == LNS_CMD_HELP) {
+		/* "attach --help" or "help attach" */
+		lns_usage(lns_has(&a, LNS_O_HELP) ? a.cmd : a.help_topic, stdout);
+		return LNS_EXIT_OK;
+	}
+	if (a.cmd == LNS_CMD_VERSION) {
+		printf("loopnsctl %s\n", LOOPNS_TOOL_VERSION);
 		return LNS_EXIT_OK;
 	}
 	return lns_cmds[a.cmd](&a);

@@ -214,7 +214,7 @@ static bool hook_masks_sys_dev_block(struct json_object *config)
 /* Say which device rule is missing: the container would get EPERM. */
 static void hook_check_devices(const struct hook_ctx *c)
 {
-	int major = lns_block_major(), ctl = lns_control_major();
+	int major = lns_major('b'), ctl = lns_major('c');
 	uint64_t max_part = 0;
 
 	if (ctl > 0 && !hook_major_allowed(c->config, "c", ctl))
@@ -319,7 +319,7 @@ static void hook_load_module(void)
 {
 	struct lns_args la = { .cmd = LNS_CMD_LOAD };
 
-	if (lns_block_major() >= 0 || geteuid() != 0)
+	if (lns_major('b') >= 0 || geteuid() != 0)
 		return;
 	lns_cmd_load(&la);
 	fflush(stdout);

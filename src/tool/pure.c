@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * loopnsctl: the parts without system calls - usage texts, the command
+ * loopnsctl: the parts without system calls - help texts, the command
  * line (getopt_long), numbers, /proc/devices and mount options.
  * Unit-tested on the host by tests/unit/ (make unit-test).
  */
@@ -12,225 +12,105 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "loopnsctl.h"
 
 /* ------------------------------------------------------------ commands */
 
-static const char *const lns_cmd_names[LNS_CMD__COUNT] = {
-	[LNS_CMD_HELP] = "help",
-	[LNS_CMD_VERSION] = "version",
-	[LNS_CMD_STATUS] = "status",
-	[LNS_CMD_LOAD] = "load",
-	[LNS_CMD_UNLOAD] = "unload",
-	[LNS_CMD_MOUNT] = "mount",
-	[LNS_CMD_UMOUNT] = "umount",
-	[LNS_CMD_ATTACH] = "attach",
-	[LNS_CMD_DETACH] = "detach",
-	[LNS_CMD_LIST] = "list",
-	[LNS_CMD_RESIZE] = "resize",
-	[LNS_CMD_SETUP_DEV] = "setup-dev",
-	[LNS_CMD_RUN] = "run",
-	[LNS_CMD_MOUNT_IMAGE] = "mount-image",
+/**
+ * struct lns_cmddef - a command and its help text
+ * @name: its word
+ * @synopsis: its forms after "loopnsctl ", one per line
+ * @summary: its line in the overview
+ * @about: what it does; its options come from lns_optdefs
+ */
+struct lns_cmddef {
+	const char *name;
+	const char *synopsis;
+	const char *summary;
+	const char *about;
 };
 
-static const char *const lns_cmd_usages[LNS_CMD__COUNT] = {
-	[LNS_CMD_NONE] =
-"Usage: loopnsctl COMMAND [OPTIONS] [ARGS]\n"
-"\n"
-"Private loop device instances (the loopns filesystem) for containers.\n"
-"\n"
-"Commands:\n"
-"  status [--json]             module, major, limits, instances, devices,\n"
-"                              and the device cgroup rule for containers\n"
-"  load [PARAM=VALUE...]       load the loopns module (libkmod)\n"
-"  unload                      unload the loopns module\n"
-"  mount DIR [OPTIONS]         mount a new instance at DIR\n"
-"  umount DIR                  unmount an instance (its devices go away)\n"
-"  attach [OPTIONS] IMAGE      bind IMAGE to a free device, print its node\n"
-"  attach --ephemeral IMAGE -- CMD...\n"
-"                              run CMD with a device deleted at last close\n"
-"  detach NODE...|--all        detach devices\n"
-"  list [--json] [--all]       devices of the visible instances\n"
-"  resize NODE                 reread the backing file's size\n"
-"  setup-dev DIR [OPTIONS]     make losetup and mount -o loop work in DIR\n"
-"                              (a container's /dev)\n"
-"  run [OPTIONS] [--] CMD...   run CMD with a private instance that goes\n"
-"                              away when CMD and its children exit\n"
-"  mount-image --target PID --fd N [OPTIONS] PATH\n"
-"                              (host root) mount an image for a container,\n"
-"                              idmapped into its user namespace\n"
-"  help [COMMAND]              this text, or a command's\n"
-"  version                     print the version\n"
-"\n"
-"Every command takes --help. For more details see loopnsctl(8) and\n"
-"loopns(7).\n",
-	[LNS_CMD_HELP] =
-"Usage: loopnsctl help [COMMAND]\n"
-"\n"
-"Show the usage of loopnsctl or of one COMMAND.\n",
-	[LNS_CMD_VERSION] =
-"Usage: loopnsctl version\n"
-"\n"
-"Print loopnsctl's version.\n",
-	[LNS_CMD_STATUS] =
-"Usage: loopnsctl status [--json]\n"
-"\n"
+static const struct lns_cmddef lns_cmddefs[LNS_CMD__COUNT] = {
+	[LNS_CMD_NONE] = { "", "COMMAND [OPTIONS] [ARGS]", "",
+"Private loop device instances (the loopns filesystem) for containers.\n" },
+	[LNS_CMD_STATUS] = { "status", "status [--json]",
+		"module, instances, devices, device cgroup rules",
 "Show the loopns module's state (libkmod), version, block major and\n"
 "parameters, the instances mounted here, the loopns devices of the system\n"
-"and the device cgroup rule a container needs (b MAJOR:* rwm).\n"
-"\n"
-"Options:\n"
-"      --json      JSON (libsmartcols)\n"
-"  -h, --help      this text\n"
-"\n"
-"Exit status: 0 when the module is loaded, 3 when it is not.\n",
-	[LNS_CMD_LOAD] =
-"Usage: loopnsctl load [PARAM=VALUE...]\n"
-"\n"
+"and the device cgroup rules a container needs (b MAJOR:* rwm), as a\n"
+"tree (libsmartcols).\n"
+"Exit status: 0 when the module is loaded, 3 when it is not.\n" },
+	[LNS_CMD_LOAD] = { "load", "load [PARAM=VALUE...]",
+		"load the loopns module (libkmod)",
 "Load the loopns module through libkmod with the options of modprobe.d\n"
 "plus the given parameters; if it is loaded, set the writable ones\n"
-"(max_devices, max_devices_per_user) instead.\n"
-"\n"
-"Options:\n"
-"  -h, --help      this text\n",
-	[LNS_CMD_UNLOAD] =
-"Usage: loopnsctl unload\n"
-"\n"
-"Unload the loopns module (fails while instances exist).\n"
-"\n"
-"Options:\n"
-"  -h, --help      this text\n",
-	[LNS_CMD_MOUNT] =
-"Usage: loopnsctl mount DIR [OPTIONS]\n"
-"\n"
+"(max_devices, max_devices_per_user) instead.\n" },
+	[LNS_CMD_UNLOAD] = { "unload", "unload", "unload the loopns module",
+"Unload the loopns module (fails while instances exist).\n" },
+	[LNS_CMD_MOUNT] = { "mount", "mount DIR [OPTIONS]",
+		"mount a new instance at DIR",
 "Mount a new private loopns instance at DIR (created if missing), or with\n"
-"--remount change the options of the instance mounted at DIR.\n"
-"\n"
-"Options:\n"
-"      --max N         at most N devices (1..1048576, default 1024)\n"
-"      --uid USER      owner of the device nodes (name or number)\n"
-"      --gid GROUP     group of the device nodes (name or number)\n"
-"      --mode MODE     permissions of the nodes, octal, within 0666\n"
-"                      (default 0600)\n"
-"      --remount       change the options of an existing instance\n"
-"  -h, --help          this text\n",
-	[LNS_CMD_UMOUNT] =
-"Usage: loopnsctl umount DIR [--lazy]\n"
-"\n"
-"Unmount the instance at DIR; with its last mount its devices go away.\n"
-"\n"
-"Options:\n"
-"  -l, --lazy      detach the mount now, clean up when no longer busy\n"
-"  -h, --help      this text\n",
-	[LNS_CMD_ATTACH] =
-"Usage: loopnsctl attach [OPTIONS] IMAGE\n"
-"       loopnsctl attach --ephemeral [OPTIONS] IMAGE -- CMD [ARGS...]\n"
-"\n"
+"--remount change the options of the instance mounted at DIR.\n" },
+	[LNS_CMD_UMOUNT] = { "umount", "umount DIR [--lazy]",
+		"unmount an instance (its devices go away)",
+"Unmount the instance at DIR; with its last mount its devices go away.\n" },
+	[LNS_CMD_ATTACH] = { "attach",
+		"attach [OPTIONS] IMAGE\n"
+		"attach --ephemeral [OPTIONS] IMAGE -- CMD [ARGS...]",
+		"bind IMAGE to a free device, print its node",
 "Bind IMAGE to a free device of an instance and print the node's path.\n"
 "With --ephemeral, run CMD with a new device open as descriptor 3 (--fd)\n"
 "and its node in $LOOPNS_DEVICE; the device is deleted at its last close.\n"
 "The instance is --instance DIR, else $LOOPNS_DIR, else the only one\n"
-"mounted in this mount namespace.\n"
-"\n"
-"Options:\n"
-"  -i, --instance DIR      the instance (its mount point)\n"
-"  -r, --read-only         read-only device\n"
-"  -P, --partscan          scan the partition table (nodes loopNpM)\n"
-"      --direct-io         direct I/O to the backing file\n"
-"  -o, --offset N          start at byte N of IMAGE\n"
-"      --sizelimit N       at most N bytes of IMAGE\n"
-"  -b, --block-size N      logical block size (512..page size, power of 2)\n"
-"  -e, --ephemeral         see above; needs -- CMD\n"
-"      --fd N              descriptor number for CMD (default 3)\n"
-"  -h, --help              this text\n"
-"Sizes take the suffixes K, M, G, T (powers of 1024).\n",
-	[LNS_CMD_DETACH] =
-"Usage: loopnsctl detach NODE...\n"
-"       loopnsctl detach --all [--instance DIR]\n"
-"\n"
-"Detach devices from their backing files (at their last close if open).\n"
-"\n"
-"Options:\n"
-"  -a, --all               every bound device of the instance\n"
-"  -i, --instance DIR      the instance for --all\n"
-"  -h, --help              this text\n",
-	[LNS_CMD_LIST] =
-"Usage: loopnsctl list [--json] [--all] [--instance DIR]\n"
-"\n"
+"mounted in this mount namespace. Sizes take the suffixes K, M, G, T\n"
+"(powers of 1024).\n" },
+	[LNS_CMD_DETACH] = { "detach",
+		"detach NODE...\n"
+		"detach --all [--instance DIR]",
+		"detach devices",
+"Detach devices from their backing files (at their last close if open).\n" },
+	[LNS_CMD_LIST] = { "list", "list [--json] [--all] [--instance DIR]",
+		"devices of the visible instances",
 "List the bound devices of the instances mounted here, with losetup's\n"
-"columns (NAME, SIZELIMIT, OFFSET, ..., BACK-FILE) plus KNAME and SIZE.\n"
-"\n"
-"Options:\n"
-"  -a, --all               include unbound devices\n"
-"  -i, --instance DIR      only this instance\n"
-"      --json              JSON, as losetup --list --json\n"
-"  -h, --help              this text\n",
-	[LNS_CMD_RESIZE] =
-"Usage: loopnsctl resize NODE\n"
-"\n"
-"Make a device follow its backing file's size; print the new size.\n"
-"\n"
-"Options:\n"
-"  -h, --help      this text\n",
-	[LNS_CMD_SETUP_DEV] =
-"Usage: loopnsctl setup-dev DIR [OPTIONS]\n"
-"       loopnsctl setup-dev --remove DIR\n"
-"\n"
+"columns (NAME, SIZELIMIT, OFFSET, ..., BACK-FILE) plus KNAME and SIZE;\n"
+"--json as losetup --list --json.\n" },
+	[LNS_CMD_RESIZE] = { "resize", "resize NODE",
+		"reread the backing file's size",
+"Make a device follow its backing file's size; print the new size.\n" },
+	[LNS_CMD_SETUP_DEV] = { "setup-dev",
+		"setup-dev DIR [OPTIONS]\n"
+		"setup-dev --remove DIR",
+		"make losetup and mount -o loop work in DIR",
 "Prepare DIR, a container's /dev, so that unmodified losetup and\n"
-"mount -o loop use a private instance: DIR/loopns (the instance),\n"
-"DIR/loop-control, DIR/loopN and DIR/loopNpM links into it.\n"
-"\n"
-"Options:\n"
-"      --max N             devices and links (default 256)\n"
-"      --partitions M      partition links per device (default 15, 0..255)\n"
-"  -i, --instance SRC      bind the instance mounted at SRC\n"
-"      --uid USER, --gid GROUP, --mode MODE\n"
-"                          node ownership and permissions (see mount)\n"
-"      --force             replace existing loop* entries in DIR\n"
-"      --remove            undo: unmount DIR/loopns, remove the links\n"
-"  -h, --help              this text\n",
-	[LNS_CMD_RUN] =
-"Usage: loopnsctl run [OPTIONS] [--] [CMD [ARGS...]]\n"
-"\n"
+"mount -o loop use a private instance: DIR/loopns (the instance, or a bind\n"
+"mount of --instance), DIR/loop-control, DIR/loopN and DIR/loopNpM links\n"
+"into it.\n" },
+	[LNS_CMD_RUN] = { "run", "run [OPTIONS] [--] [CMD [ARGS...]]",
+		"run CMD with an instance that goes away with it",
 "Run CMD (default: $SHELL) in a new mount namespace with a private\n"
 "instance that goes away with CMD and its children: by default in a\n"
 "private /dev prepared as by setup-dev, with --dir (or $LOOPNS_DIR) at DIR.\n"
 "As a user other than root (or with --userns), in a new user namespace.\n"
-"\n"
-"Options:\n"
-"      --max N             devices in the instance (default 256)\n"
-"      --partitions M      partition links per device (default 15)\n"
-"  -d, --dir DIR           mount the instance at DIR, keep /dev\n"
-"  -U, --userns            also create a user namespace\n"
-"  -h, --help              this text\n"
-"\n"
 "Exit status: CMD's; 125 if loopnsctl failed, 126 if CMD could not be\n"
-"run, 127 if CMD was not found.\n",
-	[LNS_CMD_MOUNT_IMAGE] =
-"Usage: loopnsctl mount-image --target PID --fd N [OPTIONS] PATH\n"
-"       loopnsctl mount-image --target PID --overlay --fd N [--fd M...]\n"
-"                             --upper DIR --work DIR PATH\n"
-"\n"
+"run, 127 if CMD was not found.\n" },
+	[LNS_CMD_MOUNT_IMAGE] = { "mount-image",
+		"mount-image --target PID --fd N [OPTIONS] PATH\n"
+		"mount-image --target PID --overlay --fd N [--fd M...] --upper DIR --work DIR PATH",
+		"(host root) mount an image for a container",
 "Run by host root for a container: bind the image open as file descriptor\n"
-"N to a device of a private loopns instance, mount its filesystem\n"
-"(detected by libblkid) nodev,nosuid, idmapped into the user namespace of\n"
-"process PID, at PATH in PID's mount namespace. The mount, the device and\n"
-"the instance go away with that mount namespace.\n"
-"\n"
-"Options:\n"
-"  -t, --target PID        the container: its user and mount namespaces\n"
-"      --fd N              the image (inherited descriptor, O_RDWR, or\n"
-"                          O_RDONLY with --read-only); repeated with\n"
-"                          --overlay: the lower layers, uppermost first\n"
-"  -r, --read-only         mount read-only\n"
-"      --overlay           overlayfs of read-only idmapped layer images\n"
-"      --upper DIR, --work DIR\n"
-"                          its upper and work directories (paths in the\n"
-"                          container, owned by the container)\n"
-"      --no-idmap          no idmapping (PID may be in the initial user\n"
-"                          namespace)\n"
-"  -h, --help              this text\n",
+"N (O_RDWR, or O_RDONLY with --read-only) to a device of a private loopns\n"
+"instance, mount its filesystem (detected by libblkid) nodev,nosuid,\n"
+"idmapped into the user namespace of process PID, at PATH in PID's mount\n"
+"namespace. The mount, the device and the instance go away with that\n"
+"mount namespace. With --overlay, the --fd images are read-only lower\n"
+"layers, uppermost first, under --upper and --work (paths in the\n"
+"container, owned by it).\n" },
+	[LNS_CMD_HELP] = { "help", "help [COMMAND]", "this text, or a command's",
+"Show the usage of loopnsctl or of one COMMAND.\n" },
+	[LNS_CMD_VERSION] = { "version", "version", "print the version",
+"Print loopnsctl's version.\n" },
 };
 
 /**
@@ -243,7 +123,7 @@ const char *lns_cmd_name(enum lns_cmd cmd)
 {
 	if (cmd <= LNS_CMD_NONE || cmd >= LNS_CMD__COUNT)
 		return "";
-	return lns_cmd_names[cmd];
+	return lns_cmddefs[cmd].name;
 }
 
 /**
@@ -257,22 +137,9 @@ enum lns_cmd lns_cmd_lookup(const char *name)
 	int i;
 
 	for (i = LNS_CMD_NONE + 1; i < LNS_CMD__COUNT; i++)
-		if (!strcmp(name, lns_cmd_names[i]))
+		if (!strcmp(name, lns_cmddefs[i].name))
 			return i;
 	return LNS_CMD_NONE;
-}
-
-/**
- * lns_cmd_usage() - help text of a command
- * @cmd: the command, LNS_CMD_NONE for the overview
- *
- * Return: the text.
- */
-const char *lns_cmd_usage(enum lns_cmd cmd)
-{
-	if (cmd < LNS_CMD_NONE || cmd >= LNS_CMD__COUNT || !lns_cmd_usages[cmd])
-		return lns_cmd_usages[LNS_CMD_NONE];
-	return lns_cmd_usages[cmd];
 }
 
 /* ------------------------------------------------------------ numbers */
@@ -389,20 +256,6 @@ int lns_parse_mode(const char *s, uint32_t *out)
 }
 
 /**
- * lns_valid_block_size() - whether LOOP_CONFIGURE accepts a block size
- * @bs: the block size (0: keep the default)
- * @page_size: the system's page size
- *
- * Return: true for 0 and for powers of two from 512 to @page_size.
- */
-bool lns_valid_block_size(uint64_t bs, uint64_t page_size)
-{
-	if (!bs)
-		return true;
-	return bs >= 512 && bs <= page_size && !(bs & (bs - 1));
-}
-
-/**
  * lns_parse_node_name() - parse an instance's node name
  * @name: "loopN" or "loopNpM"
  * @index: N
@@ -450,69 +303,162 @@ int lns_parse_node_name(const char *name, int *index, int *part)
  * struct lns_optdef - one option
  * @name: long name
  * @shrt: short letter, 0 for none
- * @arg: takes an argument
+ * @arg: name of its value in the help text, NULL for a flag
  * @id: enum lns_opt
  * @cmds: bit mask of the commands that take it
+ * @help: its line in the help text
  */
 struct lns_optdef {
 	const char *name;
 	char shrt;
-	bool arg;
+	const char *arg;
 	enum lns_opt id;
 	uint64_t cmds;
+	const char *help;
 };
 
 static const struct lns_optdef lns_optdefs[] = {
-	{ "help", 'h', false, LNS_O_HELP, ~0ull },
-	{ "json", 0, false, LNS_O_JSON, C(LNS_CMD_STATUS) | C(LNS_CMD_LIST) },
-	{ "all", 'a', false, LNS_O_ALL, C(LNS_CMD_LIST) | C(LNS_CMD_DETACH) },
-	{ "instance", 'i', true, LNS_O_INSTANCE, C(LNS_CMD_ATTACH) |
-		C(LNS_CMD_DETACH) | C(LNS_CMD_LIST) | C(LNS_CMD_SETUP_DEV) },
-	{ "read-only", 'r', false, LNS_O_READ_ONLY, C(LNS_CMD_ATTACH) |
-		C(LNS_CMD_MOUNT_IMAGE) },
-	{ "partscan", 'P', false, LNS_O_PARTSCAN, C(LNS_CMD_ATTACH) },
-	{ "direct-io", 0, false, LNS_O_DIRECT_IO, C(LNS_CMD_ATTACH) },
-	{ "offset", 'o', true, LNS_O_OFFSET, C(LNS_CMD_ATTACH) },
-	{ "sizelimit", 0, true, LNS_O_SIZELIMIT, C(LNS_CMD_ATTACH) },
-	{ "block-size", 'b', true, LNS_O_BLOCK_SIZE, C(LNS_CMD_ATTACH) },
-	{ "ephemeral", 'e', false, LNS_O_EPHEMERAL, C(LNS_CMD_ATTACH) },
-	{ "fd", 0, true, LNS_O_FD, C(LNS_CMD_ATTACH) | C(LNS_CMD_MOUNT_IMAGE) },
-	{ "max", 0, true, LNS_O_MAX, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV) |
-		C(LNS_CMD_RUN) },
-	{ "uid", 0, true, LNS_O_UID, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV) },
-	{ "gid", 0, true, LNS_O_GID, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV) },
-	{ "mode", 0, true, LNS_O_MODE, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV) },
-	{ "remount", 0, false, LNS_O_REMOUNT, C(LNS_CMD_MOUNT) },
-	{ "lazy", 'l', false, LNS_O_LAZY, C(LNS_CMD_UMOUNT) },
-	{ "partitions", 0, true, LNS_O_PARTITIONS, C(LNS_CMD_SETUP_DEV) |
-		C(LNS_CMD_RUN) },
-	{ "force", 0, false, LNS_O_FORCE, C(LNS_CMD_SETUP_DEV) },
-	{ "remove", 0, false, LNS_O_REMOVE, C(LNS_CMD_SETUP_DEV) },
-	{ "dir", 'd', true, LNS_O_DIR, C(LNS_CMD_RUN) },
-	{ "userns", 'U', false, LNS_O_USERNS, C(LNS_CMD_RUN) },
-	{ "target", 't', true, LNS_O_TARGET, C(LNS_CMD_MOUNT_IMAGE) },
-	{ "overlay", 0, false, LNS_O_OVERLAY, C(LNS_CMD_MOUNT_IMAGE) },
-	{ "upper", 0, true, LNS_O_UPPER, C(LNS_CMD_MOUNT_IMAGE) },
-	{ "work", 0, true, LNS_O_WORK, C(LNS_CMD_MOUNT_IMAGE) },
-	{ "no-idmap", 0, false, LNS_O_NO_IDMAP, C(LNS_CMD_MOUNT_IMAGE) },
+	{ "json", 0, NULL, LNS_O_JSON, C(LNS_CMD_STATUS) | C(LNS_CMD_LIST),
+	  "JSON (libsmartcols)" },
+	{ "all", 'a', NULL, LNS_O_ALL, C(LNS_CMD_LIST) | C(LNS_CMD_DETACH),
+	  "list: unbound devices too; detach: all" },
+	{ "instance", 'i', "DIR", LNS_O_INSTANCE, C(LNS_CMD_ATTACH) |
+	  C(LNS_CMD_DETACH) | C(LNS_CMD_LIST) | C(LNS_CMD_SETUP_DEV),
+	  "the instance (its mount point)" },
+	{ "read-only", 'r', NULL, LNS_O_READ_ONLY, C(LNS_CMD_ATTACH) |
+	  C(LNS_CMD_MOUNT_IMAGE), "read-only device and mount" },
+	{ "partscan", 'P', NULL, LNS_O_PARTSCAN, C(LNS_CMD_ATTACH),
+	  "scan the partition table (nodes loopNpM)" },
+	{ "direct-io", 0, NULL, LNS_O_DIRECT_IO, C(LNS_CMD_ATTACH),
+	  "direct I/O to the backing file" },
+	{ "offset", 'o', "N", LNS_O_OFFSET, C(LNS_CMD_ATTACH),
+	  "start at byte N of IMAGE" },
+	{ "sizelimit", 0, "N", LNS_O_SIZELIMIT, C(LNS_CMD_ATTACH),
+	  "at most N bytes of IMAGE" },
+	{ "block-size", 'b', "N", LNS_O_BLOCK_SIZE, C(LNS_CMD_ATTACH),
+	  "logical block size (512..page size, power of 2)" },
+	{ "ephemeral", 'e', NULL, LNS_O_EPHEMERAL, C(LNS_CMD_ATTACH),
+	  "a device for CMD alone (see above)" },
+	{ "fd", 0, "N", LNS_O_FD, C(LNS_CMD_ATTACH) | C(LNS_CMD_MOUNT_IMAGE),
+	  "attach -e: CMD's device (3); mount-image: an image" },
+	{ "max", 0, "N", LNS_O_MAX, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV) |
+	  C(LNS_CMD_RUN), "at most N devices (default: mount 1024, else 256)" },
+	{ "uid", 0, "USER", LNS_O_UID, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV),
+	  "owner of the device nodes (name or number)" },
+	{ "gid", 0, "GROUP", LNS_O_GID, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV),
+	  "group of the device nodes (name or number)" },
+	{ "mode", 0, "MODE", LNS_O_MODE, C(LNS_CMD_MOUNT) | C(LNS_CMD_SETUP_DEV),
+	  "their permissions, octal within 0666 (default 0600)" },
+	{ "remount", 0, NULL, LNS_O_REMOUNT, C(LNS_CMD_MOUNT),
+	  "change the options of an existing instance" },
+	{ "lazy", 'l', NULL, LNS_O_LAZY, C(LNS_CMD_UMOUNT),
+	  "detach the mount now, clean up when no longer busy" },
+	{ "partitions", 0, "M", LNS_O_PARTITIONS, C(LNS_CMD_SETUP_DEV) |
+	  C(LNS_CMD_RUN), "partition links per device (default 15)" },
+	{ "force", 0, NULL, LNS_O_FORCE, C(LNS_CMD_SETUP_DEV),
+	  "replace existing loop* entries in DIR" },
+	{ "remove", 0, NULL, LNS_O_REMOVE, C(LNS_CMD_SETUP_DEV),
+	  "undo: unmount DIR/loopns, remove the links" },
+	{ "dir", 'd', "DIR", LNS_O_DIR, C(LNS_CMD_RUN),
+	  "mount the instance at DIR, keep /dev" },
+	{ "userns", 'U', NULL, LNS_O_USERNS, C(LNS_CMD_RUN),
+	  "also create a user namespace" },
+	{ "target", 't', "PID", LNS_O_TARGET, C(LNS_CMD_MOUNT_IMAGE),
+	  "the container: its user and mount namespaces" },
+	{ "overlay", 0, NULL, LNS_O_OVERLAY, C(LNS_CMD_MOUNT_IMAGE),
+	  "overlayfs of read-only idmapped layer images" },
+	{ "upper", 0, "DIR", LNS_O_UPPER, C(LNS_CMD_MOUNT_IMAGE),
+	  "overlayfs's upper directory" },
+	{ "work", 0, "DIR", LNS_O_WORK, C(LNS_CMD_MOUNT_IMAGE),
+	  "overlayfs's work directory" },
+	{ "no-idmap", 0, NULL, LNS_O_NO_IDMAP, C(LNS_CMD_MOUNT_IMAGE),
+	  "no idmapping (PID may be in the initial user ns)" },
+	{ "help", 'h', NULL, LNS_O_HELP, ~0ull, "this text" },
 };
 
 #define LNS_NOPTS	(sizeof(lns_optdefs) / sizeof(lns_optdefs[0]))
 /* getopt_long's value of an option without a short letter */
 #define LNS_LONG_VAL(id)	(256 + (int)(id))
 
-static int lns_errf(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* Each line of @text (after the first) after @indent. */
+static void lns_print_lines(const char *indent, const char *text, FILE *out)
+{
+	const char *nl;
 
-static int lns_errf(char *err, size_t len, const char *fmt, ...)
+	while ((nl = strchr(text, '\n'))) {
+		fprintf(out, "%.*s\n%s", (int)(nl - text), text, indent);
+		text = nl + 1;
+	}
+	fprintf(out, "%s\n", text);
+}
+
+/* The commands with their summaries, for "loopnsctl help". */
+static void lns_print_commands(FILE *out)
+{
+	int c;
+	char syn[128];
+
+	fputs("\nCommands:\n", out);
+	for (c = LNS_CMD_NONE + 1; c < LNS_CMD__COUNT; c++) {
+		const struct lns_cmddef *d = &lns_cmddefs[c];
+
+		snprintf(syn, sizeof(syn), "%.*s", (int)strcspn(d->synopsis, "\n"),
+			 d->synopsis);
+		if (strlen(syn) >= 28)
+			fprintf(out, "  %s\n%30s", syn, "");
+		else
+			fprintf(out, "  %-28s", syn);
+		fprintf(out, "%s\n", d->summary);
+	}
+	fputs("\nEvery command takes --help. For more details see loopnsctl(8) and\nloopns(7).\n",
+	      out);
+}
+
+/**
+ * lns_usage() - print the help text of a command
+ * @cmd: the command, LNS_CMD_NONE for the overview
+ * @out: where
+ *
+ * The synopsis and text of lns_cmddefs, then the command's options from
+ * lns_optdefs (the overview: the commands).
+ */
+void lns_usage(enum lns_cmd cmd, FILE *out)
+{
+	const struct lns_cmddef *d = &lns_cmddefs[cmd];
+	char left[64];
+	size_t i;
+
+	fputs("Usage: loopnsctl ", out);
+	lns_print_lines("       loopnsctl ", d->synopsis, out);
+	fprintf(out, "\n%s", d->about);
+	if (cmd == LNS_CMD_NONE) {
+		lns_print_commands(out);
+		return;
+	}
+	fputs("\nOptions:\n", out);
+	for (i = 0; i < LNS_NOPTS; i++) {
+		const struct lns_optdef *o = &lns_optdefs[i];
+
+		if (!(o->cmds & C(cmd)))
+			continue;
+		snprintf(left, sizeof(left), "%c%c%c --%s%s%s", o->shrt ? '-' : ' ',
+			 o->shrt ? o->shrt : ' ', o->shrt ? ',' : ' ', o->name,
+			 o->arg ? " " : "", o->arg ?: "");
+		fprintf(out, "  %-22s %s\n", left, o->help);
+	}
+}
+
+static int lns_errf(struct lns_args *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* A usage error: its message into @a->err. Return: -1. */
+static int lns_errf(struct lns_args *a, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	vsnprintf(a->err, sizeof(a->err), fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
@@ -578,30 +524,30 @@ static const struct lns_textopt {
 };
 
 /* A number from @min to @max for option @spelled. */
-static int lns_store_u32(const char *spelled, const char *val, uint32_t min,
-			 uint32_t max, uint32_t *out, char *err, size_t errlen)
+static int lns_store_u32(struct lns_args *a, const char *spelled,
+			 const char *val, uint32_t min, uint32_t max,
+			 uint32_t *out)
 {
 	int e = lns_parse_u32_range(val, min, max, out);
 
 	if (e == -ERANGE)
-		return lns_errf(err, errlen, "%s %s: must be from %u to %u",
+		return lns_errf(a, "%s %s: must be from %u to %u",
 				spelled, val, min, max);
 	if (e)
-		return lns_errf(err, errlen, "%s %s: not a number", spelled, val);
+		return lns_errf(a, "%s %s: not a number", spelled, val);
 	return 0;
 }
 
 /* --fd: mount-image takes several (overlay layers), attach one. */
 static int lns_store_fd(struct lns_args *a, const char *spelled,
-			const char *val, char *err, size_t errlen)
+			const char *val)
 {
 	uint32_t fd;
 
-	if (lns_store_u32(spelled, val, 3, 1023, &fd, err, errlen))
+	if (lns_store_u32(a, spelled, val, 3, 1023, &fd))
 		return -1;
 	if (a->nfd >= LNS_IMG_MAX_FDS)
-		return lns_errf(err, errlen, "%s: at most %d", spelled,
-				LNS_IMG_MAX_FDS);
+		return lns_errf(a, "%s: at most %d", spelled, LNS_IMG_MAX_FDS);
 	if (!a->nfd)
 		a->fd = (int)fd;
 	a->fds[a->nfd++] = (int)fd;
@@ -609,28 +555,26 @@ static int lns_store_fd(struct lns_args *a, const char *spelled,
 }
 
 static int lns_store_number(struct lns_args *a, enum lns_opt id,
-			    const char *spelled, const char *val, char *err,
-			    size_t errlen)
+			    const char *spelled, const char *val)
 {
 	uint64_t v = 0;
 	int e;
 
 	switch (id) {
 	case LNS_O_MAX:
-		return lns_store_u32(spelled, val, 1, LNS_MAX_LIMIT, &a->max,
-				     err, errlen);
+		return lns_store_u32(a, spelled, val, 1, LNS_MAX_LIMIT, &a->max);
 	case LNS_O_PARTITIONS:
-		return lns_store_u32(spelled, val, 0, LNS_PARTS_LIMIT,
-				     &a->partitions, err, errlen);
+		return lns_store_u32(a, spelled, val, 0, LNS_PARTS_LIMIT,
+				     &a->partitions);
 	case LNS_O_FD:
-		return lns_store_fd(a, spelled, val, err, errlen);
+		return lns_store_fd(a, spelled, val);
 	case LNS_O_MODE:
 		e = lns_parse_mode(val, &a->mode);
 		if (e == -ERANGE)
-			return lns_errf(err, errlen, "%s %s: only read and write bits (within 0666)",
+			return lns_errf(a, "%s %s: only read and write bits (within 0666)",
 					spelled, val);
 		if (e)
-			return lns_errf(err, errlen, "%s %s: not an octal mode",
+			return lns_errf(a, "%s %s: not an octal mode",
 					spelled, val);
 		return 0;
 	case LNS_O_OFFSET:
@@ -641,29 +585,29 @@ static int lns_store_number(struct lns_args *a, enum lns_opt id,
 		break;
 	default: /* LNS_O_BLOCK_SIZE */
 		e = lns_parse_size(val, &v);
-		if (!e && (v < 512 || v > 65536 || (v & (v - 1))))
-			return lns_errf(err, errlen, "%s %s: must be a power of two from 512 to the page size",
-					spelled, val);
+		if (!e && (v < 512 || v > (uint64_t)sysconf(_SC_PAGESIZE) ||
+			   (v & (v - 1))))
+			return lns_errf(a, "%s %s: must be a power of two from 512 to the page size (%ld)",
+					spelled, val, sysconf(_SC_PAGESIZE));
 		a->block_size = (uint32_t)v;
 		break;
 	}
 	if (e == -ERANGE)
-		return lns_errf(err, errlen, "%s %s: number too large", spelled, val);
+		return lns_errf(a, "%s %s: number too large", spelled, val);
 	if (e)
-		return lns_errf(err, errlen, "%s %s: not a number", spelled, val);
+		return lns_errf(a, "%s %s: not a number", spelled, val);
 	return 0;
 }
 
 /* Store the value of option @o; "--name" or "-x" is how it was spelled. */
 static int lns_store(struct lns_args *a, const struct lns_optdef *o,
-		     const char *spelled, const char *val, char *err,
-		     size_t errlen)
+		     const char *spelled, const char *val)
 {
 	size_t i;
 
 	if (a->set & C(o->id) && o->id != LNS_O_HELP &&
 	    !(o->id == LNS_O_FD && a->cmd == LNS_CMD_MOUNT_IMAGE))
-		return lns_errf(err, errlen, "option %s given twice", spelled);
+		return lns_errf(a, "option %s given twice", spelled);
 	a->set |= C(o->id);
 	for (i = 0; i < sizeof(lns_textopts) / sizeof(lns_textopts[0]); i++) {
 		const struct lns_textopt *t = &lns_textopts[i];
@@ -671,16 +615,15 @@ static int lns_store(struct lns_args *a, const struct lns_optdef *o,
 		if (t->id != o->id)
 			continue;
 		if (!*val)
-			return lns_errf(err, errlen, "%s: empty %s", spelled, t->what);
+			return lns_errf(a, "%s: empty %s", spelled, t->what);
 		*(const char **)((char *)a + t->off) = val;
 		return 0;
 	}
-	return o->arg ? lns_store_number(a, o->id, spelled, val, err, errlen) : 0;
+	return o->arg ? lns_store_number(a, o->id, spelled, val) : 0;
 }
 
 /* The message for getopt_long()'s '?' or ':' on argv[optind - 1]. */
-static int lns_getopt_error(int c, char **argv, enum lns_cmd cmd, char *err,
-			    size_t errlen)
+static int lns_getopt_error(struct lns_args *a, int c, char **argv)
 {
 	const char *arg = argv[optind - 1];
 	const struct lns_optdef *o = optopt ? lns_find_val(optopt) : NULL;
@@ -692,19 +635,17 @@ static int lns_getopt_error(int c, char **argv, enum lns_cmd cmd, char *err,
 	else
 		snprintf(spelled, sizeof(spelled), "-%c", optopt);
 	if (c == ':')
-		return lns_errf(err, errlen, "option %s needs a value", spelled);
-	if (o && (o->cmds & C(cmd)) && strchr(arg, '=') && !o->arg)
-		return lns_errf(err, errlen, "option %s takes no value", spelled);
-	return lns_errf(err, errlen, "%s: unknown option %s", lns_cmd_name(cmd),
-			spelled);
+		return lns_errf(a, "option %s needs a value", spelled);
+	if (o && (o->cmds & C(a->cmd)) && strchr(arg, '=') && !o->arg)
+		return lns_errf(a, "option %s takes no value", spelled);
+	return lns_errf(a, "%s: unknown option %s", lns_cmd_name(a->cmd), spelled);
 }
 
 /*
  * Options of @a->cmd in argv[1..argc-1] (argv[0] is the command's word),
  * then the positional arguments, which getopt_long() moved to the end.
  */
-static int lns_getopt(int argc, char **argv, struct lns_args *a, char *err,
-		      size_t errlen)
+static int lns_getopt(int argc, char **argv, struct lns_args *a)
 {
 	struct option lo[LNS_NOPTS + 1];
 	char so[3 * LNS_NOPTS + 3];
@@ -718,13 +659,13 @@ static int lns_getopt(int argc, char **argv, struct lns_args *a, char *err,
 		char spelled[64];
 
 		if (c == '?' || c == ':')
-			return lns_getopt_error(c, argv, a->cmd, err, errlen);
+			return lns_getopt_error(a, c, argv);
 		o = lns_find_val(c);
 		if (li >= 0)
 			snprintf(spelled, sizeof(spelled), "--%s", o->name);
 		else
 			snprintf(spelled, sizeof(spelled), "-%c", c);
-		if (lns_store(a, o, spelled, optarg, err, errlen))
+		if (lns_store(a, o, spelled, optarg))
 			return -1;
 	}
 	a->pos = &argv[optind];
@@ -736,8 +677,7 @@ static int lns_getopt(int argc, char **argv, struct lns_args *a, char *err,
  * The command after "--" of attach (attach --ephemeral IMAGE -- CMD):
  * argv is cut there, and getopt_long() sees only what comes before.
  */
-static int lns_split_argv(int *argc, char **argv, struct lns_args *a,
-			  char *err, size_t errlen)
+static int lns_split_argv(int *argc, char **argv, struct lns_args *a)
 {
 	int i;
 
@@ -745,7 +685,7 @@ static int lns_split_argv(int *argc, char **argv, struct lns_args *a,
 		if (strcmp(argv[i], "--"))
 			continue;
 		if (i + 1 >= *argc)
-			return lns_errf(err, errlen, "%s: missing command after --",
+			return lns_errf(a, "%s: missing command after --",
 					lns_cmd_name(a->cmd));
 		a->argv = &argv[i + 1];
 		a->argc = *argc - i - 1;
@@ -756,12 +696,11 @@ static int lns_split_argv(int *argc, char **argv, struct lns_args *a,
 }
 
 /* run: the positional arguments are CMD; "--" alone is a missing CMD. */
-static int lns_run_argv(char **argv, struct lns_args *a, char *err,
-			size_t errlen)
+static int lns_run_argv(char **argv, struct lns_args *a)
 {
 	if (!a->npos) {
 		if (optind > 1 && !strcmp(argv[optind - 1], "--"))
-			return lns_errf(err, errlen, "run: missing command after --");
+			return lns_errf(a, "run: missing command after --");
 		return 0;
 	}
 	a->argv = a->pos;
@@ -772,149 +711,134 @@ static int lns_run_argv(char **argv, struct lns_args *a, char *err,
 
 /* ------------------------------------------------------------ validation */
 
-static int lns_validate_help(struct lns_args *a, char *err, size_t errlen)
+#define LNS_MOUNT_OPTS	(C(LNS_O_MAX) | C(LNS_O_UID) | C(LNS_O_GID) | C(LNS_O_MODE))
+#define LNS_OVL_MSG	"mount-image --overlay: needs --upper DIR and --work DIR"
+
+/*
+ * The positional argument of a command, as messages call it: it takes
+ * exactly one. "": any number, checked in lns_validate_cmd(); NULL: none.
+ */
+static const char *const lns_pos_names[LNS_CMD__COUNT] = {
+	[LNS_CMD_MOUNT] = "DIR", [LNS_CMD_UMOUNT] = "DIR",
+	[LNS_CMD_SETUP_DEV] = "DIR", [LNS_CMD_RESIZE] = "NODE",
+	[LNS_CMD_ATTACH] = "IMAGE", [LNS_CMD_MOUNT_IMAGE] = "PATH",
+	[LNS_CMD_HELP] = "", [LNS_CMD_LOAD] = "", [LNS_CMD_DETACH] = "",
+	[LNS_CMD_RUN] = "",
+};
+
+/**
+ * struct lns_rule - options that need or exclude others
+ * @cmd: the command
+ * @when: the rule applies when one of these is given (0: always)
+ * @need: then one of these must be given too (0: none needed)
+ * @forbid: and none of these
+ * @msg: the message when it is broken
+ */
+static const struct lns_rule {
+	enum lns_cmd cmd;
+	uint64_t when, need, forbid;
+	const char *msg;
+} lns_rules[] = {
+	{ LNS_CMD_MOUNT, C(LNS_O_REMOUNT), LNS_MOUNT_OPTS, 0,
+	  "mount --remount: nothing to change (give --max, --uid, --gid or --mode)" },
+	{ LNS_CMD_SETUP_DEV, C(LNS_O_REMOVE), 0, ~C(LNS_O_REMOVE),
+	  "setup-dev --remove takes no other option" },
+	{ LNS_CMD_SETUP_DEV, C(LNS_O_INSTANCE), 0, LNS_MOUNT_OPTS,
+	  "setup-dev: --instance binds an existing instance; --max, --uid, --gid and --mode apply to new ones" },
+	{ LNS_CMD_ATTACH, C(LNS_O_FD), C(LNS_O_EPHEMERAL), 0,
+	  "attach: --fd needs --ephemeral" },
+	{ LNS_CMD_DETACH, C(LNS_O_INSTANCE), C(LNS_O_ALL), 0,
+	  "detach: --instance goes with --all" },
+	{ LNS_CMD_MOUNT_IMAGE, 0, C(LNS_O_TARGET), 0,
+	  "mount-image: missing --target PID" },
+	{ LNS_CMD_MOUNT_IMAGE, 0, C(LNS_O_FD), 0,
+	  "mount-image: missing --fd N (the image)" },
+	{ LNS_CMD_MOUNT_IMAGE, C(LNS_O_OVERLAY), C(LNS_O_UPPER), 0, LNS_OVL_MSG },
+	{ LNS_CMD_MOUNT_IMAGE, C(LNS_O_OVERLAY), C(LNS_O_WORK), 0, LNS_OVL_MSG },
+	{ LNS_CMD_MOUNT_IMAGE, C(LNS_O_UPPER) | C(LNS_O_WORK), C(LNS_O_OVERLAY), 0,
+	  "mount-image: --upper and --work go with --overlay" },
+};
+
+/* The positional arguments as lns_pos_names wants them. */
+static int lns_validate_pos(struct lns_args *a)
 {
-	if (a->npos > 1)
-		return lns_errf(err, errlen, "help: one command at most");
-	if (a->npos == 1) {
-		a->help_topic = lns_cmd_lookup(a->pos[0]);
-		if (a->help_topic == LNS_CMD_NONE)
-			return lns_errf(err, errlen, "help: unknown command '%s'",
-					a->pos[0]);
-	}
+	const char *name = lns_cmd_name(a->cmd), *what = lns_pos_names[a->cmd];
+	bool eph = a->cmd == LNS_CMD_ATTACH && lns_has(a, LNS_O_EPHEMERAL);
+
+	if (what && !*what)
+		return 0;
+	if (what && a->npos < 1)
+		return lns_errf(a, "%s: missing %s", name, what);
+	if (a->npos > (what ? 1 : 0))
+		return lns_errf(a, "%s: unexpected argument '%s'%s", name,
+				a->pos[what ? 1 : 0], eph ? " (put -- before CMD)" : "");
+	if (what && !*a->pos[0])
+		return lns_errf(a, "%s: empty %s", name, what);
 	return 0;
 }
 
-static int lns_validate_load(const struct lns_args *a, char *err,
-			     size_t errlen)
+/* What the tables cannot say. */
+static int lns_validate_cmd(struct lns_args *a)
 {
+	bool eph = lns_has(a, LNS_O_EPHEMERAL), all = lns_has(a, LNS_O_ALL);
 	int i;
 
-	for (i = 0; i < a->npos; i++) {
-		const char *eq = strchr(a->pos[i], '=');
-
-		if (!eq || eq == a->pos[i] || strpbrk(a->pos[i], " \n"))
-			return lns_errf(err, errlen, "load: '%s' is not PARAM=VALUE",
-					a->pos[i]);
-	}
-	return 0;
-}
-
-#define LNS_MOUNT_OPTS	(C(LNS_O_MAX) | C(LNS_O_UID) | C(LNS_O_GID) | C(LNS_O_MODE))
-
-/* mount, umount, resize, setup-dev: exactly one DIR or NODE */
-static int lns_validate_one(const struct lns_args *a, char *err,
-			    size_t errlen)
-{
-	const char *name = lns_cmd_name(a->cmd);
-	const char *what = a->cmd == LNS_CMD_RESIZE ? "NODE" : "DIR";
-
-	if (a->npos < 1)
-		return lns_errf(err, errlen, "%s: missing %s", name, what);
-	if (a->npos > 1)
-		return lns_errf(err, errlen, "%s: unexpected argument '%s'",
-				name, a->pos[1]);
-	if (!*a->pos[0])
-		return lns_errf(err, errlen, "%s: empty %s", name, what);
-	if (a->cmd == LNS_CMD_MOUNT && lns_has(a, LNS_O_REMOUNT) &&
-	    !(a->set & LNS_MOUNT_OPTS))
-		return lns_errf(err, errlen, "mount --remount: nothing to change (give --max, --uid, --gid or --mode)");
-	if (a->cmd != LNS_CMD_SETUP_DEV)
+	switch (a->cmd) {
+	case LNS_CMD_HELP:
+		if (a->npos > 1)
+			return lns_errf(a, "help: one command at most");
+		a->help_topic = a->npos ? lns_cmd_lookup(a->pos[0]) : LNS_CMD_NONE;
+		if (a->npos && a->help_topic == LNS_CMD_NONE)
+			return lns_errf(a, "help: unknown command '%s'",
+					a->pos[0]);
 		return 0;
-	if (lns_has(a, LNS_O_REMOVE) && (a->set & ~C(LNS_O_REMOVE)))
-		return lns_errf(err, errlen, "setup-dev --remove takes no other option");
-	if (lns_has(a, LNS_O_INSTANCE) && (a->set & LNS_MOUNT_OPTS))
-		return lns_errf(err, errlen, "setup-dev: --instance binds an existing instance; --max, --uid, --gid and --mode apply to new ones");
-	return 0;
-}
+	case LNS_CMD_LOAD:
+		for (i = 0; i < a->npos; i++) {
+			const char *eq = strchr(a->pos[i], '=');
 
-static int lns_validate_attach(const struct lns_args *a, char *err,
-			       size_t errlen)
-{
-	bool eph = lns_has(a, LNS_O_EPHEMERAL);
-
-	if (a->npos < 1)
-		return lns_errf(err, errlen, "attach: missing IMAGE");
-	if (a->npos > 1)
-		return lns_errf(err, errlen, "attach: unexpected argument '%s'%s",
-				a->pos[1], eph ? " (put -- before CMD)" : "");
-	if (!*a->pos[0])
-		return lns_errf(err, errlen, "attach: empty IMAGE");
-	if (eph && !a->argv)
-		return lns_errf(err, errlen, "attach --ephemeral: missing -- CMD (the device lives only while CMD holds it)");
-	if (!eph && a->argv)
-		return lns_errf(err, errlen, "attach: a command after -- needs --ephemeral");
-	if (lns_has(a, LNS_O_FD) && !eph)
-		return lns_errf(err, errlen, "attach: --fd needs --ephemeral");
-	return 0;
-}
-
-static int lns_validate_mount_image(const struct lns_args *a, char *err,
-				    size_t errlen)
-{
-	bool ovl = lns_has(a, LNS_O_OVERLAY);
-
-	if (!a->target)
-		return lns_errf(err, errlen, "mount-image: missing --target PID");
-	if (!a->nfd)
-		return lns_errf(err, errlen, "mount-image: missing --fd N (the image)");
-	if (a->npos != 1)
-		return lns_errf(err, errlen, a->npos ? "mount-image: one PATH only" :
-				"mount-image: missing PATH");
-	if (a->pos[0][0] != '/')
-		return lns_errf(err, errlen, "mount-image: PATH must be absolute (a path in the target's mount namespace)");
-	if (ovl && (!a->upper || !a->work))
-		return lns_errf(err, errlen, "mount-image --overlay: needs --upper DIR and --work DIR");
-	if (!ovl && (a->upper || a->work))
-		return lns_errf(err, errlen, "mount-image: --upper and --work go with --overlay");
-	if (!ovl && a->nfd > 1)
-		return lns_errf(err, errlen, "mount-image: one --fd (several are overlay layers: add --overlay)");
-	return 0;
-}
-
-static int lns_validate_detach(const struct lns_args *a, char *err,
-			       size_t errlen)
-{
-	bool all = lns_has(a, LNS_O_ALL);
-
-	if (all && a->npos)
-		return lns_errf(err, errlen, "detach: give NODE or --all, not both");
-	if (!all && !a->npos)
-		return lns_errf(err, errlen, "detach: missing NODE (or --all)");
-	if (lns_has(a, LNS_O_INSTANCE) && !all)
-		return lns_errf(err, errlen, "detach: --instance goes with --all");
-	return 0;
+			if (!eq || eq == a->pos[i] || strpbrk(a->pos[i], " \n"))
+				return lns_errf(a, "load: '%s' is not PARAM=VALUE",
+						a->pos[i]);
+		}
+		return 0;
+	case LNS_CMD_ATTACH:
+		if (eph && !a->argv)
+			return lns_errf(a, "attach --ephemeral: missing -- CMD (the device lives only while CMD holds it)");
+		if (!eph && a->argv)
+			return lns_errf(a, "attach: a command after -- needs --ephemeral");
+		return 0;
+	case LNS_CMD_DETACH:
+		if (all == !!a->npos)
+			return lns_errf(a, all ? "detach: give NODE or --all, not both" :
+					"detach: missing NODE (or --all)");
+		return 0;
+	case LNS_CMD_MOUNT_IMAGE:
+		if (a->pos[0][0] != '/')
+			return lns_errf(a, "mount-image: PATH must be absolute (a path in the target's mount namespace)");
+		if (!lns_has(a, LNS_O_OVERLAY) && a->nfd > 1)
+			return lns_errf(a, "mount-image: one --fd (several are overlay layers: add --overlay)");
+		return 0;
+	default:
+		return 0;
+	}
 }
 
 /* Per-command checks once everything is parsed. */
-static int lns_validate(struct lns_args *a, char *err, size_t errlen)
+static int lns_validate(struct lns_args *a)
 {
+	const struct lns_rule *r;
+
 	if (lns_has(a, LNS_O_HELP))
 		return 0;
-	switch (a->cmd) {
-	case LNS_CMD_HELP:
-		return lns_validate_help(a, err, errlen);
-	case LNS_CMD_LOAD:
-		return lns_validate_load(a, err, errlen);
-	case LNS_CMD_MOUNT:
-	case LNS_CMD_UMOUNT:
-	case LNS_CMD_RESIZE:
-	case LNS_CMD_SETUP_DEV:
-		return lns_validate_one(a, err, errlen);
-	case LNS_CMD_ATTACH:
-		return lns_validate_attach(a, err, errlen);
-	case LNS_CMD_DETACH:
-		return lns_validate_detach(a, err, errlen);
-	case LNS_CMD_RUN:
-		return 0;
-	case LNS_CMD_MOUNT_IMAGE:
-		return lns_validate_mount_image(a, err, errlen);
-	default:
-		if (a->npos)
-			return lns_errf(err, errlen, "%s: unexpected argument '%s'",
-					lns_cmd_name(a->cmd), a->pos[0]);
-		return 0;
+	if (lns_validate_pos(a))
+		return -1;
+	for (r = lns_rules; r < lns_rules + sizeof(lns_rules) / sizeof(*r); r++) {
+		if (r->cmd != a->cmd || (r->when && !(a->set & r->when)))
+			continue;
+		if ((r->need && !(a->set & r->need)) || (a->set & r->forbid))
+			return lns_errf(a, "%s", r->msg);
 	}
+	return lns_validate_cmd(a);
 }
 
 /* The command word: a command's name, or -h/--help, -V/--version. */
@@ -932,9 +856,7 @@ static enum lns_cmd lns_first_word(const char *w)
  * @argc: argument count
  * @argv: arguments, argv[0] being the program; kept, reordered by
  *        getopt_long() and pointed into
- * @out: the result (zeroed first)
- * @err: buffer for an error message without the program name
- * @errlen: its size
+ * @a: the result (zeroed first)
  *
  * getopt_long() with each command's own options: they may come before or
  * after positional arguments, as --name VALUE, --name=VALUE, -x VALUE,
@@ -942,32 +864,28 @@ static enum lns_cmd lns_first_word(const char *w)
  * the options; for run (which also stops at its first argument) and attach,
  * what follows is the command to run.
  *
- * Return: 0, or -1 with a message in @err (a usage error).
+ * Return: 0, or -1 for a usage error, its message in @a->err (without the
+ * program's name).
  */
-int lns_parse_args(int argc, char **argv, struct lns_args *out, char *err,
-		   size_t errlen)
+int lns_parse_args(int argc, char **argv, struct lns_args *a)
 {
-	struct lns_args *a = out;
-
 	memset(a, 0, sizeof(*a));
 	a->fd = 3;
-	if (err && errlen)
-		err[0] = 0;
 	if (argc < 2)
-		return lns_errf(err, errlen, "missing command");
+		return lns_errf(a, "missing command");
 	a->cmd = lns_first_word(argv[1]);
 	if (a->cmd == LNS_CMD_NONE)
-		return lns_errf(err, errlen, "unknown command '%s'", argv[1]);
+		return lns_errf(a, "unknown command '%s'", argv[1]);
 	argc--;
 	argv++;
-	if (a->cmd == LNS_CMD_ATTACH && lns_split_argv(&argc, argv, a, err, errlen))
+	if (a->cmd == LNS_CMD_ATTACH && lns_split_argv(&argc, argv, a))
 		return -1;
-	if (lns_getopt(argc, argv, a, err, errlen))
+	if (lns_getopt(argc, argv, a))
 		return -1;
 	if (a->cmd == LNS_CMD_RUN && !lns_has(a, LNS_O_HELP) &&
-	    lns_run_argv(argv, a, err, errlen))
+	    lns_run_argv(argv, a))
 		return -1;
-	return lns_validate(a, err, errlen) ? -1 : 0;
+	return lns_validate(a) ? -1 : 0;
 }
 
 /* ------------------------------------------------------------ /proc, mount options */

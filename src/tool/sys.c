@@ -117,37 +117,21 @@ int lns_read_u64(const char *path, uint64_t *out)
 	return lns_parse_u64(buf, out);
 }
 
-/* /proc/devices in a static buffer, NULL if it cannot be read. */
-static const char *sys_proc_devices(void)
-{
-	static char buf[16384];
-
-	return lns_read_file("/proc/devices", buf, sizeof(buf)) < 0 ? NULL : buf;
-}
-
 /**
- * lns_block_major() - the loopns block major, from /proc/devices
+ * lns_major() - a major of the module, from /proc/devices
+ * @type: 'b': the devices' block major; 'c': the character major of the
+ *        instances' loop-control ("loopns-control")
  *
  * Return: the major, or -1 if the module is not loaded.
  */
-int lns_block_major(void)
+int lns_major(char type)
 {
-	const char *devs = sys_proc_devices();
+	static char devs[16384];
 
-	return devs ? lns_find_major(devs, 'b', LNS_MODNAME) : -1;
-}
-
-/**
- * lns_control_major() - the character major of the instances' loop-control
- *
- * Return: the major ("loopns-control" in /proc/devices), or -1 if the
- * module is not loaded.
- */
-int lns_control_major(void)
-{
-	const char *devs = sys_proc_devices();
-
-	return devs ? lns_find_major(devs, 'c', LNS_MODNAME "-control") : -1;
+	if (lns_read_file("/proc/devices", devs, sizeof(devs)) < 0)
+		return -1;
+	return lns_find_major(devs, type, type == 'b' ? LNS_MODNAME :
+			      LNS_MODNAME "-control");
 }
 
 /**
@@ -185,7 +169,8 @@ int lns_is_instance_root(const char *path)
 
 /**
  * lns_need_instance() - check that @dir is the root of an instance
- * @how: how @dir was given, in front of the message: "--instance " or ""
+ * @how: how @dir was given, in front of the message: "--instance ",
+ *       "LOOPNS_DIR " or ""
  * @dir: the directory
  *
  * Return: LNS_EXIT_OK, or an exit status after saying why not.
@@ -196,8 +181,10 @@ int lns_need_instance(const char *how, const char *dir)
 
 	if (r > 0)
 		return LNS_EXIT_OK;
+	if (!r && lns_major('b') < 0)
+		return lns_not_loaded();
 	lns_err("%s%s: %s", how, dir, r < 0 ? strerror(-r) :
-		"not a loopns instance");
+		"not a loopns instance (mount one with loopnsctl mount DIR)");
 	return r < 0 ? lns_errno_exit(-r) : LNS_EXIT_NOTFOUND;
 }
 
@@ -324,45 +311,30 @@ int lns_instance_info_of(const char *path, struct lns_instance_info *info)
 int lns_resolve_instance(const char *given, char *out, size_t len)
 {
 	struct lns_instance_info *v;
-	const char *how = "--instance";
-	int n, r;
+	const char *how = "--instance ";
+	int n;
 
 	if (!given || !*given) {
 		given = getenv("LOOPNS_DIR");
-		how = "LOOPNS_DIR";
-		if (given && !*given)
-			given = NULL;
+		how = "LOOPNS_DIR ";
 	}
-	if (given) {
-		r = lns_is_instance_root(given);
-		if (r < 0) {
-			lns_err("%s %s: %s", how, given, strerror(-r));
-			return LNS_EXIT_NOTFOUND;
-		}
-		if (!r) {
-			if (lns_block_major() < 0)
-				return lns_not_loaded();
-			lns_err("%s %s: not a loopns instance (mount one with loopnsctl mount DIR)",
-				how, given);
-			return LNS_EXIT_NOTFOUND;
-		}
+	if (given && *given) {
 		snprintf(out, len, "%s", given);
-		return LNS_EXIT_OK;
+		return lns_need_instance(how, given);
 	}
 	n = lns_instances(&v);
+	if (n == 1)
+		snprintf(out, len, "%s", v[0].path);
+	free(v);
+	if (n == 1)
+		return LNS_EXIT_OK;
 	if (n < 0) {
 		lns_err("/proc/self/mountinfo: %s", strerror(-n));
 		return LNS_EXIT_FAIL;
 	}
-	if (n == 1) {
-		snprintf(out, len, "%s", v[0].path);
-		free(v);
-		return LNS_EXIT_OK;
-	}
-	free(v);
+	if (!n && lns_major('b') < 0)
+		return lns_not_loaded();
 	if (!n) {
-		if (lns_block_major() < 0)
-			return lns_not_loaded();
 		lns_err("no loopns instance is mounted here: mount one with loopnsctl mount DIR, or give --instance DIR");
 		return LNS_EXIT_NOTFOUND;
 	}
@@ -514,13 +486,28 @@ static void sys_devinfo_loop(struct lns_devinfo *d)
 		d->flags |= LO_FLAGS_DIRECT_IO;
 }
 
+/*
+ * Where /sys/dev/block/MAJ:MIN of @rdev points, "" if it cannot be read:
+ * ../../devices/virtual/block/loopns3, the disk's name last.
+ */
+static char *sys_dev_link(dev_t rdev, char *link, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(rdev),
+		 minor(rdev));
+	n = readlink(path, link, len - 1);
+	link[n > 0 ? n : 0] = 0;
+	return link;
+}
+
 /* The device behind node @node, device @index; 0 or -errno. */
 static int sys_devinfo_fill(const char *node, int index, struct lns_devinfo *d)
 {
 	char path[PATH_MAX], link[PATH_MAX];
 	const char *base;
 	struct stat st;
-	ssize_t n;
 
 	memset(d, 0, sizeof(*d));
 	if (stat(node, &st) < 0)
@@ -528,12 +515,8 @@ static int sys_devinfo_fill(const char *node, int index, struct lns_devinfo *d)
 	if (!S_ISBLK(st.st_mode))
 		return -ENOTBLK;
 	d->index = index;
-	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(st.st_rdev),
-		 minor(st.st_rdev));
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return -errno;
-	link[n] = 0;
+	if (!*sys_dev_link(st.st_rdev, link, sizeof(link)))
+		return -ENODEV;
 	base = strrchr(link, '/');
 	snprintf(d->name, sizeof(d->name), "%s", base ? base + 1 : link);
 	d->size = sys_disk_u64(d->name, "size") * 512;
@@ -611,7 +594,7 @@ int lns_instance_devices(const char *inst, struct lns_devinfo **out)
 int lns_check_node(const char *node, int flags, int *fd)
 {
 	struct stat st;
-	int major = lns_block_major();
+	int major = lns_major('b');
 	int f;
 
 	if (stat(node, &st) < 0) {
@@ -629,20 +612,13 @@ int lns_check_node(const char *node, int flags, int *fd)
 	if (major < 0)
 		return lns_not_loaded();
 	if ((int)major(st.st_rdev) != major) {
-		char p[96], link[PATH_MAX];
-		ssize_t n;
+		char link[PATH_MAX];
 
-		snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/partition",
-			 major(st.st_rdev), minor(st.st_rdev));
-		if (!access(p, F_OK)) {
-			snprintf(p, sizeof(p), "/sys/dev/block/%u:%u",
-				 major(st.st_rdev), minor(st.st_rdev));
-			n = readlink(p, link, sizeof(link) - 1);
-			link[n > 0 ? n : 0] = 0;
-			if (strstr(link, "/" LNS_MODNAME)) {
-				lns_err("%s: a partition; give its device (loopN)", node);
-				return LNS_EXIT_USAGE;
-			}
+		/* on another major, only a partition (on 259) can be ours */
+		if (strstr(sys_dev_link(st.st_rdev, link, sizeof(link)),
+			   "/" LNS_MODNAME)) {
+			lns_err("%s: a partition; give its device (loopN)", node);
+			return LNS_EXIT_USAGE;
 		}
 		lns_err("%s: not a loopns device (major %u, loopns is %d)", node,
 			major(st.st_rdev), major);

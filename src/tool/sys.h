@@ -3,29 +3,14 @@
 #ifndef LOOPNSCTL_SYS_H
 #define LOOPNSCTL_SYS_H
 
-#include <sys/types.h>
-
 #include "loopnsctl.h"
-
-/**
- * struct lns_instance_info - a visible instance
- * @path: its first mount point
- * @dev: st_dev of its filesystem
- * @max: its max=
- */
-struct lns_instance_info {
-	char path[4096];
-	dev_t dev;
-	int max;
-};
 
 void lns_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int lns_errno_exit(int err);
 int lns_syserr(const char *what);
 ssize_t lns_read_file(const char *path, char *buf, size_t len);
 int lns_read_u64(const char *path, uint64_t *out);
-int lns_block_major(void);
-int lns_control_major(void);
+int lns_major(char type);
 int lns_not_loaded(void);
 int lns_is_instance_root(const char *path);
 int lns_need_instance(const char *how, const char *dir);

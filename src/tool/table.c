@@ -174,19 +174,14 @@ static int lns_status_param_cols(struct libscols_table *tb,
 				 const struct lns_status *s)
 {
 	struct libscols_column *cl;
-	char name[128];
 	uint64_t v;
 	int i;
 
 	for (i = 0; i < s->nparams; i++) {
-		const char *eq = strchr(s->params[i], '=');
-
-		snprintf(name, sizeof(name), "%.*s", (int)(eq - s->params[i]),
-			 s->params[i]);
-		cl = scols_table_new_column(tb, name, 1, 0);
+		cl = scols_table_new_column(tb, s->params[i].name, 1, 0);
 		if (!cl)
 			return -ENOMEM;
-		if (!lns_parse_u64(eq + 1, &v))
+		if (!lns_parse_u64(s->params[i].value, &v))
 			scols_column_set_json_type(cl, SCOLS_JSON_NUMBER);
 	}
 	return 0;
@@ -207,7 +202,7 @@ static int lns_status_module(struct libscols_line *ln, const struct lns_status *
 	r |= lns_set_u64(ln, SCOL_BOUND, (uint64_t)s->nbound);
 	for (i = 0; i < s->nparams; i++)
 		r |= scols_line_set_data(ln, SCOL__COUNT + (size_t)i,
-					 strchr(s->params[i], '=') + 1);
+					 s->params[i].value);
 	if (s->major < 0)
 		return r;
 	r |= lns_set_u64(ln, SCOL_MAJOR, (uint64_t)s->major);

@@ -7,7 +7,7 @@
 #include "tap.h"
 
 static struct lns_args A;
-static char E[512];
+#define E A.err
 
 /* Parse a NULL-terminated word list; argv[0] is "loopnsctl". */
 static int parse(const char *first, ...)
@@ -23,10 +23,25 @@ static int parse(const char *first, ...)
 		argv[argc++] = (char *)w;
 	va_end(ap);
 	argv[argc] = NULL;
-	return lns_parse_args(argc, argv, &A, E, sizeof(E));
+	return lns_parse_args(argc, argv, &A);
 }
 
 #define P(...) parse(__VA_ARGS__, (const char *)NULL)
+
+/* The help text of @cmd (valid until the next call). */
+static const char *usage(enum lns_cmd cmd)
+{
+	static char *text;
+	size_t len;
+	FILE *f;
+
+	free(text);
+	text = NULL;
+	f = open_memstream(&text, &len);
+	lns_usage(cmd, f);
+	fclose(f);
+	return text;
+}
 
 static void test_commands(void)
 {
@@ -47,8 +62,8 @@ static void test_commands(void)
 	is_int(A.cmd, LNS_CMD_VERSION, "--version is the version command");
 	is_int(lns_cmd_lookup("setup-dev"), LNS_CMD_SETUP_DEV, "lookup setup-dev");
 	is_str(lns_cmd_name(LNS_CMD_RUN), "run", "name of run");
-	ok(strstr(lns_cmd_usage(LNS_CMD_NONE), "setup-dev") != NULL,
-	   "overview mentions setup-dev");
+	ok(strstr(usage(LNS_CMD_NONE), "\n  setup-dev DIR [OPTIONS]     make losetup") != NULL,
+	   "overview lists setup-dev with its summary");
 }
 
 static void test_help_everywhere(void)
@@ -63,9 +78,33 @@ static void test_help_everywhere(void)
 		ok(lns_has(&A, LNS_O_HELP), "%s --help sets help", name);
 		is_int(P(name, "-h"), 0, "%s -h parses", name);
 		snprintf(want, sizeof(want), "Usage: loopnsctl %s", name);
-		ok(!strncmp(lns_cmd_usage(c), want, strlen(want)),
+		ok(!strncmp(usage(c), want, strlen(want)),
 		   "%s has its own usage text", name);
 	}
+}
+
+/* The Options lists come from the option table: each command's own. */
+static void test_usage_options(void)
+{
+	const char *u = usage(LNS_CMD_ATTACH);
+
+	ok(strstr(u, "\n  -e, --ephemeral        ") != NULL, "attach lists -e, --ephemeral");
+	ok(strstr(u, "\n      --fd N             ") != NULL, "attach lists --fd N");
+	ok(!strstr(u, "--max"), "attach does not list --max");
+	ok(strstr(u, "\n  -h, --help             this text\n") != NULL,
+	   "attach lists --help");
+	u = usage(LNS_CMD_SETUP_DEV);
+	ok(strstr(u, "      --partitions M     ") && strstr(u, "      --remove ") &&
+	   !strstr(u, "--json"), "setup-dev lists its options only");
+	u = usage(LNS_CMD_MOUNT_IMAGE);
+	ok(strstr(u, "Usage: loopnsctl mount-image --target PID --fd N [OPTIONS] PATH\n"
+		     "       loopnsctl mount-image --target PID --overlay") == u,
+	   "a second form on its own line");
+	ok(strstr(usage(LNS_CMD_VERSION), "Options:\n  -h, --help") != NULL,
+	   "version takes --help only");
+	ok(strstr(usage(LNS_CMD_NONE), "\n  mount-image --target PID --fd N [OPTIONS] PATH\n"
+		  "                              (host root)") != NULL,
+	   "a long synopsis: the summary on the next line");
 }
 
 static void test_attach(void)
@@ -91,12 +130,19 @@ static void test_attach(void)
 	is_int(P("attach"), -1, "attach without IMAGE");
 	is_str(E, "attach: missing IMAGE", "missing IMAGE message");
 	is_int(P("attach", "a", "b"), -1, "attach with two images");
+	is_str(E, "attach: unexpected argument 'b'", "two images message");
+	is_int(P("attach", "-e", "a", "b"), -1, "attach -e with CMD not after --");
+	is_str(E, "attach: unexpected argument 'b' (put -- before CMD)",
+	       "the hint to put -- before CMD");
 	is_int(P("attach", "--offset", "x", "img"), -1, "bad offset");
 	is_str(E, "--offset x: not a number", "bad offset message");
 	is_int(P("attach", "--offset"), -1, "--offset without value");
 	is_str(E, "option --offset needs a value", "missing value message");
 	is_int(P("attach", "--block-size", "1000", "img"), -1, "block size not a power of 2");
 	is_int(P("attach", "--block-size", "256", "img"), -1, "block size below 512");
+	is_int(P("attach", "-b", "1M", "img"), -1, "block size above the page size");
+	ok(strstr(E, "-b 1M: must be a power of two from 512 to the page size (") == E,
+	   "block size message");
 	is_int(P("attach", "--read-only=yes", "img"), -1, "flag with a value");
 	is_str(E, "option --read-only takes no value", "flag value message");
 	is_int(P("attach", "--max", "3", "img"), -1, "--max is not an attach option");
@@ -155,6 +201,8 @@ static void test_mount_family(void)
 	is_int(P("detach", "--", "-odd"), 0, "-- ends options for detach");
 	is_str(A.pos[0], "-odd", "positional after --");
 	is_int(P("detach", "-i", "/x", "/x/loop0"), -1, "--instance without --all");
+	is_str(E, "detach: --instance goes with --all", "--instance without --all message");
+	is_int(P("detach", "--all", "-i", "/x"), 0, "detach --all --instance");
 	is_int(P("list", "--json", "-a", "-i", "/x"), 0, "list options");
 	is_int(P("list", "extra"), -1, "list takes no argument");
 	is_int(P("load", "max_devices=8", "max_devices_per_user=4"), 0, "load PARAM=VALUE");
@@ -207,6 +255,10 @@ static void test_mount_image(void)
 	is_str(E, "mount-image: missing --target PID", "no --target message");
 	is_int(P("mount-image", "-t", "1", "/m"), -1, "no --fd");
 	is_int(P("mount-image", "-t", "1", "--fd", "3", "m"), -1, "relative PATH");
+	is_int(P("mount-image", "-t", "1", "--fd", "3", "/m", "/n"), -1, "two PATHs");
+	is_str(E, "mount-image: unexpected argument '/n'", "two PATHs message");
+	is_int(P("mount-image", "-t", "1", "--fd", "3"), -1, "no PATH");
+	is_str(E, "mount-image: missing PATH", "no PATH message");
 	is_int(P("mount-image", "-t", "1", "--fd", "3", "--fd", "4", "/m"), -1,
 	       "two --fd without --overlay");
 	is_int(P("mount-image", "-t", "1", "--fd", "3", "--overlay", "/m"), -1,
@@ -221,6 +273,7 @@ int main(void)
 {
 	test_commands();
 	test_help_everywhere();
+	test_usage_options();
 	test_attach();
 	test_mount_family();
 	test_setup_dev_run();

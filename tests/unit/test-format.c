@@ -43,11 +43,6 @@ static void test_numbers(void)
 	is_int(lns_parse_mode("0666", &u), 0, "mode 0666");
 	is_int(lns_parse_mode("0700", &u), -ERANGE, "mode with x bit");
 	is_int(lns_parse_mode("8", &u), -EINVAL, "mode not octal");
-	ok(lns_valid_block_size(0, 4096), "block size 0 = default");
-	ok(lns_valid_block_size(512, 4096), "512 valid");
-	ok(lns_valid_block_size(4096, 4096), "4096 valid on 4K pages");
-	ok(!lns_valid_block_size(8192, 4096), "8192 invalid on 4K pages");
-	ok(!lns_valid_block_size(1536, 4096), "1536 not a power of two");
 	is_int(lns_parse_node_name("loop12", &idx, &part), 0, "loop12");
 	is_int(idx, 12, "index 12");
 	is_int(part, 0, "whole device");

@@ -86,13 +86,14 @@ static void test_list(void)
 
 static void test_status(void)
 {
-	struct lns_status_inst insts[2] = {
-		{ "/run/a", 3, 1 }, { "/run/b", 1024, 0 },
+	struct lns_instance_info insts[2] = {
+		{ .path = "/run/a", .max = 3, .devices = 1 },
+		{ .path = "/run/b", .max = 1024 },
 	};
 	struct lns_status s = {
 		.state = "loaded", .loaded = true, .version = "0.1.0",
 		.path = "/lib/modules/x/updates/loopns.ko", .kernel = "6.12",
-		.major = 253, .ctl_major = 252, .params = { "max_devices=4096", "name=x" },
+		.major = 253, .ctl_major = 252, .params = { { "max_devices", "4096" }, { "name", "x" } },
 		.nparams = 2, .insts = insts, .ninst = 2, .ndev = 4, .nbound = 2,
 	};
 	char *out = NULL;
