@@ -108,6 +108,9 @@ struct lns_io_lane {
  * @ctx: the device's dispatch state
  * @root: the lane of the root blkcg, of requests with no cgroup, and of
  *	requests whose lane could not be allocated
+ *
+ * Cache-line aligned: the queues of a device are one array, and each is
+ * written by its own CPUs.
  */
 struct lns_io_queue {
 	spinlock_t lock;		/* see above */
@@ -115,7 +118,7 @@ struct lns_io_queue {
 	struct list_head kick;
 	struct lns_io_ctx *ctx;
 	struct lns_io_lane root;
-};
+} ____cacheline_aligned_in_smp;
 
 /**
  * struct lns_io_ctx - dispatch state of a device
@@ -539,7 +542,6 @@ const struct blk_mq_ops lns_io_mq_ops = {
 	.queue_rq	= lns_io_queue_rq,
 	.commit_rqs	= lns_io_commit_rqs,
 	.queue_rqs	= lns_io_queue_rqs,
-	.complete	= lns_exec_complete,
 };
 
 /*
