@@ -270,16 +270,17 @@ static int lns_device_init_tag_set(struct lns_device *dev)
 
 	set->ops = &lns_io_mq_ops;
 	/*
-	 * Submitters on different CPUs get different queues (io.c), which
-	 * share one set of tags: a queue per CPU costs no request memory.
+	 * One hardware queue, as loop has: submitters on different CPUs get
+	 * different dispatch queues of io.c behind it, which cost far less
+	 * than a hardware queue each.
 	 */
-	set->nr_hw_queues = lns_io_nr_hw_queues();
+	set->nr_hw_queues = 1;
 	set->queue_depth = LNS_QUEUE_DEPTH;
 	set->numa_node = NUMA_NO_NODE;
 	set->cmd_size = lns_io_cmd_size();
 	/* ->queue_rq only queues work: it never sleeps (io.c). */
 	set->flags = LNS_COMPAT_MQ_F_MERGE | BLK_MQ_F_STACKING |
-		     BLK_MQ_F_NO_SCHED_BY_DEFAULT | BLK_MQ_F_TAG_HCTX_SHARED;
+		     BLK_MQ_F_NO_SCHED_BY_DEFAULT;
 	set->driver_data = dev;
 	return blk_mq_alloc_tag_set(set);
 }

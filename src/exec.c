@@ -59,14 +59,16 @@ static void lns_exec_short(struct request *rq, struct lns_io_cmd *cmd)
 	blk_mq_end_request(rq, BLK_STS_IOERR);
 }
 
-/**
- * lns_exec_complete() - end a request (blk_mq_ops->complete)
- * @rq: the request, its result in its &struct lns_io_cmd
- *
- * A read or write that moved fewer bytes than it carries is not ended as
- * done: see lns_exec_short().
+/*
+ * End a request, in the context that served it: a worker, or the backing
+ * file's completion of an asynchronous request. Not through
+ * blk_mq_complete_request(): on a device with one hardware queue (io.c)
+ * that defers every completion to the block softirq, and from a worker,
+ * in process context, raising it wakes ksoftirqd: a context switch per
+ * request at depth 1. A read or write that moved fewer bytes than it
+ * carries is not ended as done: see lns_exec_short().
  */
-void lns_exec_complete(struct request *rq)
+static void lns_exec_complete(struct request *rq)
 {
 	struct lns_io_cmd *cmd = blk_mq_rq_to_pdu(rq);
 	long ret = cmd->ret;
@@ -92,7 +94,7 @@ static void lns_exec_rw_put(struct lns_io_cmd *cmd)
 	cmd->bvec = NULL;
 	if (req_op(rq) == REQ_OP_WRITE)
 		kiocb_end_write(&cmd->iocb);
-	blk_mq_complete_request(rq);
+	lns_exec_complete(rq);
 }
 
 static void lns_exec_rw_done(struct kiocb *iocb, long ret)
@@ -278,5 +280,5 @@ void lns_exec_run(struct lns_device *dev, struct lns_io_cmd *cmd)
 	if (ret == -EIOCBQUEUED)
 		return;
 	cmd->ret = ret == -EOPNOTSUPP ? ret : (ret ? -EIO : 0);
-	blk_mq_complete_request(rq);
+	lns_exec_complete(rq);
 }

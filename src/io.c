@@ -8,9 +8,13 @@
  * a batch (bd->last, ->commit_rqs, or the end of a plug's list given to
  * ->queue_rqs), queues the lane's worker.
  *
- * A device has several hardware queues (module parameter hw_queues, one
- * per CPU by default) sharing one tag set, so that submitters on different
- * CPUs do not meet on one lock or one worker. Each hardware queue has one
+ * A device has one blk-mq hardware queue, as loop has: each more would
+ * cost an idle device about 14 KiB (its hctx, flush request, sysfs and
+ * debugfs directories) and nothing else. Submitters on different CPUs
+ * still meet on no lock and no worker: requests go to one of several
+ * dispatch queues (struct lns_io_queue) chosen by the submitting CPU, one
+ * per possible CPU up to LNS_IO_MAX_QUEUES, a few hundred bytes each and
+ * set up only when the device is first bound. Each dispatch queue has one
  * lane per blkcg that issued requests to it: an ordered list of requests
  * and a work item that drains it in order, adopting the lane's blkcg and
  * memcg once per batch so that backing-file I/O and page cache are charged
@@ -20,11 +24,18 @@
  * one wake-up, not one per request, and requests of one submitter reach
  * the backing file in the order they were issued. The worker of a lane
  * runs on the CPU that queued it, usually the submitter's, without a
- * cross-CPU wake-up (a per-CPU workqueue), unless the submitter keeps
- * several requests in flight: then on an unbound workqueue, on a CPU the
- * scheduler finds idle (lns_io_lane_spread(), lns_io_lane_yield()). Lanes
- * of a cgroup idle for LNS_IO_LANE_IDLE are freed, which drops their
- * cgroup references.
+ * cross-CPU wake-up (the device's per-CPU workqueue), unless the
+ * submitter keeps several requests in flight: then on the module's unbound
+ * workqueue, on a CPU the scheduler finds idle (lns_io_lane_spread(),
+ * lns_io_lane_yield()). Lanes of a cgroup idle for LNS_IO_LANE_IDLE are
+ * freed, which drops their cgroup references.
+ *
+ * The module parameter hw_queues of earlier versions (issue 16: several
+ * hardware queues, one per CPU by default) is gone: with dispatch queues
+ * per CPU, further hardware queues only cost memory. A submitter that
+ * moves to another CPU between two requests may see them served in either
+ * order, as it could with a hardware queue per CPU; requests of one lane
+ * are served in the order they were queued.
  */
 
 #include <linux/blk-cgroup.h>
@@ -38,16 +49,18 @@
 #include "loopns.h"
 #include "io.h"
 
-#define LNS_IO_MAX_HW_QUEUES	16
+#define LNS_IO_MAX_QUEUES	16		/* dispatch queues of a device */
 #define LNS_IO_BATCH		64		/* requests per worker run */
 #define LNS_IO_LANE_IDLE	HZ		/* then a lane lets its cgroup go */
 #define LNS_IO_DEEP		8		/* see lns_io_lane_spread() */
 #define LNS_IO_SPREAD		16
 
-static unsigned int lns_io_hw_queues;
-module_param_named(hw_queues, lns_io_hw_queues, uint, 0644);
-MODULE_PARM_DESC(hw_queues,
-		 "Hardware queues of devices created afterwards (default 0: one per online CPU; at most 16)");
+/*
+ * The workqueue of lanes whose submitter keeps its CPU busy (unbound,
+ * freezable), shared by all devices: a device's lanes are flushed one by
+ * one when it goes (lns_io_stop()).
+ */
+static struct workqueue_struct *lns_io_spread_wq;
 
 enum lns_io_lane_state {
 	LNS_LANE_IDLE,		/* no request, no worker queued */
@@ -56,12 +69,12 @@ enum lns_io_lane_state {
 };
 
 /**
- * struct lns_io_lane - ordered requests of one blkcg on one hardware queue
+ * struct lns_io_lane - ordered requests of one blkcg on one dispatch queue
  * @node: in &lns_io_queue.lanes (not the root lane)
  * @kick_node: in &lns_io_queue.kick while in LNS_LANE_KICK
  * @cmds: requests not yet taken by the worker, oldest first
  * @work: the worker: drains @cmds
- * @queue: the hardware queue
+ * @queue: the dispatch queue
  * @state: enum lns_io_lane_state
  * @idle_since: jiffies when the lane last went idle
  * @spread: runs of one request each left before the worker goes back to
@@ -88,13 +101,16 @@ struct lns_io_lane {
 };
 
 /**
- * struct lns_io_queue - dispatch state of one hardware queue
+ * struct lns_io_queue - dispatch state of the submitters of some CPUs
  * @lock: protects @lanes, @kick and the lanes' requests and states
  * @lanes: the cgroup lanes, most recently used first
  * @kick: lanes in LNS_LANE_KICK
  * @ctx: the device's dispatch state
  * @root: the lane of the root blkcg, of requests with no cgroup, and of
  *	requests whose lane could not be allocated
+ *
+ * Cache-line aligned: the queues of a device are one array, and each is
+ * written by its own CPUs.
  */
 struct lns_io_queue {
 	spinlock_t lock;		/* see above */
@@ -102,22 +118,19 @@ struct lns_io_queue {
 	struct list_head kick;
 	struct lns_io_ctx *ctx;
 	struct lns_io_lane root;
-};
+} ____cacheline_aligned_in_smp;
 
 /**
  * struct lns_io_ctx - dispatch state of a device
  * @dev: the device
  * @wq: the workers' workqueue (per CPU, freezable)
- * @spread_wq: the workqueue of lanes whose submitter keeps its CPU busy
- *	(unbound, freezable)
  * @reap_work: frees lanes idle for LNS_IO_LANE_IDLE
- * @nr_queues: number of entries in @queues (the tag set's hardware queues)
- * @queues: one per hardware queue
+ * @nr_queues: number of entries in @queues
+ * @queues: the dispatch queues; CPU n submits to queue n % @nr_queues
  */
 struct lns_io_ctx {
 	struct lns_device *dev;
 	struct workqueue_struct *wq;
-	struct workqueue_struct *spread_wq;
 	struct delayed_work reap_work;
 	unsigned int nr_queues;
 	struct lns_io_queue queues[] __counted_by(nr_queues);
@@ -133,19 +146,14 @@ unsigned int lns_io_cmd_size(void)
 	return sizeof(struct lns_io_cmd);
 }
 
-/**
- * lns_io_nr_hw_queues() - hardware queues for a new device
- *
- * Return: the module parameter hw_queues, or the number of online CPUs,
- * between 1 and LNS_IO_MAX_HW_QUEUES.
+/*
+ * The dispatch queue of the submitting CPU. Any queue would be correct
+ * (each has its own lock); this one meets no other CPU's submitters, and
+ * a preempted submitter only makes it a less good guess.
  */
-unsigned int lns_io_nr_hw_queues(void)
+static struct lns_io_queue *lns_io_queue_of_cpu(struct lns_io_ctx *ctx)
 {
-	unsigned int nr = READ_ONCE(lns_io_hw_queues);
-
-	if (!nr)
-		nr = num_online_cpus();
-	return clamp(nr, 1U, LNS_IO_MAX_HW_QUEUES);
+	return &ctx->queues[raw_smp_processor_id() % ctx->nr_queues];
 }
 
 static void lns_io_lane_workfn(struct work_struct *work);
@@ -272,7 +280,7 @@ static void lns_io_lane_queue(struct lns_io_lane *lane)
 	struct lns_io_ctx *ctx = lane->queue->ctx;
 
 	lockdep_assert_held(&lane->queue->lock);
-	queue_work(lane->spread ? ctx->spread_wq : ctx->wq, &lane->work);
+	queue_work(lane->spread ? lns_io_spread_wq : ctx->wq, &lane->work);
 }
 
 /*
@@ -449,7 +457,7 @@ static blk_status_t lns_io_queue_rq(struct blk_mq_hw_ctx *hctx,
 		return BLK_STS_IOERR;
 
 	lns_io_prep(dev, rq);
-	queue = &dev->io->queues[hctx->queue_num];
+	queue = lns_io_queue_of_cpu(dev->io);
 	spin_lock_irqsave(&queue->lock, flags);
 	lns_io_add(queue, rq);
 	/* Until the last request of a batch, no wake-up. */
@@ -461,8 +469,8 @@ static blk_status_t lns_io_queue_rq(struct blk_mq_hw_ctx *hctx,
 
 /*
  * Queue @rq and the requests after it in @rqlist for the same hardware
- * queue, under one lock, with one wake-up. Return the first request for
- * another hardware queue, or NULL.
+ * queue on the submitting CPU's dispatch queue, under one lock, with one
+ * wake-up. Return the first request for another hardware queue, or NULL.
  */
 static struct request *lns_io_queue_run(struct request *rq,
 					lns_compat_rq_list_t *rqlist)
@@ -478,7 +486,7 @@ static struct request *lns_io_queue_run(struct request *rq,
 		blk_mq_end_request(rq, BLK_STS_IOERR);
 		return rq_list_pop(rqlist);
 	}
-	queue = &dev->io->queues[hctx->queue_num];
+	queue = lns_io_queue_of_cpu(dev->io);
 	spin_lock_irqsave(&queue->lock, flags);
 	for (;;) {
 		lns_io_prep(dev, rq);
@@ -502,26 +510,38 @@ static void lns_io_queue_rqs(lns_compat_rq_list_t *rqlist)
 		rq = lns_io_queue_run(rq, rqlist);
 }
 
-/* The block layer announced more requests than it queued. */
+/*
+ * The block layer announced more requests than it queued: kick the lanes
+ * left waiting for the end of the batch. They are on the dispatch queue of
+ * the CPU that queued them, which may not be this one: the caller may have
+ * moved since, so every dispatch queue with kicks pending gets them. Kicks
+ * that other submitters are adding meanwhile are theirs to end.
+ */
 static void lns_io_commit_rqs(struct blk_mq_hw_ctx *hctx)
 {
 	struct lns_device *dev = hctx->queue->queuedata;
+	struct lns_io_ctx *ctx = dev->io;
 	struct lns_io_queue *queue;
 	unsigned long flags;
+	unsigned int i;
 
-	if (!dev->io)
+	if (!ctx)
 		return;
-	queue = &dev->io->queues[hctx->queue_num];
-	spin_lock_irqsave(&queue->lock, flags);
-	lns_io_kick(queue);
-	spin_unlock_irqrestore(&queue->lock, flags);
+	for (i = 0; i < ctx->nr_queues; i++) {
+		queue = &ctx->queues[i];
+		/* Our own kicks are seen: we added them, maybe elsewhere. */
+		if (list_empty(&queue->kick))
+			continue;
+		spin_lock_irqsave(&queue->lock, flags);
+		lns_io_kick(queue);
+		spin_unlock_irqrestore(&queue->lock, flags);
+	}
 }
 
 const struct blk_mq_ops lns_io_mq_ops = {
 	.queue_rq	= lns_io_queue_rq,
 	.commit_rqs	= lns_io_commit_rqs,
 	.queue_rqs	= lns_io_queue_rqs,
-	.complete	= lns_exec_complete,
 };
 
 /*
@@ -565,7 +585,7 @@ static void lns_io_reap_workfn(struct work_struct *work)
 
 static struct lns_io_ctx *lns_io_ctx_alloc(struct lns_device *dev)
 {
-	unsigned int i, nr = dev->tag_set.nr_hw_queues;
+	unsigned int i, nr = min(nr_cpu_ids, LNS_IO_MAX_QUEUES);
 	struct lns_io_ctx *ctx;
 
 	ctx = kzalloc(struct_size(ctx, queues, nr), GFP_KERNEL_ACCOUNT);
@@ -606,20 +626,12 @@ int lns_io_start(struct lns_device *dev)
 		return -ENOMEM;
 	ctx->wq = alloc_workqueue("%s", LNS_COMPAT_WQ_PERCPU | WQ_FREEZABLE, 0,
 				  dev->disk->disk_name);
-	if (!ctx->wq)
-		goto free_ctx;
-	ctx->spread_wq = alloc_workqueue("%s-u", WQ_UNBOUND | WQ_FREEZABLE, 0,
-					 dev->disk->disk_name);
-	if (!ctx->spread_wq)
-		goto free_wq;
+	if (!ctx->wq) {
+		kfree(ctx);
+		return -ENOMEM;
+	}
 	dev->io = ctx;
 	return 0;
-
-free_wq:
-	destroy_workqueue(ctx->wq);
-free_ctx:
-	kfree(ctx);
-	return -ENOMEM;
 }
 
 /**
@@ -630,21 +642,54 @@ void lns_io_stop(struct lns_device *dev)
 {
 	struct lns_io_ctx *ctx = dev->io;
 	struct lns_io_lane *lane, *next;
+	struct lns_io_queue *queue;
 	unsigned int i;
+	LIST_HEAD(lanes);
 
 	if (!ctx)
 		return;
-	/* Workers may still be past their last request: no more after. */
-	flush_workqueue(ctx->wq);
-	flush_workqueue(ctx->spread_wq);
-	cancel_delayed_work_sync(&ctx->reap_work);
-	destroy_workqueue(ctx->spread_wq);
-	destroy_workqueue(ctx->wq);
+	/*
+	 * Workers may still be past their last request, on the device's
+	 * workqueue or on the shared lns_io_spread_wq: no more after. The
+	 * lanes are taken off their queues first, from a reaper that a
+	 * worker going idle may queue again.
+	 */
 	for (i = 0; i < ctx->nr_queues; i++) {
-		list_for_each_entry_safe(lane, next, &ctx->queues[i].lanes, node)
-			lns_io_lane_free(lane);
-		lns_io_lane_clear(&ctx->queues[i].root);
+		queue = &ctx->queues[i];
+		spin_lock_irq(&queue->lock);
+		list_splice_init(&queue->lanes, &lanes);
+		spin_unlock_irq(&queue->lock);
+		flush_work(&queue->root.work);
+		lns_io_lane_clear(&queue->root);
 	}
+	list_for_each_entry(lane, &lanes, node)
+		flush_work(&lane->work);
+	cancel_delayed_work_sync(&ctx->reap_work);
+	destroy_workqueue(ctx->wq);
+	list_for_each_entry_safe(lane, next, &lanes, node)
+		lns_io_lane_free(lane);
 	kfree(ctx);
 	dev->io = NULL;
+}
+
+/**
+ * lns_io_init() - set up what all devices' request paths share
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int lns_io_init(void)
+{
+	/* Room for as many deep submitters as any workqueue has. */
+	lns_io_spread_wq = alloc_workqueue("loopns-spread",
+					   WQ_UNBOUND | WQ_FREEZABLE,
+					   WQ_MAX_ACTIVE);
+	return lns_io_spread_wq ? 0 : -ENOMEM;
+}
+
+/**
+ * lns_io_exit() - release what lns_io_init() set up; no device is left
+ */
+void lns_io_exit(void)
+{
+	destroy_workqueue(lns_io_spread_wq);
 }

@@ -36,6 +36,5 @@ struct lns_io_cmd {
 
 /* exec.c */
 void lns_exec_run(struct lns_device *dev, struct lns_io_cmd *cmd);
-void lns_exec_complete(struct request *rq);
 
 #endif /* _LOOPNS_IO_H */

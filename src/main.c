@@ -13,9 +13,12 @@ static int __init loopns_init(void)
 {
 	int err;
 
-	err = lns_device_init();
+	err = lns_io_init();
 	if (err)
 		return err;
+	err = lns_device_init();
+	if (err)
+		goto out_io;
 	err = lns_control_init();
 	if (err)
 		goto out_device;
@@ -30,6 +33,8 @@ out_control:
 	lns_control_exit();
 out_device:
 	lns_device_exit();
+out_io:
+	lns_io_exit();
 	return err;
 }
 
@@ -38,6 +43,7 @@ static void __exit loopns_exit(void)
 	lns_fs_exit();
 	lns_control_exit();
 	lns_device_exit();
+	lns_io_exit();
 }
 
 module_init(loopns_init);
