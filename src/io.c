@@ -25,7 +25,7 @@
  * the backing file in the order they were issued. The worker of a lane
  * runs on the CPU that queued it, usually the submitter's, without a
  * cross-CPU wake-up (the device's per-CPU workqueue), unless the
- * submitter keeps several requests in flight: then on the module's unbound
+ * submitter keeps several requests in flight: then on the device's unbound
  * workqueue, on a CPU the scheduler finds idle (lns_io_lane_spread(),
  * lns_io_lane_yield()). Lanes of a cgroup idle for LNS_IO_LANE_IDLE are
  * freed, which drops their cgroup references.
@@ -54,13 +54,6 @@
 #define LNS_IO_LANE_IDLE	HZ		/* then a lane lets its cgroup go */
 #define LNS_IO_DEEP		8		/* see lns_io_lane_spread() */
 #define LNS_IO_SPREAD		16
-
-/*
- * The workqueue of lanes whose submitter keeps its CPU busy (unbound,
- * freezable), shared by all devices: a device's lanes are flushed one by
- * one when it goes (lns_io_stop()).
- */
-static struct workqueue_struct *lns_io_spread_wq;
 
 enum lns_io_lane_state {
 	LNS_LANE_IDLE,		/* no request, no worker queued */
@@ -124,6 +117,11 @@ struct lns_io_queue {
  * struct lns_io_ctx - dispatch state of a device
  * @dev: the device
  * @wq: the workers' workqueue (per CPU, freezable)
+ * @spread_wq: the workqueue of lanes whose submitter keeps its CPU busy
+ *	(unbound, freezable). One per device, not one for the module: the
+ *	workers of a device whose backing file does not answer (a stopped
+ *	FUSE server) must not use up the active workers another tenant's
+ *	device needs.
  * @reap_work: frees lanes idle for LNS_IO_LANE_IDLE
  * @nr_queues: number of entries in @queues
  * @queues: the dispatch queues; CPU n submits to queue n % @nr_queues
@@ -131,6 +129,7 @@ struct lns_io_queue {
 struct lns_io_ctx {
 	struct lns_device *dev;
 	struct workqueue_struct *wq;
+	struct workqueue_struct *spread_wq;
 	struct delayed_work reap_work;
 	unsigned int nr_queues;
 	struct lns_io_queue queues[] __counted_by(nr_queues);
@@ -280,7 +279,7 @@ static void lns_io_lane_queue(struct lns_io_lane *lane)
 	struct lns_io_ctx *ctx = lane->queue->ctx;
 
 	lockdep_assert_held(&lane->queue->lock);
-	queue_work(lane->spread ? lns_io_spread_wq : ctx->wq, &lane->work);
+	queue_work(lane->spread ? ctx->spread_wq : ctx->wq, &lane->work);
 }
 
 /*
@@ -626,12 +625,20 @@ int lns_io_start(struct lns_device *dev)
 		return -ENOMEM;
 	ctx->wq = alloc_workqueue("%s", LNS_COMPAT_WQ_PERCPU | WQ_FREEZABLE, 0,
 				  dev->disk->disk_name);
-	if (!ctx->wq) {
-		kfree(ctx);
-		return -ENOMEM;
-	}
+	if (!ctx->wq)
+		goto free_ctx;
+	ctx->spread_wq = alloc_workqueue("%s-u", WQ_UNBOUND | WQ_FREEZABLE, 0,
+					 dev->disk->disk_name);
+	if (!ctx->spread_wq)
+		goto free_wq;
 	dev->io = ctx;
 	return 0;
+
+free_wq:
+	destroy_workqueue(ctx->wq);
+free_ctx:
+	kfree(ctx);
+	return -ENOMEM;
 }
 
 /**
@@ -650,7 +657,7 @@ void lns_io_stop(struct lns_device *dev)
 		return;
 	/*
 	 * Workers may still be past their last request, on the device's
-	 * workqueue or on the shared lns_io_spread_wq: no more after. The
+	 * workqueue or its spread workqueue: no more after. The
 	 * lanes are taken off their queues first, from a reaper that a
 	 * worker going idle may queue again.
 	 */
@@ -665,31 +672,10 @@ void lns_io_stop(struct lns_device *dev)
 	list_for_each_entry(lane, &lanes, node)
 		flush_work(&lane->work);
 	cancel_delayed_work_sync(&ctx->reap_work);
+	destroy_workqueue(ctx->spread_wq);
 	destroy_workqueue(ctx->wq);
 	list_for_each_entry_safe(lane, next, &lanes, node)
 		lns_io_lane_free(lane);
 	kfree(ctx);
 	dev->io = NULL;
-}
-
-/**
- * lns_io_init() - set up what all devices' request paths share
- *
- * Return: 0 or -ENOMEM.
- */
-int lns_io_init(void)
-{
-	/* Room for as many deep submitters as any workqueue has. */
-	lns_io_spread_wq = alloc_workqueue("loopns-spread",
-					   WQ_UNBOUND | WQ_FREEZABLE,
-					   WQ_MAX_ACTIVE);
-	return lns_io_spread_wq ? 0 : -ENOMEM;
-}
-
-/**
- * lns_io_exit() - release what lns_io_init() set up; no device is left
- */
-void lns_io_exit(void)
-{
-	destroy_workqueue(lns_io_spread_wq);
 }

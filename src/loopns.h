@@ -287,8 +287,6 @@ int lns_ioctl_compat(struct block_device *bdev, blk_mode_t mode,
 /* io.c (exec.c serves the requests io.c dispatches) */
 extern const struct blk_mq_ops lns_io_mq_ops;
 unsigned int lns_io_cmd_size(void);
-int lns_io_init(void);
-void lns_io_exit(void);
 int lns_io_start(struct lns_device *dev);
 void lns_io_stop(struct lns_device *dev);
 

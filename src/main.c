@@ -13,12 +13,9 @@ static int __init loopns_init(void)
 {
 	int err;
 
-	err = lns_io_init();
-	if (err)
-		return err;
 	err = lns_device_init();
 	if (err)
-		goto out_io;
+		return err;
 	err = lns_control_init();
 	if (err)
 		goto out_device;
@@ -33,8 +30,6 @@ out_control:
 	lns_control_exit();
 out_device:
 	lns_device_exit();
-out_io:
-	lns_io_exit();
 	return err;
 }
 
@@ -43,7 +38,6 @@ static void __exit loopns_exit(void)
 	lns_fs_exit();
 	lns_control_exit();
 	lns_device_exit();
-	lns_io_exit();
 }
 
 module_init(loopns_init);
