@@ -23,14 +23,15 @@
 #define LNS_BIND_MAX_DEPTH	32
 
 /*
- * The walk's lock: serializes the walk along stacked devices in
- * lns_bind_validate() against changes of any device's backing file, so
- * that a device in the chain keeps its backing file while it is followed,
- * and makes a check of the chain and the backing file change that relies
- * on it one step (no two LOOP_CHANGE_FDs can close a cycle). It is global
- * and a leaf (see src/loopns.h): it is held only around the walk and the
- * instant a backing pointer changes, never across a queue freeze, an
- * fsync, a path lookup or any other call into a filesystem.
+ * LOOP_CHANGE_FD's lock: makes its check of the chain of stacked devices
+ * and the change of the backing file that relies on it one step, so that
+ * two LOOP_CHANGE_FDs cannot close a cycle (each would check the chain
+ * before the other changed it). It is global and a leaf (see
+ * src/loopns.h): held only around that walk and the swap of the backing
+ * pointer, never across a queue freeze, an fsync, a path lookup or any
+ * other call into a filesystem. Nothing else takes it: a bind needs no
+ * such section (lns_bind_attach_check() says why), an unbind cannot close
+ * a cycle, and the walk itself is lockless (lns_bind_step_lower()).
  */
 static DEFINE_MUTEX(lns_bind_mutex);
 
@@ -193,32 +194,37 @@ static int lns_bind_step_loop(umode_t *mode, dev_t *devt)
 }
 
 /*
- * Walk step through loopns device @devt (a whole disk), in a short
- * section under the walk's lock unless the caller holds it (@locked):
- * where its backing file leads. -EINVAL if it is not bound, -EBADF if
- * that is a node of @bdev's disk, partitions included.
+ * Walk step through loopns device @devt (a whole disk): where its backing
+ * file leads. -EINVAL if it is not bound, -EBADF if that is a node of
+ * @bdev's disk, partitions included. No sleeping lock: the device is
+ * freed only after an RCU grace period, and its backing file is read
+ * under its backing_lock, which every change of the pointer takes; the
+ * file stays open until the pointer no longer leads to it.
  */
-static int lns_bind_step_lower(struct block_device *bdev, bool locked,
-			       umode_t *mode, dev_t *devt)
+static int lns_bind_step_lower(struct block_device *bdev, umode_t *mode,
+			       dev_t *devt)
 {
 	struct lns_device *lower;
 	struct inode *inode;
 	int err = -EINVAL;
 
-	if (!locked)
-		mutex_lock(&lns_bind_mutex);
-	lockdep_assert_held(&lns_bind_mutex);
+	rcu_read_lock();
 	lower = lns_device_find_bound(*devt);
 	if (lower) {
-		inode = lower->backing->f_mapping->host;
-		*mode = inode->i_mode;
-		*devt = inode->i_rdev;
-		err = 0;
-		if (S_ISBLK(*mode) && I_BDEV(inode)->bd_disk == bdev->bd_disk)
-			err = -EBADF;
+		spin_lock_irq(&lower->backing_lock);
+		/* NULL if it was unbound since: the chain ends there. */
+		if (lower->backing) {
+			inode = lower->backing->f_mapping->host;
+			*mode = inode->i_mode;
+			*devt = inode->i_rdev;
+			err = 0;
+			if (S_ISBLK(*mode) &&
+			    I_BDEV(inode)->bd_disk == bdev->bd_disk)
+				err = -EBADF;
+		}
+		spin_unlock_irq(&lower->backing_lock);
 	}
-	if (!locked)
-		mutex_unlock(&lns_bind_mutex);
+	rcu_read_unlock();
 	return err;
 }
 
@@ -226,16 +232,15 @@ static int lns_bind_step_lower(struct block_device *bdev, bool locked,
  * Follow @file down through stacked loop and loopns devices by dev_t.
  * Binding @bdev to it must not make @bdev its own backing store: that
  * gives EBADF, and an unbound device in the chain gives EINVAL, as in
- * loop. Without @locked, the caller holds no lock but its device's: the
- * walk's lock is taken for each loopns step, and in-kernel loop devices
- * are followed by looking their backing files up, which may block in any
- * filesystem. With @locked (the walk's lock held: the check is one step
- * with a change of a backing file, so that two changes cannot close a
- * cycle), the walk stops at an in-kernel loop device, which a walk
- * without the lock followed before.
+ * loop. With @follow_loop, the caller holds no lock but its device's,
+ * and in-kernel loop devices are followed by looking their backing files
+ * up, which may block in any filesystem. Without it (LOOP_CHANGE_FD under
+ * lns_bind_mutex: the check is one step with the change of the backing
+ * file), the walk stops at an in-kernel loop device, which a walk with
+ * @follow_loop followed before.
  */
 static int lns_bind_validate(struct file *file, struct block_device *bdev,
-			     bool locked)
+			     bool follow_loop)
 {
 	struct inode *inode = file->f_mapping->host;
 	umode_t mode = inode->i_mode;
@@ -252,10 +257,10 @@ static int lns_bind_validate(struct file *file, struct block_device *bdev,
 			return -EBADF;
 		if (depth >= LNS_BIND_MAX_DEPTH)
 			return -EINVAL;
-		if (MAJOR(devt) == LOOP_MAJOR && !locked)
+		if (MAJOR(devt) == LOOP_MAJOR && follow_loop)
 			err = lns_bind_step_loop(&mode, &devt);
 		else if (MAJOR(devt) == lns_device_major())
-			err = lns_bind_step_lower(bdev, locked, &mode, &devt);
+			err = lns_bind_step_lower(bdev, &mode, &devt);
 		else
 			return 0;
 		if (err)
@@ -276,7 +281,7 @@ static int lns_bind_check_access(struct file *file)
  */
 static int lns_bind_check_chain(struct file *file, struct block_device *bdev)
 {
-	return lns_bind_validate(file, bdev, false) ?:
+	return lns_bind_validate(file, bdev, true) ?:
 	       lns_bind_check_access(file);
 }
 
@@ -386,14 +391,13 @@ static void lns_bind_update_dio(struct lns_device *dev, bool want)
 }
 
 /*
- * A backing pointer changes with dev->lock, the walk's lock and
- * backing_lock all held, so that a holder of any of them may follow it.
+ * A backing pointer changes with dev->lock and backing_lock held, so that
+ * a holder of either may follow it.
  */
 static void lns_bind_set_backing(struct lns_device *dev, struct file *file,
 				 struct lns_backing_alias *alias)
 {
 	lockdep_assert_held(&dev->lock);
-	lockdep_assert_held(&lns_bind_mutex);
 	spin_lock_irq(&dev->backing_lock);
 	dev->backing = file;
 	dev->backing_alias = alias;
@@ -420,7 +424,6 @@ static struct file *lns_bind_take_backing(struct lns_device *dev,
 	struct file *file = dev->backing;
 
 	lockdep_assert_held(&dev->lock);
-	lockdep_assert_held(&lns_bind_mutex);
 	spin_lock_irq(&dev->backing_lock);
 	dev->backing = NULL;
 	*alias = dev->backing_alias;
@@ -453,10 +456,14 @@ static int lns_bind_attach_check(struct lns_device *dev, blk_mode_t mode,
 	if (dev->state != LNS_UNBOUND)
 		return -EBUSY;
 	/*
-	 * The chain is checked once, not again when the device is published:
-	 * an unbound device ends every chain, so until then nothing can be
-	 * bound on top of it, and the walk's lock orders this check against
-	 * every LOOP_CHANGE_FD, the only change of a bound device's file.
+	 * The chain is checked once, with no global lock, and not again when
+	 * the device is published. A bind cannot close a cycle that this
+	 * check misses: an unbound device ends every chain (EINVAL), so
+	 * nothing can be bound on top of this one, and a LOOP_CHANGE_FD of a
+	 * device in the chain below, the only change of a bound device's
+	 * file, that would lead back here finds this device unbound until it
+	 * is published, and after that follows its backing file, published
+	 * before LNS_BOUND, back to the changing device itself (EBADF).
 	 */
 	err = lns_bind_check_chain(file, bdev);
 	if (err)
@@ -473,29 +480,10 @@ static int lns_bind_attach_check(struct lns_device *dev, blk_mode_t mode,
 	return 0;
 }
 
-/* lns_bind_set_backing() in a short section under the walk's lock. */
-static void lns_bind_publish_backing(struct lns_device *dev, struct file *file,
-				     struct lns_backing_alias *alias)
-{
-	mutex_lock(&lns_bind_mutex);
-	lns_bind_set_backing(dev, file, alias);
-	mutex_unlock(&lns_bind_mutex);
-}
-
-/* Undo lns_bind_publish_backing() of a device that is still unbound. */
-static void lns_bind_unpublish_backing(struct lns_device *dev)
-{
-	struct lns_backing_alias *alias;
-
-	mutex_lock(&lns_bind_mutex);
-	lns_bind_take_backing(dev, &alias);
-	mutex_unlock(&lns_bind_mutex);
-}
-
 /*
- * The part of LOOP_CONFIGURE done under dev->lock. The walk's lock is
- * taken only in short sections: the fsync and freeze of a direct I/O
- * switch may wait for the backing store.
+ * The part of LOOP_CONFIGURE done under dev->lock, and under no global
+ * lock: the fsync and freeze of a direct I/O switch may wait for the
+ * backing store.
  */
 static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 			   struct block_device *bdev, struct file *file,
@@ -518,12 +506,13 @@ static int lns_bind_attach(struct lns_device *dev, blk_mode_t mode,
 	dev->use_dio = false;
 	dev->bdev = bdev;
 	dev->backing_bsize = fs_bsize;
-	lns_bind_publish_backing(dev, file, alias);
+	lns_bind_set_backing(dev, file, alias);
 
 	lns_bind_limits(dev, &lim, config->block_size);
 	err = lns_compat_apply_limits(dev->disk->queue, &lim);
 	if (err) {
-		lns_bind_unpublish_backing(dev);
+		/* The caller still owns @file and @alias. */
+		lns_bind_take_backing(dev, &alias);
 		dev->bdev = NULL;
 		dev_set_uevent_suppress(disk_to_dev(dev->disk), 0);
 		return err;
@@ -627,36 +616,21 @@ static void lns_bind_reset_limits(struct lns_device *dev)
 	lns_compat_apply_limits(dev->disk->queue, &lim);
 }
 
-/*
- * Take the backing file away from a device in state LNS_RUNDOWN that
- * nobody has open. No request can be in flight: every opener is gone,
+/**
+ * lns_bind_detach() - unbind a device in LNS_RUNDOWN
+ * @dev: the device; nobody has it open, and the caller holds the disk's
+ *	open_mutex and dev->lock (lns_device_settle(), which makes it
+ *	LNS_UNBOUND in the same section)
+ *
+ * The backing file is released and partitions are dropped, in the one
+ * section under dev->lock that LOOP_CONFIGURE's setup has too; no global
+ * lock is held. No request can be in flight: every opener is gone,
  * in-kernel ones too (a device stacked on this one holds it open through
  * its backing file, a mounted filesystem through its superblock), the
  * block layer wrote back and dropped the page cache at the last close,
  * asynchronous I/O holds its file open until it completes, and no open
- * can start (the caller holds open_mutex). So there is nothing to wait
- * for and no freeze, as with loop since 6.12.
- */
-static struct file *lns_bind_detach_backing(struct lns_device *dev,
-					    struct lns_backing_alias **alias)
-{
-	struct file *filp;
-
-	mutex_lock(&dev->lock);
-	mutex_lock(&lns_bind_mutex);
-	filp = lns_bind_take_backing(dev, alias);
-	mutex_unlock(&lns_bind_mutex);
-	mutex_unlock(&dev->lock);
-	return filp;
-}
-
-/**
- * lns_bind_detach() - release the backing file of a device in LNS_RUNDOWN
- * @dev: the device; nobody has it open, and the caller holds the disk's
- *	open_mutex (lns_device_settle(), which makes it LNS_UNBOUND after)
- *
- * Partitions are dropped and the backing file released. No global lock
- * is held but for a short section.
+ * can start (open_mutex). So there is nothing to wait for and no freeze,
+ * as with loop since 6.12.
  */
 void lns_bind_detach(struct lns_device *dev)
 {
@@ -666,7 +640,8 @@ void lns_bind_detach(struct lns_device *dev)
 	int err;
 
 	lockdep_assert_held(&disk->open_mutex);
-	filp = lns_bind_detach_backing(dev, &alias);
+	lockdep_assert_held(&dev->lock);
+	filp = lns_bind_take_backing(dev, &alias);
 	dev->bdev = NULL;
 	dev->offset = 0;
 	dev->sizelimit = 0;
@@ -687,14 +662,18 @@ void lns_bind_detach(struct lns_device *dev)
 	dev->flags = 0;
 	dev->use_dio = false;
 	set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
-	/* Not under dev->lock: the last fput may take a disk's open_mutex. */
+	/*
+	 * fput() only queues the last __fput() (task work, or delayed work
+	 * in a kernel thread), which may take another disk's open_mutex
+	 * (a stacked device's node): nothing of it runs under dev->lock.
+	 */
 	fput(filp);
 	kfree(alias);
 }
 
 /*
  * Check the chain, the access mode and the size, then change the backing
- * file, in one section under the walk's lock (two changes must not close
+ * file, in one section under lns_bind_mutex (two changes must not close
  * a cycle). The caller froze the queue: nothing uses the old file.
  */
 static int lns_bind_swap_frozen(struct lns_device *dev,
@@ -705,8 +684,9 @@ static int lns_bind_swap_frozen(struct lns_device *dev,
 	struct lns_backing_alias *new_alias = *alias;
 	int err;
 
+	lockdep_assert_held(&dev->lock);
 	mutex_lock(&lns_bind_mutex);
-	err = lns_bind_validate(file, bdev, true) ?:
+	err = lns_bind_validate(file, bdev, false) ?:
 	      lns_bind_check_access(file);
 	if (!err && lns_bind_size(dev->offset, dev->sizelimit, file) !=
 		    lns_bind_size(dev->offset, dev->sizelimit, dev->backing))
@@ -720,7 +700,8 @@ static int lns_bind_swap_frozen(struct lns_device *dev,
 }
 
 /*
- * The part of LOOP_CHANGE_FD done under dev->lock. The freeze waits for
+ * The part of LOOP_CHANGE_FD done under dev->lock, on a bound device.
+ * The freeze waits for
  * the requests in flight, which may wait for a stalled backing store:
  * with no lock held but this device's.
  */
@@ -732,12 +713,10 @@ static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
 	int err;
 
 	lockdep_assert_held(&dev->lock);
-	if (dev->state != LNS_BOUND)
-		return -ENXIO;
 	if (!(dev->flags & LO_FLAGS_READ_ONLY))
 		return -EINVAL;
 	/* In-kernel loop devices are followed before the freeze. */
-	err = lns_bind_validate(file, bdev, false);
+	err = lns_bind_validate(file, bdev, true);
 	if (err)
 		return err;
 
@@ -753,7 +732,7 @@ static int lns_bind_swap(struct lns_device *dev, struct block_device *bdev,
 	return 0;
 }
 
-/* lns_bind_swap() under dev->lock. */
+/* lns_bind_swap() under dev->lock, if the device is bound. */
 static int lns_bind_swap_locked(struct lns_device *dev,
 				struct block_device *bdev, struct file *file,
 				struct lns_backing_alias **alias,
@@ -761,7 +740,7 @@ static int lns_bind_swap_locked(struct lns_device *dev,
 {
 	int err;
 
-	err = mutex_lock_killable(&dev->lock);
+	err = lns_device_lock_bound(dev);
 	if (err)
 		return err;
 	err = lns_bind_swap(dev, bdev, file, alias, old, fs_bsize);
@@ -836,13 +815,9 @@ int lns_bind_set_status(struct lns_device *dev, const struct loop_info64 *info)
 	u32 old_flags;
 	int err;
 
-	err = mutex_lock_killable(&dev->lock);
+	err = lns_device_lock_bound(dev);
 	if (err)
 		return err;
-	if (dev->state != LNS_BOUND) {
-		err = -ENXIO;
-		goto out_unlock;
-	}
 	if (dev->offset != info->lo_offset ||
 	    dev->sizelimit != info->lo_sizelimit) {
 		resize = true;
@@ -871,7 +846,6 @@ int lns_bind_set_status(struct lns_device *dev, const struct loop_info64 *info)
 			partscan = true;
 		}
 	}
-out_unlock:
 	mutex_unlock(&dev->lock);
 	if (partscan)
 		lns_bind_rescan(dev);
@@ -892,13 +866,9 @@ int lns_bind_get_status(struct lns_device *dev, struct loop_info64 *info)
 	struct path path;
 	int err;
 
-	err = mutex_lock_killable(&dev->lock);
+	err = lns_device_lock_bound(dev);
 	if (err)
 		return err;
-	if (dev->state != LNS_BOUND) {
-		mutex_unlock(&dev->lock);
-		return -ENXIO;
-	}
 	memset(info, 0, sizeof(*info));
 	info->lo_number = dev->index;
 	info->lo_offset = dev->offset;
@@ -930,32 +900,25 @@ int lns_bind_get_status(struct lns_device *dev, struct loop_info64 *info)
 
 /**
  * lns_bind_set_capacity() - LOOP_SET_CAPACITY: re-read the backing size
- * @dev: the device; the caller holds dev->lock
- *
- * Return: 0 or -ENXIO if unbound.
+ * @dev: a bound device; the caller holds dev->lock (lns_device_lock_bound())
  */
-int lns_bind_set_capacity(struct lns_device *dev)
+void lns_bind_set_capacity(struct lns_device *dev)
 {
 	lockdep_assert_held(&dev->lock);
-	if (dev->state != LNS_BOUND)
-		return -ENXIO;
 	lns_bind_set_size(dev, lns_bind_size(dev->offset, dev->sizelimit,
 					     dev->backing));
-	return 0;
 }
 
 /**
  * lns_bind_set_dio() - LOOP_SET_DIRECT_IO
- * @dev: the device; the caller holds dev->lock
+ * @dev: a bound device; the caller holds dev->lock (lns_device_lock_bound())
  * @arg: nonzero to switch direct I/O on
  *
- * Return: 0, -ENXIO if unbound, -EINVAL if direct I/O is not possible.
+ * Return: 0, or -EINVAL if direct I/O is not possible.
  */
 int lns_bind_set_dio(struct lns_device *dev, unsigned long arg)
 {
 	lockdep_assert_held(&dev->lock);
-	if (dev->state != LNS_BOUND)
-		return -ENXIO;
 	lns_bind_update_dio(dev, !!arg);
 	return dev->use_dio == !!arg ? 0 : -EINVAL;
 }
@@ -982,13 +945,9 @@ int lns_bind_set_block_size(struct lns_device *dev, blk_mode_t mode,
 		if (err)
 			return err;
 	}
-	err = mutex_lock_killable(&dev->lock);
+	err = lns_device_lock_bound(dev);
 	if (err)
 		goto out_claim;
-	if (dev->state != LNS_BOUND) {
-		err = -ENXIO;
-		goto out_unlock;
-	}
 	if (!lns_bind_block_size_ok(arg)) {
 		err = -EINVAL;
 		goto out_unlock;

@@ -130,24 +130,23 @@ static int lns_device_open(struct gendisk *disk, blk_mode_t mode)
 static bool lns_device_settle(struct lns_device *dev)
 {
 	struct gendisk *disk = dev->disk;
-	bool detach, dead;
+	bool dead;
 
 	lockdep_assert_held(&disk->open_mutex);
 	if (disk_openers(disk) > 0)
 		return false;
+	/*
+	 * The whole detach in one section, as the bind's setup: one round
+	 * trip of the lock at the last close, and nobody sees it half done.
+	 */
 	mutex_lock(&dev->lock);
 	if (dev->state == LNS_BOUND &&
 	    (!dev->holds || (dev->flags & LO_FLAGS_AUTOCLEAR)))
 		lns_device_set_state(dev, LNS_RUNDOWN);
-	detach = dev->state == LNS_RUNDOWN;
-	mutex_unlock(&dev->lock);
-
-	if (detach)
+	if (dev->state == LNS_RUNDOWN) {
 		lns_bind_detach(dev);
-
-	mutex_lock(&dev->lock);
-	if (detach)
 		lns_device_set_state(dev, LNS_UNBOUND);
+	}
 	dead = !dev->holds && dev->state == LNS_UNBOUND;
 	if (dead)
 		lns_device_set_state(dev, LNS_DELETING);
@@ -173,7 +172,8 @@ static void lns_device_free_disk(struct gendisk *disk)
 	lns_quota_uncharge(dev->inst->owner);
 	lns_instance_put(dev->inst);
 	mutex_destroy(&dev->lock);
-	kfree(dev);
+	/* The walk of bind.c may still be looking at it (see rcu). */
+	kfree_rcu(dev, rcu);
 }
 
 LNS_COMPAT_DEFINE_BDOPS_TRAMPOLINES(lns_device_open, lns_device_release)
@@ -232,10 +232,11 @@ bool lns_device_next_part(struct lns_device *dev, unsigned long *partno,
  * lns_device_find_bound() - the bound loopns device with a given dev_t
  * @devt: a dev_t on the loopns major (a whole disk)
  *
- * A bound device keeps its backing file, and is not freed, while the
- * caller holds the walk's lock of bind.c, which must be held. The state
- * is read with acquire semantics, paired with the release of
- * lns_device_set_state() that publishes it after the backing file.
+ * The caller holds rcu_read_lock(): the device is not freed before
+ * rcu_read_unlock(), but it may be unbound at any time (its backing
+ * file is followed under its backing_lock). The state is read with
+ * acquire semantics, paired with the release of lns_device_set_state()
+ * that publishes it after the backing file.
  *
  * Return: the device if it exists and is bound, else NULL.
  */
@@ -243,14 +244,13 @@ struct lns_device *lns_device_find_bound(dev_t devt)
 {
 	struct lns_device *dev;
 
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "needs rcu_read_lock()");
 	if (MAJOR(devt) != lns_major)
 		return NULL;
-	rcu_read_lock();
 	dev = xa_load(&lns_devices_by_minor, MINOR(devt) >> lns_part_shift);
 	/* Pairs with lns_device_set_state(): @backing is set. */
 	if (dev && smp_load_acquire(&dev->state) != LNS_BOUND)
 		dev = NULL;
-	rcu_read_unlock();
 	return dev;
 }
 
@@ -397,7 +397,8 @@ out_free_minor:
 	ida_free(&lns_minor_ida, dev->minor);
 out_free_dev:
 	mutex_destroy(&dev->lock);
-	kfree(dev);
+	/* Once in lns_devices_by_minor, it may be looked at until then. */
+	kfree_rcu(dev, rcu);
 out_uncharge:
 	lns_quota_uncharge(inst->owner);
 	return ERR_PTR(err);
@@ -540,6 +541,31 @@ void lns_device_set_bound(struct lns_device *dev)
 }
 
 /**
+ * lns_device_lock_bound() - take the lock of a device that must be bound
+ * @dev: the device
+ *
+ * For the ioctls that act on a bound device only: takes dev->lock,
+ * killably, and keeps it only if the device is bound (LNS_BOUND), which
+ * it stays until the caller drops the lock.
+ *
+ * Return: 0 with dev->lock held; -EINTR, or -ENXIO if the device is not
+ * bound, without it.
+ */
+int lns_device_lock_bound(struct lns_device *dev)
+{
+	int err;
+
+	err = mutex_lock_killable(&dev->lock);
+	if (err)
+		return err;
+	if (dev->state != LNS_BOUND) {
+		mutex_unlock(&dev->lock);
+		return -ENXIO;
+	}
+	return 0;
+}
+
+/**
  * lns_device_clear() - LOOP_CLR_FD
  * @dev: the device
  *
@@ -552,18 +578,14 @@ int lns_device_clear(struct lns_device *dev)
 {
 	int err;
 
-	err = mutex_lock_killable(&dev->lock);
+	err = lns_device_lock_bound(dev);
 	if (err)
 		return err;
-	if (dev->state != LNS_BOUND) {
-		err = -ENXIO;
-	} else {
-		dev->flags |= LO_FLAGS_AUTOCLEAR;
-		if (disk_openers(dev->disk) == 1)
-			lns_device_set_state(dev, LNS_RUNDOWN);
-	}
+	dev->flags |= LO_FLAGS_AUTOCLEAR;
+	if (disk_openers(dev->disk) == 1)
+		lns_device_set_state(dev, LNS_RUNDOWN);
 	mutex_unlock(&dev->lock);
-	return err;
+	return 0;
 }
 
 /**

@@ -123,26 +123,19 @@ static int lns_ioctl_configure(struct lns_device *dev, blk_mode_t mode,
 	return lns_bind_configure(dev, mode, bdev, &config);
 }
 
-/* Ioctls that need nothing but dev->lock. */
+/* Ioctls of a bound device that need nothing but dev->lock. */
 static int lns_ioctl_simple(struct lns_device *dev, unsigned int cmd,
 			    unsigned long arg)
 {
 	int err;
 
-	err = mutex_lock_killable(&dev->lock);
+	err = lns_device_lock_bound(dev);
 	if (err)
 		return err;
-	switch (cmd) {
-	case LOOP_SET_CAPACITY:
-		err = lns_bind_set_capacity(dev);
-		break;
-	case LOOP_SET_DIRECT_IO:
+	if (cmd == LOOP_SET_CAPACITY)
+		lns_bind_set_capacity(dev);
+	else
 		err = lns_bind_set_dio(dev, arg);
-		break;
-	default:
-		err = -EINVAL;
-		break;
-	}
 	mutex_unlock(&dev->lock);
 	return err;
 }
@@ -193,7 +186,7 @@ int lns_ioctl(struct block_device *bdev, blk_mode_t mode, unsigned int cmd,
 			return -EPERM;
 		return lns_ioctl_simple(dev, cmd, arg);
 	default:
-		return lns_ioctl_simple(dev, cmd, arg);
+		return -EINVAL;
 	}
 }
 

@@ -38,14 +38,22 @@
  *                                      filesystem, a stalled FUSE server
  *                                      too; so does an fsync of the
  *                                      backing file, taken at this level)
- *   lns_bind_mutex (bind.c, global)   (the walk along stacked devices and
- *                                      every change of a backing pointer;
- *                                      a leaf held for short sections only:
- *                                      nothing under it sleeps on I/O, a
- *                                      freeze, a path lookup or any call
- *                                      into a filesystem)
+ *   lns_bind_mutex (bind.c, global)   (LOOP_CHANGE_FD only: its check of
+ *                                      the chain of stacked devices and
+ *                                      its swap of the backing pointer, in
+ *                                      one section; a leaf held for short
+ *                                      sections only: nothing under it
+ *                                      sleeps on I/O, a freeze, a path
+ *                                      lookup or any call into a
+ *                                      filesystem. Binds, unbinds and
+ *                                      opens never take it)
  *   lns_device.backing_lock           (spinlock, irqs off: @backing for
- *                                      readers that cannot sleep)
+ *                                      readers that cannot sleep or do
+ *                                      not hold lns_device.lock: sysfs,
+ *                                      the walk along stacked devices,
+ *                                      which takes one device's at a time
+ *                                      under rcu_read_lock(), as devices
+ *                                      are freed after a grace period)
  * lns_instance.lock (the instance's device table) nests inside
  * lns_device.lock where both are held, and takes no other lock.
  * No global sleeping lock is held across anything that can wait for a
@@ -127,9 +135,10 @@ struct lns_io_ctx;
  *	M << part_shift, see device.c)
  * @lock: protects @state, @holds, @flags, @offset, @sizelimit,
  *	@file_name, @use_dio, @bdev and writes to @backing and
- *	@backing_alias (which also take lns_bind_mutex and @backing_lock)
+ *	@backing_alias (which also take @backing_lock)
  * @backing_lock: protects @backing and @backing_alias for readers that
- *	cannot sleep (sysfs)
+ *	cannot sleep or do not hold @lock (sysfs, the walk along stacked
+ *	devices in bind.c)
  * @state: enum lns_state; the device's life, and the one rule that
  *	deletes it, are described at the top of device.c, and @state and
  *	@holds change only there
@@ -151,6 +160,8 @@ struct lns_io_ctx;
  * @tag_set: blk-mq tag set
  * @disk: the gendisk
  * @remove_work: deferred deletion after the last close
+ * @rcu: the device is freed after an RCU grace period, for the lockless
+ *	walk along stacked devices (lns_device_find_bound())
  */
 struct lns_device {
 	struct lns_instance *inst;
@@ -176,6 +187,7 @@ struct lns_device {
 	struct blk_mq_tag_set tag_set;
 	struct gendisk *disk;
 	struct work_struct remove_work;
+	struct rcu_head rcu;
 };
 
 /**
@@ -260,6 +272,7 @@ void lns_device_set_bound(struct lns_device *dev);
 int lns_device_clear(struct lns_device *dev);
 bool lns_device_is_ours(struct block_device *bdev);
 struct lns_device *lns_device_find_bound(dev_t devt);
+int lns_device_lock_bound(struct lns_device *dev);
 bool lns_device_next_part(struct lns_device *dev, unsigned long *partno,
 			  dev_t *devt);
 int lns_device_major(void);
@@ -273,7 +286,7 @@ int lns_bind_change_fd(struct lns_device *dev, struct block_device *bdev,
 void lns_bind_detach(struct lns_device *dev);
 int lns_bind_set_status(struct lns_device *dev, const struct loop_info64 *info);
 int lns_bind_get_status(struct lns_device *dev, struct loop_info64 *info);
-int lns_bind_set_capacity(struct lns_device *dev);
+void lns_bind_set_capacity(struct lns_device *dev);
 int lns_bind_set_dio(struct lns_device *dev, unsigned long arg);
 int lns_bind_set_block_size(struct lns_device *dev, blk_mode_t mode,
 			    struct block_device *bdev, unsigned long arg);
