@@ -82,9 +82,6 @@ if [[ -z $CRASH ]]; then
 fi
 CRASH_BATS=$REPO_ROOT/tests/crash/verify.bats
 
-# Words the console log must not contain.
-KERNEL_ISSUES=$(harness_kernel_issues)
-
 # ---------------------------------------------------------------- inputs
 
 resolve_bats() {
@@ -362,7 +359,7 @@ evaluate_kernel() {
 		fi
 	fi
 	if [[ -f $logs/console.log ]]; then
-		issues=$(tr -d '\r' <"$logs/console.log" | grep -nE "$KERNEL_ISSUES")
+		issues=$(harness_console_issues "$logs/console.log")
 		if [[ -n $issues ]]; then
 			health+=("kernel log has $(wc -l <<<"$issues") suspicious line(s), listed above")
 			echo "  console log ($logs/console.log) contains:"
@@ -373,7 +370,7 @@ evaluate_kernel() {
 	for line in "$logs"/console.stalled-*.log; do
 		[[ -f $line ]] || continue
 		echo "  # a boot stalled or stopped before init and was retried: $line"
-		tr -d '\r' <"$line" | grep -m 3 -E "$KERNEL_ISSUES" | sed 's/^/  #   /'
+		harness_console_issues "$line" | head -n 3 | sed 's/^/  #   /'
 	done
 	if ((${#health[@]})) && [[ -z ${issues:-} && -s $logs/console.log && ${LOOPNS_VERBOSE:-0} != 1 ]]; then
 		echo "  last lines of $logs/console.log:"

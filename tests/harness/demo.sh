@@ -30,7 +30,7 @@ timeout -k 10 "${LOOPNS_VM_TIMEOUT:-600}" bash -c '. "$1"; shift; harness_qemu "
 rc=$?
 rm -f "$vm/scratch.img"
 result=$(tr -d '\r' <"$logs/result.raw" | grep -m1 '^DEMO: ')
-issues=$(tr -d '\r' <"$logs/console.log" | grep -E "$(harness_kernel_issues)")
+issues=$(harness_console_issues "$logs/console.log" | cut -d: -f2-)
 echo
 if [[ -n $issues ]]; then
 	echo "kernel log problems:"

@@ -163,6 +163,43 @@ harness_kernel_issues() {
 	printf '%s\n' 'WARNING:|BUG:|Oops|possible circular locking|INFO: |lockdep|hung task|hung_task|blocked for more than|KASAN|UBSAN|Call Trace|Kernel panic|general protection fault|kernel BUG|refcount_t:|list_(add|del) corruption|stack-protector|kmemleak'
 }
 
+# harness_console_issues FILE: the lines of console log FILE that match
+# harness_kernel_issues, as "LINE:text" (grep -n's format). The call
+# trace of an OOM kill that a memory cgroup's limit caused is left out:
+# tests set such limits on purpose (the stress suite's memcg worker), and
+# the kernel reports every such kill with a stack dump ("Call Trace:"
+# between "invoked oom-killer:" and "Memory cgroup out of memory: Killed
+# process"; the rest of the report is below the console's loglevel).
+# Everything else in that report, and a system-wide OOM ("Out of memory:
+# Killed process", or no victim at all), still counts.
+harness_console_issues() {
+	tr -d '\r' <"$1" | awk -v re="$(harness_kernel_issues)" '
+	function settle(keep, i) {
+		for (i = 1; i <= held; i++)
+			if (keep)
+				hit[heldno[i]] = heldline[i]
+		held = 0
+	}
+	/ invoked oom-killer: / { settle(1); oom = 1 }
+	$0 ~ re {
+		if (oom && /Call Trace:/) {
+			held++
+			heldno[held] = NR
+			heldline[held] = $0
+		} else {
+			hit[NR] = $0
+		}
+	}
+	oom && /Out of memory: Killed process / { settle(1); oom = 0 }
+	oom && /Memory cgroup out of memory: Killed process / { settle(0); oom = 0 }
+	END {
+		settle(1)
+		for (i = 1; i <= NR; i++)
+			if (i in hit)
+				print i ":" hit[i]
+	}'
+}
+
 # Create a fresh sparse ext4 scratch disk image.
 harness_scratch_disk() {
 	local img=$1

@@ -2,7 +2,8 @@
 # Self-test of the VM harness: run check.sh on one kernel with
 # tests/harness/selftest/selftest.bats, which holds a deliberately failing
 # test, a test that plants "WARNING: CPU: 0 PID: 1 at selftest" in the
-# kernel log and, last, a test that hangs in the kernel, and assert that
+# kernel log, an OOM kill in a memory cgroup (whose stack dump must not
+# count) and, last, a test that hangs in the kernel, and assert that
 # the harness fails loudly:
 #   - check.sh exits non-zero,
 #   - the summary line counts the failing test, the hung test's missing
@@ -46,6 +47,13 @@ check() {
 		fails=$((fails + 1))
 	fi
 }
+# not_listed_oom_trace: the "Call Trace:" line of the cgroup's OOM report
+# is not among the console lines the harness printed.
+not_listed_oom_trace() {
+	local n
+	n=$(tr -d '\r' <"$console" | awk '/ invoked oom-killer: / { o = 1 } o && /Call Trace:/ { print NR; exit }')
+	[[ -n $n ]] && ! grep -qE "^    $n:" "$out"
+}
 check "harness exit status is non-zero (got $rc)" test "$rc" -ne 0
 check "summary line is '$expect'" test "$(tail -n 1 "$out")" = "$expect"
 check "the failing test is reported" grep -q '^  not ok [0-9]* selftest: deliberately failing test' "$out"
@@ -55,6 +63,8 @@ check "the watchdog stopped the VM, naming the hung test" \
 	grep -q 'watchdog: no progress for [0-9]*s; running: selftest.bats: selftest: a test that hangs in the kernel' "$out"
 check "the guest's blocked tasks were dumped" grep -q 'Show Blocked State' "$console"
 check "the dump shows the hung writer" grep -qE 'task:touch +state:D' "$console"
+check "the memory cgroup's OOM kill reached the console" grep -q 'Memory cgroup out of memory: Killed process [0-9]* (dd)' "$console"
+check "its stack dump is not listed as a kernel issue" not_listed_oom_trace
 check "the guest environment test passed" grep -q '^  ok [0-9]* selftest: guest environment is complete' "$out"
 if ((fails)); then
 	echo "selftest: FAIL ($fails assertions failed)"

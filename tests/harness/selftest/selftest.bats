@@ -12,6 +12,21 @@
 	echo "<4>WARNING: CPU: 0 PID: 1 at selftest (planted by the harness self-test)" >/dev/kmsg
 }
 
+# A memory cgroup's OOM kill is a test's own doing: the kernel's report of
+# it (with a stack dump) must not fail the run. selftest.sh checks that the
+# report reached the console and that the harness did not list it.
+@test "selftest: an OOM kill in a memory cgroup" {
+	local cg=/sys/fs/cgroup/lns-selftest-oom
+	echo +memory >/sys/fs/cgroup/cgroup.subtree_control
+	mkdir "$cg"
+	echo $((16 << 20)) >"$cg/memory.max"
+	run bash -c 'echo $$ >"$1/cgroup.procs" && exec dd if=/dev/zero of=/dev/null bs=64M count=1' _ "$cg"
+	echo "$output"
+	[ "$status" -eq 137 ]
+	grep -qx 'oom_kill 1' "$cg/memory.events"
+	rmdir "$cg"
+}
+
 @test "selftest: guest environment is complete" {
 	[ "$LOOPNS_SCRATCH" = /mnt/scratch ]
 	mountpoint -q "$LOOPNS_SCRATCH"
