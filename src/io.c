@@ -26,8 +26,8 @@
  * runs on the CPU that queued it, usually the submitter's, without a
  * cross-CPU wake-up (the device's per-CPU workqueue), unless the
  * submitter keeps several requests in flight: then on the device's unbound
- * workqueue, on a CPU the scheduler finds idle (lns_io_lane_spread(),
- * lns_io_lane_yield()). Lanes of a cgroup idle for LNS_IO_LANE_IDLE are
+ * workqueue, made when first needed, on a CPU the scheduler finds idle
+ * (lns_io_lane_spread(), lns_io_lane_yield()). Lanes of a cgroup idle for LNS_IO_LANE_IDLE are
  * freed, which drops their cgroup references.
  *
  * The module parameter hw_queues of earlier versions (issue 16: several
@@ -118,10 +118,13 @@ struct lns_io_queue {
  * @dev: the device
  * @wq: the workers' workqueue (per CPU, freezable)
  * @spread_wq: the workqueue of lanes whose submitter keeps its CPU busy
- *	(unbound, freezable). One per device, not one for the module: the
- *	workers of a device whose backing file does not answer (a stopped
- *	FUSE server) must not use up the active workers another tenant's
- *	device needs.
+ *	(unbound, freezable), or NULL until a lane first needs it
+ *	(lns_io_spread_allocfn()); written once, read with acquire. One per
+ *	device, not one for the module: the workers of a device whose
+ *	backing file does not answer (a stopped FUSE server) must not use up
+ *	the active workers another tenant's device needs.
+ * @spread_asked: bit 0 set once @spread_alloc has been queued
+ * @spread_alloc: makes @spread_wq
  * @reap_work: frees lanes idle for LNS_IO_LANE_IDLE
  * @nr_queues: number of entries in @queues
  * @queues: the dispatch queues; CPU n submits to queue n % @nr_queues
@@ -130,6 +133,8 @@ struct lns_io_ctx {
 	struct lns_device *dev;
 	struct workqueue_struct *wq;
 	struct workqueue_struct *spread_wq;
+	unsigned long spread_asked;
+	struct work_struct spread_alloc;
 	struct delayed_work reap_work;
 	unsigned int nr_queues;
 	struct lns_io_queue queues[] __counted_by(nr_queues);
@@ -231,6 +236,7 @@ static unsigned int lns_io_lane_run(struct lns_io_lane *lane,
  */
 static void lns_io_lane_spread(struct lns_io_lane *lane, unsigned int served)
 {
+	struct lns_io_ctx *ctx = lane->queue->ctx;
 	struct list_head *pos;
 	unsigned int nr = 0;
 
@@ -242,6 +248,8 @@ static void lns_io_lane_spread(struct lns_io_lane *lane, unsigned int served)
 				break;
 			}
 		}
+		if (lane->spread && !test_and_set_bit(0, &ctx->spread_asked))
+			queue_work(system_unbound_wq, &ctx->spread_alloc);
 	}
 	if (served == 1 && list_empty(&lane->cmds) && lane->spread)
 		lane->spread--;
@@ -273,13 +281,36 @@ static void lns_io_lane_yield(struct lns_io_lane *lane)
 	put_task_struct(submitter);
 }
 
+/*
+ * Make the device's spread workqueue, the first time one of its lanes goes
+ * deep: most devices never do, and then neither bind nor teardown pays for
+ * a second workqueue. A work item of the system's makes it, not the
+ * worker: a worker allocating under memory pressure could wait on reclaim
+ * that waits on the device. Until it exists (or if it cannot be made),
+ * deep lanes stay on the per-CPU workqueue.
+ */
+static void lns_io_spread_allocfn(struct work_struct *work)
+{
+	struct lns_io_ctx *ctx = container_of(work, struct lns_io_ctx,
+					      spread_alloc);
+	struct workqueue_struct *wq;
+
+	wq = alloc_workqueue("%s-u", WQ_UNBOUND | WQ_FREEZABLE, 0,
+			     ctx->dev->disk->disk_name);
+	/* Pairs with the smp_load_acquire() of lns_io_lane_queue(). */
+	smp_store_release(&ctx->spread_wq, wq);
+}
+
 /* Queue the lane's worker; the caller holds the queue's lock. */
 static void lns_io_lane_queue(struct lns_io_lane *lane)
 {
 	struct lns_io_ctx *ctx = lane->queue->ctx;
+	struct workqueue_struct *wq = NULL;
 
 	lockdep_assert_held(&lane->queue->lock);
-	queue_work(lane->spread ? ctx->spread_wq : ctx->wq, &lane->work);
+	if (lane->spread)	/* pairs with lns_io_spread_allocfn()'s store */
+		wq = smp_load_acquire(&ctx->spread_wq);
+	queue_work(wq ?: ctx->wq, &lane->work);
 }
 
 /*
@@ -593,6 +624,7 @@ static struct lns_io_ctx *lns_io_ctx_alloc(struct lns_device *dev)
 	ctx->nr_queues = nr;
 	ctx->dev = dev;
 	INIT_DELAYED_WORK(&ctx->reap_work, lns_io_reap_workfn);
+	INIT_WORK(&ctx->spread_alloc, lns_io_spread_allocfn);
 	for (i = 0; i < nr; i++) {
 		struct lns_io_queue *queue = &ctx->queues[i];
 
@@ -625,20 +657,12 @@ int lns_io_start(struct lns_device *dev)
 		return -ENOMEM;
 	ctx->wq = alloc_workqueue("%s", LNS_COMPAT_WQ_PERCPU | WQ_FREEZABLE, 0,
 				  dev->disk->disk_name);
-	if (!ctx->wq)
-		goto free_ctx;
-	ctx->spread_wq = alloc_workqueue("%s-u", WQ_UNBOUND | WQ_FREEZABLE, 0,
-					 dev->disk->disk_name);
-	if (!ctx->spread_wq)
-		goto free_wq;
+	if (!ctx->wq) {
+		kfree(ctx);
+		return -ENOMEM;
+	}
 	dev->io = ctx;
 	return 0;
-
-free_wq:
-	destroy_workqueue(ctx->wq);
-free_ctx:
-	kfree(ctx);
-	return -ENOMEM;
 }
 
 /**
@@ -672,7 +696,9 @@ void lns_io_stop(struct lns_device *dev)
 	list_for_each_entry(lane, &lanes, node)
 		flush_work(&lane->work);
 	cancel_delayed_work_sync(&ctx->reap_work);
-	destroy_workqueue(ctx->spread_wq);
+	flush_work(&ctx->spread_alloc);
+	if (ctx->spread_wq)
+		destroy_workqueue(ctx->spread_wq);
 	destroy_workqueue(ctx->wq);
 	list_for_each_entry_safe(lane, next, &lanes, node)
 		lns_io_lane_free(lane);
