@@ -240,23 +240,6 @@ def summarise_memory(raw):
     return out
 
 
-def scale_runs(raw, names):
-    """teardown_s of those of the scale run's files that hold one."""
-    runs = []
-    for name in names:
-        try:
-            r = load(os.path.join(raw, name))
-        except (OSError, ValueError):
-            continue
-        if "teardown_s" in r:
-            runs.append(r["teardown_s"])
-    return runs
-
-
-def mean(xs):
-    return sum(xs) / len(xs)
-
-
 def summarise_scale(raw, problems):
     p = os.path.join(raw, "scale.json")
     if not os.path.exists(p):
@@ -275,14 +258,20 @@ def summarise_scale(raw, problems):
     d["bytes_per_idle_device"] = mem_delta(d["idle0"], d["added"]) * 1024 / n
     d["bytes_per_bound_device"] = mem_delta(d["idle0"], d["bound"]) * 1024 / n
     d["left_after_teardown_kib"] = mem_delta(d["idle0"], d["after"])
-    # Each driver ran twice (loop, loopns, loopns, loop): the means.
-    d["teardown_s_runs"] = [d["teardown_s"]] + scale_runs(raw, ["scale2.json"])
-    d["teardown_ms_per_device"] = mean(d["teardown_s_runs"]) * 1000 / n
-    loop_runs = scale_runs(raw, ["scale_loop1.json", "scale_loop2.json", "scale_loop.json"])
-    if loop_runs:
-        d["loop_devices"] = n
-        d["loop_teardown_s_runs"] = loop_runs
-        d["loop_teardown_ms_per_device"] = mean(loop_runs) * 1000 / n
+    d["teardown_ms_per_device"] = d["teardown_s"] * 1000 / n
+    if "loop_teardown_s" in d:
+        # loop's teardown took turns with loopns's (bench-attach scale).
+        d["loop_teardown_ms_per_device"] = d["loop_teardown_s"] * 1000 / d["loop_devices"]
+    else:
+        # Runs before 20261204: loop's alone, after loopns's.
+        try:
+            lp = load(os.path.join(raw, "scale_loop.json"))
+            if "error" not in lp:
+                d["loop_devices"] = lp["devices"]
+                d["loop_teardown_s"] = lp["teardown_s"]
+                d["loop_teardown_ms_per_device"] = lp["teardown_s"] * 1000 / lp["devices"]
+        except (OSError, ValueError):
+            pass
     if d.get("left_sysfs") or d.get("left_mounts") or not d.get("rmmod_ok"):
         problems.append("scale: something was left behind (sysfs %s, mounts %s, rmmod ok %s)"
                         % (d.get("left_sysfs"), d.get("left_mounts"), d.get("rmmod_ok")))
@@ -537,12 +526,12 @@ def md_kernel(rep):
                  f"{'ok' if s['rmmod_ok'] else 'FAILED'} |")
         L.append("")
         if "loop_teardown_ms_per_device" in s:
-            runs = lambda k: " and ".join(fmt(x) for x in s.get(k, []))
+            how = (f"taking turns in {s['turns']} chunks" if "turns" in s
+                   else "loop's after loopns's")
             L.append(f"Teardown per device: loopns {fmt(s['teardown_ms_per_device'])} ms (unmounting "
-                     f"{s['instances']} instances; runs of {runs('teardown_s_runs')} s), loop "
-                     f"{fmt(s['loop_teardown_ms_per_device'])} ms (LOOP_CLR_FD + LOOP_CTL_REMOVE of "
-                     f"{s['loop_devices']} bound devices; runs of {runs('loop_teardown_s_runs')} s), "
-                     f"in the order loop, loopns, loopns, loop; ratio loopns/loop "
+                     f"{s['instances']} instances), loop {fmt(s['loop_teardown_ms_per_device'])} ms "
+                     f"(LOOP_CLR_FD + LOOP_CTL_REMOVE of {s['loop_devices']} bound devices), {how}; "
+                     f"ratio loopns/loop "
                      f"{fmt_ratio(ratio(s['teardown_ms_per_device'], s['loop_teardown_ms_per_device']))}.")
             L.append("")
     return L

@@ -25,10 +25,14 @@
  *       Kernel memory (meminfo, slabinfo) idle, after LOOP_CTL_ADD of
  *       indexes FIRST..FIRST+N-1, after binding each DEVPREFIX<i> to
  *       BACKING, and after unbinding and removing them again.
- *   bench-attach scale BASEDIR NINST NDEV BACKING
+ *   bench-attach scale BASEDIR NINST NDEV BACKING [LOOPFIRST]
  *       Mount NINST loopns instances under BASEDIR, add NDEV devices to
  *       each, bind them all to BACKING, unmount everything; time and
- *       memory of every phase.
+ *       memory of every phase. With LOOPFIRST, as many loop devices
+ *       (/dev/loop<LOOPFIRST>...) are then added and bound too, and the
+ *       two teardowns take turns in SCALE_TURNS chunks (unmounting a tenth
+ *       of the instances, deleting a tenth of the loop devices, the other
+ *       way round in the next chunk): the same background for both.
  *
  * Memory snapshots sync, drop caches and wait for RCU-deferred frees
  * (twice BENCH_SETTLE_MS, default 500).
@@ -40,6 +44,7 @@
 #include <fcntl.h>
 #include <linux/loop.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -622,6 +627,7 @@ static int cmd_mem(char **argv)
 struct scale_args {
 	const char *base;
 	long ninst, ndev;
+	long lo, hi;		/* the instances scale_teardown() unmounts */
 };
 
 static int scale_add(int k, int nw, void *p)
@@ -649,7 +655,7 @@ static int scale_teardown(int k, int nw, void *p)
 	struct scale_args *a = p;
 	char path[4096];
 
-	for (long i = k; i < a->ninst; i += nw) {
+	for (long i = a->lo + k; i < a->hi; i += nw) {
 		snprintf(path, sizeof(path), "%s/i%ld", a->base, i);
 		if (umount2(path, 0) < 0)
 			die("umount", path);
@@ -657,13 +663,64 @@ static int scale_teardown(int k, int nw, void *p)
 	return 0;
 }
 
-static int cmd_scale(char **argv)
+#define SCALE_TURNS	10
+
+/* Add and bind loop devices FIRST..FIRST+N-1 (for scale_turns()). */
+static void scale_loop_setup(long first, long n, int backing)
+{
+	char path[64];
+	int ctl;
+
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		die("open", "/dev/loop-control");
+	for (long i = first; i < first + n; i++) {
+		snprintf(path, sizeof(path), "/dev/loop%ld", i);
+		if (ioctl(ctl, LOOP_CTL_ADD, i) < 0)
+			die("LOOP_CTL_ADD", path);
+		if (bind_dev(path, backing) < 0)
+			die("LOOP_CONFIGURE", path);
+	}
+	close(ctl);
+}
+
+/*
+ * Unmount the instances of @sa and delete the loop devices of @ma, taking
+ * turns chunk by chunk; the seconds each took in all go to @t_lns, @t_loop.
+ */
+static void scale_turns(struct scale_args *sa, struct mem_args *ma,
+			double *t_lns, double *t_loop)
+{
+	long first = ma->first, n = ma->n;
+	int nw = par_workers();
+	double t;
+
+	*t_lns = *t_loop = 0;
+	for (int c = 0; c < SCALE_TURNS; c++) {
+		sa->lo = sa->ninst * c / SCALE_TURNS;
+		sa->hi = sa->ninst * (c + 1) / SCALE_TURNS;
+		ma->first = first + n * c / SCALE_TURNS;
+		ma->n = first + n * (c + 1) / SCALE_TURNS - ma->first;
+		for (int turn = 0; turn < 2; turn++) {
+			bool lns = (turn + c) % 2 == 0;
+
+			t = now();
+			if (par_run(nw, lns ? scale_teardown : mem_teardown,
+				    lns ? (void *)sa : (void *)ma))
+				die("teardown", lns ? sa->base : "/dev/loop");
+			*(lns ? t_lns : t_loop) += now() - t;
+		}
+	}
+}
+
+static int cmd_scale(char **argv, const char *loopfirst)
 {
 	const char *base = argv[0];
 	long ninst = num(argv[1]), ndev = num(argv[2]), i, j;
 	static struct snapshot s0, s1, s2, s3;
-	double t_mount, t_add, t_bind, t_down, t;
-	struct scale_args sa = { base, ninst, ndev };
+	double t_mount, t_add, t_bind, t_down, t_loop = -1, t;
+	struct scale_args sa = { base, ninst, ndev, 0, ninst };
+	struct mem_args ma = { "/dev/loop-control", "/dev/loop", 0, ninst * ndev };
 	int backing, nw = par_workers();
 	char path[4096];
 
@@ -701,10 +758,16 @@ static int cmd_scale(char **argv)
 	}
 	t_bind = now() - t;
 	snap(&s2);
-	t = now();
-	if (par_run(nw, scale_teardown, &sa))
-		die("teardown", base);
-	t_down = now() - t;
+	if (loopfirst) {
+		ma.first = num(loopfirst);
+		scale_loop_setup(ma.first, ma.n, backing);
+		scale_turns(&sa, &ma, &t_down, &t_loop);
+	} else {
+		t = now();
+		if (par_run(nw, scale_teardown, &sa))
+			die("teardown", base);
+		t_down = now() - t;
+	}
 	for (i = 0; i < ninst; i++) {
 		snprintf(path, sizeof(path), "%s/i%ld", base, i);
 		rmdir(path);
@@ -714,6 +777,9 @@ static int cmd_scale(char **argv)
 	printf("{\"instances\":%ld,\"devices_per_instance\":%ld,"
 	       "\"mount_s\":%.3f,\"add_s\":%.3f,\"bind_s\":%.3f,\"teardown_s\":%.3f,"
 	       "\"workers\":%d,", ninst, ndev, t_mount, t_add, t_bind, t_down, nw);
+	if (t_loop >= 0)
+		printf("\"loop_devices\":%ld,\"loop_teardown_s\":%.3f,\"turns\":%d,",
+		       ninst * ndev, t_loop, SCALE_TURNS);
 	print_snap("idle0", &s0);
 	printf(",");
 	print_snap("added", &s1);
@@ -733,7 +799,7 @@ static int usage(void)
 		"       bench-attach latency N BACKING DEV...\n"
 		"       bench-attach mount SECONDS FSTYPE DIR...\n"
 		"       bench-attach mem CONTROL DEVPREFIX FIRST N BACKING\n"
-		"       bench-attach scale BASEDIR NINST NDEV BACKING\n");
+		"       bench-attach scale BASEDIR NINST NDEV BACKING [LOOPFIRST]\n");
 	return 2;
 }
 
@@ -767,7 +833,7 @@ int main(int argc, char **argv)
 				    argc - 4, mount_umount, argv[3]);
 	if (argc == 7 && !strcmp(argv[1], "mem"))
 		return cmd_mem(argv + 2);
-	if (argc == 6 && !strcmp(argv[1], "scale"))
-		return cmd_scale(argv + 2);
+	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "scale"))
+		return cmd_scale(argv + 2, argc == 7 ? argv[6] : NULL);
 	return usage();
 }
