@@ -385,7 +385,7 @@ def kernel_report(outdir, kdir, problems):
                   if sections == ["all"] or "scale" in sections else None),
         "broker": summarise_broker(raw),
     }
-    if not rep["fio"]:
+    if not rep["fio"] and (sections == ["all"] or "fio" in sections):
         problems.append(f"{k}: no fio results")
     rep["targets"] = targets(rep["fio"], rep["hot"], rep["control"], rep["memory"], rep["scale"])
     with open(os.path.join(outdir, f"{k}.json"), "w") as f:
