@@ -132,7 +132,11 @@ static struct inode *lns_fs_new_inode(struct super_block *sb,
 	return inode;
 }
 
-/* Link @inode into the root directory under @name; the dentry stays pinned. */
+/*
+ * Link @inode into the root directory under @name; the dentry stays pinned.
+ * On failure @inode is put without its i_private: its eviction must not
+ * delete a device that the caller still owns.
+ */
 static struct dentry *lns_fs_add_node(struct super_block *sb,
 				      const char *name, struct inode *inode)
 {
@@ -141,11 +145,13 @@ static struct dentry *lns_fs_add_node(struct super_block *sb,
 
 	dentry = lns_compat_lookup(root, name);
 	if (IS_ERR(dentry)) {
+		inode->i_private = NULL;
 		iput(inode);
 		return dentry;
 	}
 	if (d_really_is_positive(dentry)) {
 		dput(dentry);
+		inode->i_private = NULL;
 		iput(inode);
 		return ERR_PTR(-EEXIST);
 	}
@@ -227,14 +233,19 @@ int lns_fs_create_node(struct lns_device *dev)
 	if (!inode)
 		return -ENOMEM;
 	lns_fs_init_node(inode, disk_devt(dev->disk));
+	/*
+	 * Before the dentry is visible: an RCU-walk lookup may find it the
+	 * moment it is instantiated, and lns_fs_revalidate() takes a block
+	 * node without i_private for a partition's and drops it (the
+	 * device's node would be gone: ENOENT for a device that exists).
+	 */
+	inode->i_private = dev;
 
 	snprintf(name, sizeof(name), "loop%d", dev->index);
 	inode_lock(dir);
 	dentry = lns_fs_add_node(sb, name, inode);
-	if (!IS_ERR(dentry)) {
-		d_inode(dentry)->i_private = dev;
+	if (!IS_ERR(dentry))
 		dev->dentry = dentry;
-	}
 	inode_unlock(dir);
 	return PTR_ERR_OR_ZERO(dentry);
 }
