@@ -24,11 +24,11 @@
  * one wake-up, not one per request, and requests of one submitter reach
  * the backing file in the order they were issued. The worker of a lane
  * runs on the CPU that queued it, usually the submitter's, without a
- * cross-CPU wake-up (the device's per-CPU workqueue), unless the
- * submitter keeps several requests in flight: then on the device's unbound
- * workqueue, made when first needed, on a CPU the scheduler finds idle
- * (lns_io_lane_spread(), lns_io_lane_yield()). Lanes of a cgroup idle for LNS_IO_LANE_IDLE are
- * freed, which drops their cgroup references.
+ * cross-CPU wake-up (the device's per-CPU workqueue), or, where that
+ * proves faster (a submitter that keeps several requests in flight), on
+ * the device's unbound workqueue, made when first needed, on a CPU the
+ * scheduler finds idle (lns_io_lane_place(), lns_io_lane_yield()). Lanes of a cgroup idle for
+ * LNS_IO_LANE_IDLE are freed, which drops their cgroup references.
  *
  * The module parameter hw_queues of earlier versions (issue 16: several
  * hardware queues, one per CPU by default) is gone: with dispatch queues
@@ -42,6 +42,7 @@
 #include <linux/kthread.h>
 #include <linux/memcontrol.h>
 #include <linux/module.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
@@ -52,8 +53,18 @@
 #define LNS_IO_MAX_QUEUES	16		/* dispatch queues of a device */
 #define LNS_IO_BATCH		64		/* requests per worker run */
 #define LNS_IO_LANE_IDLE	HZ		/* then a lane lets its cgroup go */
-#define LNS_IO_DEEP		8		/* see lns_io_lane_spread() */
-#define LNS_IO_SPREAD		16
+/* See lns_io_lane_place(). */
+#define LNS_IO_WINDOW		64		/* requests per measured window */
+#define LNS_IO_GAP_NS		(2 * NSEC_PER_MSEC) /* a pause, not a rate */
+#define LNS_IO_PAUSE_NS		(50 * NSEC_PER_MSEC) /* then measure afresh */
+#define LNS_IO_HOLD_MIN		8		/* windows between trials, ... */
+#define LNS_IO_HOLD_MAX		64		/* ... doubled after each loss */
+
+enum lns_io_place_phase {
+	LNS_PLACE_HOLD,		/* serving where it is; @hold windows left */
+	LNS_PLACE_HOME,		/* measuring where it is */
+	LNS_PLACE_TRIAL,	/* measuring the other workqueue */
+};
 
 enum lns_io_lane_state {
 	LNS_LANE_IDLE,		/* no request, no worker queued */
@@ -70,14 +81,20 @@ enum lns_io_lane_state {
  * @queue: the dispatch queue
  * @state: enum lns_io_lane_state
  * @idle_since: jiffies when the lane last went idle
- * @spread: runs of one request each left before the worker goes back to
- *	the submitter's CPU; while not 0 it runs on the unbound workqueue
+ * @spread: the worker runs on the unbound workqueue, not the per-CPU one
+ * @phase: enum lns_io_place_phase (lns_io_lane_place())
+ * @hold: windows left in LNS_PLACE_HOLD
+ * @backoff: windows of LNS_PLACE_HOLD after the next trial that loses
+ * @win_n: requests served in the current window
+ * @win_start: local_clock() at the start of the current window
+ * @last_run: local_clock() at the end of the worker's last run
+ * @home_ns: how long the last LNS_PLACE_HOME window took
  * @submitter: the task whose request woke the worker (a reference), or NULL
  * @blkcg_css: the blkcg (a reference), NULL for the root lane
  * @memcg_css: memcg charged for the lane's page cache (a reference) or NULL
  *
- * @cmds, @state, @idle_since, @spread, @submitter and the list nodes are
- * protected by the queue's lock.
+ * @cmds, @state, @idle_since, @submitter, the list nodes and the placement
+ * fields (@spread to @home_ns) are protected by the queue's lock.
  */
 struct lns_io_lane {
 	struct list_head node;
@@ -87,7 +104,14 @@ struct lns_io_lane {
 	struct lns_io_queue *queue;
 	enum lns_io_lane_state state;
 	unsigned long idle_since;
-	unsigned int spread;
+	bool spread;
+	u8 phase;
+	u16 hold;
+	u16 backoff;
+	unsigned int win_n;
+	u64 win_start;
+	u64 last_run;
+	u64 home_ns;
 	struct task_struct *submitter;
 	struct cgroup_subsys_state *blkcg_css;
 	struct cgroup_subsys_state *memcg_css;
@@ -171,6 +195,7 @@ static void lns_io_lane_init(struct lns_io_lane *lane,
 	INIT_WORK(&lane->work, lns_io_lane_workfn);
 	lane->queue = queue;
 	lane->state = LNS_LANE_IDLE;
+	lane->backoff = LNS_IO_HOLD_MIN;
 }
 
 /* Drop what an idle lane holds besides its cgroups. */
@@ -221,38 +246,104 @@ static unsigned int lns_io_lane_run(struct lns_io_lane *lane,
 	return nr;
 }
 
+/* Ask for the device's spread workqueue; return whether it exists. */
+static bool lns_io_spread_ready(struct lns_io_ctx *ctx)
+{
+	if (!test_and_set_bit(0, &ctx->spread_asked))
+		queue_work(system_unbound_wq, &ctx->spread_alloc);
+	/* Pairs with lns_io_spread_allocfn()'s store. */
+	return smp_load_acquire(&ctx->spread_wq);
+}
+
+/* lns_io_lane_place(): a window of @per ns per request is complete. */
+static void lns_io_lane_decide(struct lns_io_lane *lane, u64 per)
+{
+	switch (lane->phase) {
+	case LNS_PLACE_HOLD:
+		if (per > 2 * lane->home_ns || 2 * per < lane->home_ns) {
+			lane->backoff = LNS_IO_HOLD_MIN;
+			lane->hold = 0;
+		}
+		if (lane->hold && --lane->hold)
+			break;
+		lane->phase = LNS_PLACE_HOME;
+		break;
+	case LNS_PLACE_HOME:
+		lane->home_ns = per;
+		if (!lane->spread && !lns_io_spread_ready(lane->queue->ctx)) {
+			/* Asked for; try again later. */
+			lane->phase = LNS_PLACE_HOLD;
+			lane->hold = LNS_IO_HOLD_MIN;
+			break;
+		}
+		lane->spread = !lane->spread;
+		lane->phase = LNS_PLACE_TRIAL;
+		break;
+	case LNS_PLACE_TRIAL:
+		if (per * 4 < lane->home_ns * 3) {
+			lane->home_ns = per;
+			lane->backoff = LNS_IO_HOLD_MIN;
+		} else {
+			lane->spread = !lane->spread;
+			lane->backoff = min(2 * lane->backoff, LNS_IO_HOLD_MAX);
+		}
+		lane->hold = lane->backoff;
+		lane->phase = LNS_PLACE_HOLD;
+		break;
+	}
+}
+
 /*
  * Where a lane's worker runs. On the submitter's CPU (the per-CPU
  * workqueue) a request costs no cross-CPU wake-up, which is what matters
  * at low depth: the submitter sleeps while its request is served. A
  * submitter that keeps several requests in flight from one CPU would
- * instead take turns with the worker there while other CPUs idle: a lane
- * whose worker finds LNS_IO_DEEP requests waiting when it starts (more
- * than a few submitters at depth 1 sharing the lane would queue) moves to
- * the unbound workqueue, whose worker the scheduler places on an idle
- * CPU, so that serving overlaps submitting; runs of a single request there
- * bring it back after LNS_IO_SPREAD of them. @served is what this run
- * served so far; the caller holds the queue's lock.
+ * instead take turns with the worker there while other CPUs idle; on the
+ * unbound workqueue the scheduler places the worker on an idle CPU, and
+ * serving overlaps submitting. Nothing the driver sees tells the two
+ * apart: on 6.1 the per-CPU worker's wake-up preempts a submitter at depth
+ * 32 after each of its requests, so the lane never holds more than one,
+ * as at depth 1. So each lane measures. Every LNS_IO_WINDOW requests
+ * served (a pause of LNS_IO_GAP_NS starts the window again) it takes its
+ * time per request; after a window where it is (HOME) it serves one on the
+ * other workqueue (TRIAL), stays there if that was faster by a quarter
+ * (a trial twice as slow after a quarter of the window has lost), then
+ * holds its place for @backoff windows, twice as many after each trial
+ * that lost (LNS_IO_HOLD_MIN to LNS_IO_HOLD_MAX): a lane at depth 1 spends
+ * a quarter window in 10 to one in 66 on the slower side. It measures
+ * afresh, with the shortest hold, when a window while holding took half or
+ * twice as long as its HOME one, or after a pause of LNS_IO_PAUSE_NS: the
+ * submitters changed. Called at the end of each run of the worker, which
+ * served @served requests; the caller holds the queue's lock.
  */
-static void lns_io_lane_spread(struct lns_io_lane *lane, unsigned int served)
+static void lns_io_lane_place(struct lns_io_lane *lane, unsigned int served)
 {
-	struct lns_io_ctx *ctx = lane->queue->ctx;
-	struct list_head *pos;
-	unsigned int nr = 0;
+	u64 now = local_clock(), per;
 
 	lockdep_assert_held(&lane->queue->lock);
-	if (!served) {
-		list_for_each(pos, &lane->cmds) {
-			if (++nr == LNS_IO_DEEP) {
-				lane->spread = LNS_IO_SPREAD;
-				break;
-			}
+	if (now - lane->last_run > LNS_IO_GAP_NS) {
+		if (now - lane->last_run > LNS_IO_PAUSE_NS) {
+			lane->phase = LNS_PLACE_HOLD;
+			lane->hold = 0;
+			lane->backoff = LNS_IO_HOLD_MIN;
 		}
-		if (lane->spread && !test_and_set_bit(0, &ctx->spread_asked))
-			queue_work(system_unbound_wq, &ctx->spread_alloc);
+		lane->last_run = now;
+		lane->win_start = now;
+		lane->win_n = 0;
+		return;
 	}
-	if (served == 1 && list_empty(&lane->cmds) && lane->spread)
-		lane->spread--;
+	lane->last_run = now;
+	lane->win_n += served;
+	if (lane->win_n < (lane->phase == LNS_PLACE_TRIAL ?
+			   LNS_IO_WINDOW / 4 : LNS_IO_WINDOW))
+		return;
+	per = div_u64(now - lane->win_start, lane->win_n);
+	/* A trial twice as slow after a quarter window has lost. */
+	if (lane->win_n < LNS_IO_WINDOW && per <= 2 * lane->home_ns)
+		return;
+	lane->win_start = now;
+	lane->win_n = 0;
+	lns_io_lane_decide(lane, per);
 }
 
 /*
@@ -260,8 +351,9 @@ static void lns_io_lane_spread(struct lns_io_lane *lane, unsigned int served)
  * submitter run first if waking the worker preempted it (on 6.1's
  * scheduler, right after its request): one that goes on to wait for the
  * request loses a context switch, one that goes on submitting fills the
- * lane and so shows its depth (lns_io_lane_spread()) instead of taking
- * turns with the worker one request at a time.
+ * lane instead of taking
+ * turns with the worker one request at a time. (Only where the scheduler
+ * lets it: 6.1's does not after a short sleep of the worker.)
  */
 static void lns_io_lane_yield(struct lns_io_lane *lane)
 {
@@ -282,12 +374,12 @@ static void lns_io_lane_yield(struct lns_io_lane *lane)
 }
 
 /*
- * Make the device's spread workqueue, the first time one of its lanes goes
- * deep: most devices never do, and then neither bind nor teardown pays for
- * a second workqueue. A work item of the system's makes it, not the
- * worker: a worker allocating under memory pressure could wait on reclaim
- * that waits on the device. Until it exists (or if it cannot be made),
- * deep lanes stay on the per-CPU workqueue.
+ * Make the device's spread workqueue, the first time one of its lanes is
+ * to try it (lns_io_lane_place()): most devices never are, and then
+ * neither bind nor teardown pays for a second workqueue. A work item of
+ * the system's makes it, not the worker: a worker allocating under memory
+ * pressure could wait on reclaim that waits on the device. Until it exists
+ * (or if it cannot be made), lanes stay on the per-CPU workqueue.
  */
 static void lns_io_spread_allocfn(struct work_struct *work)
 {
@@ -327,8 +419,8 @@ static bool lns_io_lane_take(struct lns_io_lane *lane, struct list_head *batch,
 	spin_lock_irq(&queue->lock);
 	/* What a full run left is older than what came since. */
 	list_splice_init(batch, &lane->cmds);
-	lns_io_lane_spread(lane, served);
 	if (list_empty(&lane->cmds)) {
+		lns_io_lane_place(lane, served);
 		lane->state = LNS_LANE_IDLE;
 		lane->idle_since = jiffies;
 		if (lane->blkcg_css)
@@ -336,6 +428,7 @@ static bool lns_io_lane_take(struct lns_io_lane *lane, struct list_head *batch,
 					   LNS_IO_LANE_IDLE);
 		more = false;
 	} else if (served >= LNS_IO_BATCH) {
+		lns_io_lane_place(lane, served);
 		lns_io_lane_queue(lane);
 		more = false;
 	} else {
