@@ -86,6 +86,8 @@ enum lns_io_lane_state {
  * @hold: windows left in LNS_PLACE_HOLD
  * @backoff: windows of LNS_PLACE_HOLD after the next trial that loses
  * @win_n: requests served in the current window
+ * @win_busy: of those, requests of runs that found their submitter awake
+ *	or served more than one
  * @win_start: local_clock() at the start of the current window
  * @last_run: local_clock() at the end of the worker's last run
  * @home_ns: how long the last LNS_PLACE_HOME window took
@@ -109,6 +111,7 @@ struct lns_io_lane {
 	u16 hold;
 	u16 backoff;
 	unsigned int win_n;
+	unsigned int win_busy;
 	u64 win_start;
 	u64 last_run;
 	u64 home_ns;
@@ -255,8 +258,11 @@ static bool lns_io_spread_ready(struct lns_io_ctx *ctx)
 	return smp_load_acquire(&ctx->spread_wq);
 }
 
-/* lns_io_lane_place(): a window of @per ns per request is complete. */
-static void lns_io_lane_decide(struct lns_io_lane *lane, u64 per)
+/*
+ * lns_io_lane_place(): a window of @per ns per request is complete; @busy
+ * if its submitters overlapped the worker.
+ */
+static void lns_io_lane_decide(struct lns_io_lane *lane, u64 per, bool busy)
 {
 	switch (lane->phase) {
 	case LNS_PLACE_HOLD:
@@ -270,6 +276,12 @@ static void lns_io_lane_decide(struct lns_io_lane *lane, u64 per)
 		break;
 	case LNS_PLACE_HOME:
 		lane->home_ns = per;
+		if (!lane->spread && !busy) {
+			/* Each submitter slept at once: nothing to overlap. */
+			lane->phase = LNS_PLACE_HOLD;
+			lane->hold = lane->backoff;
+			break;
+		}
 		if (!lane->spread && !lns_io_spread_ready(lane->queue->ctx)) {
 			/* Asked for; try again later. */
 			lane->phase = LNS_PLACE_HOLD;
@@ -280,14 +292,16 @@ static void lns_io_lane_decide(struct lns_io_lane *lane, u64 per)
 		lane->phase = LNS_PLACE_TRIAL;
 		break;
 	case LNS_PLACE_TRIAL:
-		if (per * 4 < lane->home_ns * 3) {
+		if (per * 3 < lane->home_ns * 2) {
+			/* Won: measure both again at once, to confirm. */
 			lane->home_ns = per;
 			lane->backoff = LNS_IO_HOLD_MIN;
+			lane->hold = 0;
 		} else {
 			lane->spread = !lane->spread;
 			lane->backoff = min(2 * lane->backoff, LNS_IO_HOLD_MAX);
+			lane->hold = lane->backoff;
 		}
-		lane->hold = lane->backoff;
 		lane->phase = LNS_PLACE_HOLD;
 		break;
 	}
@@ -306,17 +320,23 @@ static void lns_io_lane_decide(struct lns_io_lane *lane, u64 per)
  * as at depth 1. So each lane measures. Every LNS_IO_WINDOW requests
  * served (a pause of LNS_IO_GAP_NS starts the window again) it takes its
  * time per request; after a window where it is (HOME) it serves one on the
- * other workqueue (TRIAL), stays there if that was faster by a quarter
- * (a trial twice as slow after a quarter of the window has lost), then
- * holds its place for @backoff windows, twice as many after each trial
- * that lost (LNS_IO_HOLD_MIN to LNS_IO_HOLD_MAX): a lane at depth 1 spends
- * a quarter window in 10 to one in 66 on the slower side. It measures
- * afresh, with the shortest hold, when a window while holding took half or
- * twice as long as its HOME one, or after a pause of LNS_IO_PAUSE_NS: the
- * submitters changed. Called at the end of each run of the worker, which
- * served @served requests; the caller holds the queue's lock.
+ * other workqueue (TRIAL), stays there if that was faster by a third
+ * (and then measures both again at once: under a loaded host a window
+ * can be slow for reasons of its own; a trial twice as slow after a
+ * quarter of the window has lost), and holds its place for @backoff
+ * windows, twice as many after each trial that lost (LNS_IO_HOLD_MIN to
+ * LNS_IO_HOLD_MAX): a lane at depth 1 spends
+ * a quarter window in 10 to one in 66 on the slower side, and none while
+ * its submitters sleep before their requests' runs begin and each run
+ * serves one (nothing to overlap: fewer than a quarter of a window's
+ * requests otherwise). It measures afresh, with the shortest hold, when a
+ * window while holding took half or twice as long as its HOME one, or
+ * after a pause of LNS_IO_PAUSE_NS: the submitters changed. Called at the
+ * end of each run of the worker, which served @served requests (@busy: its
+ * submitter was awake when it began); the caller holds the queue's lock.
  */
-static void lns_io_lane_place(struct lns_io_lane *lane, unsigned int served)
+static void lns_io_lane_place(struct lns_io_lane *lane, unsigned int served,
+			      bool busy)
 {
 	u64 now = local_clock(), per;
 
@@ -330,10 +350,13 @@ static void lns_io_lane_place(struct lns_io_lane *lane, unsigned int served)
 		lane->last_run = now;
 		lane->win_start = now;
 		lane->win_n = 0;
+		lane->win_busy = 0;
 		return;
 	}
 	lane->last_run = now;
 	lane->win_n += served;
+	if (busy || served > 1)
+		lane->win_busy += served;
 	if (lane->win_n < (lane->phase == LNS_PLACE_TRIAL ?
 			   LNS_IO_WINDOW / 4 : LNS_IO_WINDOW))
 		return;
@@ -341,9 +364,11 @@ static void lns_io_lane_place(struct lns_io_lane *lane, unsigned int served)
 	/* A trial twice as slow after a quarter window has lost. */
 	if (lane->win_n < LNS_IO_WINDOW && per <= 2 * lane->home_ns)
 		return;
+	busy = 4 * lane->win_busy >= lane->win_n;
 	lane->win_start = now;
 	lane->win_n = 0;
-	lns_io_lane_decide(lane, per);
+	lane->win_busy = 0;
+	lns_io_lane_decide(lane, per, busy);
 }
 
 /*
@@ -354,11 +379,13 @@ static void lns_io_lane_place(struct lns_io_lane *lane, unsigned int served)
  * lane instead of taking
  * turns with the worker one request at a time. (Only where the scheduler
  * lets it: 6.1's does not after a short sleep of the worker.)
+ *
+ * Return: whether the submitter that woke the worker was not asleep.
  */
-static void lns_io_lane_yield(struct lns_io_lane *lane)
+static bool lns_io_lane_yield(struct lns_io_lane *lane)
 {
 	struct task_struct *submitter;
-	bool single;
+	bool single, busy;
 
 	spin_lock_irq(&lane->queue->lock);
 	submitter = lane->submitter;
@@ -366,11 +393,14 @@ static void lns_io_lane_yield(struct lns_io_lane *lane)
 	single = !lane->spread && list_is_singular(&lane->cmds);
 	spin_unlock_irq(&lane->queue->lock);
 	if (!submitter)
-		return;
+		return false;
+	/* Racy by nature: a hint for lns_io_lane_place(). */
+	busy = task_is_running(submitter);
 	/* A no-op unless @submitter is runnable, waiting for a CPU. */
 	if (single && submitter != current)
 		yield_to(submitter, false);
 	put_task_struct(submitter);
+	return busy;
 }
 
 /*
@@ -411,7 +441,7 @@ static void lns_io_lane_queue(struct lns_io_lane *lane)
  * of its CPU gets a turn. Return false when the worker is to stop.
  */
 static bool lns_io_lane_take(struct lns_io_lane *lane, struct list_head *batch,
-			     unsigned int served)
+			     unsigned int served, bool busy)
 {
 	struct lns_io_queue *queue = lane->queue;
 	bool more = true;
@@ -420,7 +450,7 @@ static bool lns_io_lane_take(struct lns_io_lane *lane, struct list_head *batch,
 	/* What a full run left is older than what came since. */
 	list_splice_init(batch, &lane->cmds);
 	if (list_empty(&lane->cmds)) {
-		lns_io_lane_place(lane, served);
+		lns_io_lane_place(lane, served, busy);
 		lane->state = LNS_LANE_IDLE;
 		lane->idle_since = jiffies;
 		if (lane->blkcg_css)
@@ -428,7 +458,7 @@ static bool lns_io_lane_take(struct lns_io_lane *lane, struct list_head *batch,
 					   LNS_IO_LANE_IDLE);
 		more = false;
 	} else if (served >= LNS_IO_BATCH) {
-		lns_io_lane_place(lane, served);
+		lns_io_lane_place(lane, served, busy);
 		lns_io_lane_queue(lane);
 		more = false;
 	} else {
@@ -447,6 +477,7 @@ static void lns_io_lane_workfn(struct work_struct *work)
 	struct mem_cgroup *old_memcg = NULL;
 	unsigned int served = 0;
 	LIST_HEAD(batch);
+	bool busy;
 
 	/*
 	 * No I/O from reclaim (it could recurse into this device), and
@@ -457,13 +488,13 @@ static void lns_io_lane_workfn(struct work_struct *work)
 		kthread_associate_blkcg(blkcg_css);
 	if (memcg_css)
 		old_memcg = set_active_memcg(mem_cgroup_from_css(memcg_css));
-	lns_io_lane_yield(lane);
+	busy = lns_io_lane_yield(lane);
 
 	/*
 	 * Once the lane is idle it may be freed (the cgroup references are
 	 * the lane's): no access to it after the last lns_io_lane_take().
 	 */
-	while (lns_io_lane_take(lane, &batch, served))
+	while (lns_io_lane_take(lane, &batch, served, busy))
 		served += lns_io_lane_run(lane, &batch, LNS_IO_BATCH - served);
 
 	if (memcg_css)
