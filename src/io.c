@@ -55,8 +55,9 @@
 #define LNS_IO_LANE_IDLE	HZ		/* then a lane lets its cgroup go */
 /* See lns_io_lane_place(). */
 #define LNS_IO_WINDOW		64		/* requests per measured window */
-#define LNS_IO_GAP_NS		(2 * NSEC_PER_MSEC) /* a pause, not a rate */
-#define LNS_IO_PAUSE_NS		(50 * NSEC_PER_MSEC) /* then measure afresh */
+#define LNS_IO_CLOCK_SHIFT	10		/* lns_io_clock(): ~1 us units */
+#define LNS_IO_GAP	((2 * NSEC_PER_MSEC) >> LNS_IO_CLOCK_SHIFT)
+#define LNS_IO_PAUSE	((50 * NSEC_PER_MSEC) >> LNS_IO_CLOCK_SHIFT)
 #define LNS_IO_HOLD_MIN		8		/* windows between trials, ... */
 #define LNS_IO_HOLD_MAX		64		/* ... doubled after each loss */
 
@@ -80,23 +81,26 @@ enum lns_io_lane_state {
  * @work: the worker: drains @cmds
  * @queue: the dispatch queue
  * @state: enum lns_io_lane_state
- * @idle_since: jiffies when the lane last went idle
  * @spread: the worker runs on the unbound workqueue, not the per-CPU one
  * @phase: enum lns_io_place_phase (lns_io_lane_place())
  * @hold: windows left in LNS_PLACE_HOLD
  * @backoff: windows of LNS_PLACE_HOLD after the next trial that loses
+ * @idle_since: jiffies when the lane last went idle
  * @win_n: requests served in the current window
  * @win_busy: of those, requests of runs that found their submitter awake
  *	or served more than one
- * @win_start: local_clock() at the start of the current window
- * @last_run: local_clock() at the end of the worker's last run
- * @home_ns: how long the last LNS_PLACE_HOME window took
+ * @win_start: lns_io_clock() at the start of the current window
+ * @last_run: lns_io_clock() at the end of the worker's last run
+ * @home: time per request of the last LNS_PLACE_HOME window (or of the
+ *	trial that won), in lns_io_clock() units
  * @submitter: the task whose request woke the worker (a reference), or NULL
  * @blkcg_css: the blkcg (a reference), NULL for the root lane
  * @memcg_css: memcg charged for the lane's page cache (a reference) or NULL
  *
  * @cmds, @state, @idle_since, @submitter, the list nodes and the placement
- * fields (@spread to @home_ns) are protected by the queue's lock.
+ * fields (@spread to @home) are protected by the queue's lock. The
+ * placement fields are small: the root lane is part of each dispatch
+ * queue, and a device has up to LNS_IO_MAX_QUEUES of them.
  */
 struct lns_io_lane {
 	struct list_head node;
@@ -105,16 +109,16 @@ struct lns_io_lane {
 	struct work_struct work;
 	struct lns_io_queue *queue;
 	enum lns_io_lane_state state;
-	unsigned long idle_since;
 	bool spread;
 	u8 phase;
-	u16 hold;
-	u16 backoff;
-	unsigned int win_n;
-	unsigned int win_busy;
-	u64 win_start;
-	u64 last_run;
-	u64 home_ns;
+	u8 hold;
+	u8 backoff;
+	unsigned long idle_since;
+	u8 win_n;
+	u8 win_busy;
+	u32 win_start;
+	u32 last_run;
+	u32 home;
 	struct task_struct *submitter;
 	struct cgroup_subsys_state *blkcg_css;
 	struct cgroup_subsys_state *memcg_css;
@@ -249,6 +253,16 @@ static unsigned int lns_io_lane_run(struct lns_io_lane *lane,
 	return nr;
 }
 
+/*
+ * A clock for lane placement: local_clock() in units of 1,024 ns, 32 bits.
+ * It wraps every 73 minutes; a lane idle for a multiple of that may take
+ * one pause for a short gap, which costs one poor measurement.
+ */
+static u32 lns_io_clock(void)
+{
+	return local_clock() >> LNS_IO_CLOCK_SHIFT;
+}
+
 /* Ask for the device's spread workqueue; return whether it exists. */
 static bool lns_io_spread_ready(struct lns_io_ctx *ctx)
 {
@@ -259,14 +273,14 @@ static bool lns_io_spread_ready(struct lns_io_ctx *ctx)
 }
 
 /*
- * lns_io_lane_place(): a window of @per ns per request is complete; @busy
+ * lns_io_lane_place(): a window of @per per request is complete; @busy
  * if its submitters overlapped the worker.
  */
-static void lns_io_lane_decide(struct lns_io_lane *lane, u64 per, bool busy)
+static void lns_io_lane_decide(struct lns_io_lane *lane, u32 per, bool busy)
 {
 	switch (lane->phase) {
 	case LNS_PLACE_HOLD:
-		if (per > 2 * lane->home_ns || 2 * per < lane->home_ns) {
+		if (per > 2 * lane->home || 2 * per < lane->home) {
 			lane->backoff = LNS_IO_HOLD_MIN;
 			lane->hold = 0;
 		}
@@ -275,7 +289,7 @@ static void lns_io_lane_decide(struct lns_io_lane *lane, u64 per, bool busy)
 		lane->phase = LNS_PLACE_HOME;
 		break;
 	case LNS_PLACE_HOME:
-		lane->home_ns = per;
+		lane->home = per;
 		if (!lane->spread && !busy) {
 			/* Each submitter slept at once: nothing to overlap. */
 			lane->phase = LNS_PLACE_HOLD;
@@ -292,9 +306,9 @@ static void lns_io_lane_decide(struct lns_io_lane *lane, u64 per, bool busy)
 		lane->phase = LNS_PLACE_TRIAL;
 		break;
 	case LNS_PLACE_TRIAL:
-		if (per * 3 < lane->home_ns * 2) {
+		if (per * 3 < lane->home * 2) {
 			/* Won: measure both again at once, to confirm. */
-			lane->home_ns = per;
+			lane->home = per;
 			lane->backoff = LNS_IO_HOLD_MIN;
 			lane->hold = 0;
 		} else {
@@ -318,7 +332,7 @@ static void lns_io_lane_decide(struct lns_io_lane *lane, u64 per, bool busy)
  * apart: on 6.1 the per-CPU worker's wake-up preempts a submitter at depth
  * 32 after each of its requests, so the lane never holds more than one,
  * as at depth 1. So each lane measures. Every LNS_IO_WINDOW requests
- * served (a pause of LNS_IO_GAP_NS starts the window again) it takes its
+ * served (a pause of LNS_IO_GAP starts the window again) it takes its
  * time per request; after a window where it is (HOME) it serves one on the
  * other workqueue (TRIAL), stays there if that was faster by a third
  * (and then measures both again at once: under a loaded host a window
@@ -331,18 +345,18 @@ static void lns_io_lane_decide(struct lns_io_lane *lane, u64 per, bool busy)
  * serves one (nothing to overlap: fewer than a quarter of a window's
  * requests otherwise). It measures afresh, with the shortest hold, when a
  * window while holding took half or twice as long as its HOME one, or
- * after a pause of LNS_IO_PAUSE_NS: the submitters changed. Called at the
+ * after a pause of LNS_IO_PAUSE: the submitters changed. Called at the
  * end of each run of the worker, which served @served requests (@busy: its
  * submitter was awake when it began); the caller holds the queue's lock.
  */
 static void lns_io_lane_place(struct lns_io_lane *lane, unsigned int served,
 			      bool busy)
 {
-	u64 now = local_clock(), per;
+	u32 now = lns_io_clock(), per;
 
 	lockdep_assert_held(&lane->queue->lock);
-	if (now - lane->last_run > LNS_IO_GAP_NS) {
-		if (now - lane->last_run > LNS_IO_PAUSE_NS) {
+	if (now - lane->last_run > LNS_IO_GAP) {
+		if (now - lane->last_run > LNS_IO_PAUSE) {
 			lane->phase = LNS_PLACE_HOLD;
 			lane->hold = 0;
 			lane->backoff = LNS_IO_HOLD_MIN;
@@ -360,9 +374,9 @@ static void lns_io_lane_place(struct lns_io_lane *lane, unsigned int served,
 	if (lane->win_n < (lane->phase == LNS_PLACE_TRIAL ?
 			   LNS_IO_WINDOW / 4 : LNS_IO_WINDOW))
 		return;
-	per = div_u64(now - lane->win_start, lane->win_n);
+	per = (now - lane->win_start) / lane->win_n;
 	/* A trial twice as slow after a quarter window has lost. */
-	if (lane->win_n < LNS_IO_WINDOW && per <= 2 * lane->home_ns)
+	if (lane->win_n < LNS_IO_WINDOW && per <= 2 * lane->home)
 		return;
 	busy = 4 * lane->win_busy >= lane->win_n;
 	lane->win_start = now;
