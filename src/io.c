@@ -27,8 +27,9 @@
  * cross-CPU wake-up (the device's per-CPU workqueue), or, where that
  * proves faster (a submitter that keeps several requests in flight), on
  * the device's unbound workqueue, made when first needed, on a CPU the
- * scheduler finds idle (lns_io_lane_place(), lns_io_lane_yield()). Lanes of a cgroup idle for
- * LNS_IO_LANE_IDLE are freed, which drops their cgroup references.
+ * scheduler finds idle (lns_io_lane_place(), lns_io_lane_yield()). Lanes
+ * of a cgroup idle for LNS_IO_LANE_IDLE are freed, which drops their
+ * cgroup references.
  *
  * The module parameter hw_queues of earlier versions (issue 16: several
  * hardware queues, one per CPU by default) is gone: with dispatch queues
@@ -272,6 +273,14 @@ static bool lns_io_spread_ready(struct lns_io_ctx *ctx)
 	return smp_load_acquire(&ctx->spread_wq);
 }
 
+/* Start a new measuring window at @now. */
+static void lns_io_lane_window(struct lns_io_lane *lane, u32 now)
+{
+	lane->win_start = now;
+	lane->win_n = 0;
+	lane->win_busy = 0;
+}
+
 /*
  * lns_io_lane_place(): a window of @per per request is complete; @busy
  * if its submitters overlapped the worker.
@@ -339,15 +348,15 @@ static void lns_io_lane_decide(struct lns_io_lane *lane, u32 per, bool busy)
  * can be slow for reasons of its own; a trial twice as slow after a
  * quarter of the window has lost), and holds its place for @backoff
  * windows, twice as many after each trial that lost (LNS_IO_HOLD_MIN to
- * LNS_IO_HOLD_MAX): a lane at depth 1 spends
- * a quarter window in 10 to one in 66 on the slower side, and none while
- * its submitters sleep before their requests' runs begin and each run
- * serves one (nothing to overlap: fewer than a quarter of a window's
- * requests otherwise). It measures afresh, with the shortest hold, when a
- * window while holding took half or twice as long as its HOME one, or
- * after a pause of LNS_IO_PAUSE: the submitters changed. Called at the
- * end of each run of the worker, which served @served requests (@busy: its
- * submitter was awake when it began); the caller holds the queue's lock.
+ * LNS_IO_HOLD_MAX): a lane at depth 1 spends a quarter window in 10 to
+ * one in 66 on the slower side, and none while its submitters sleep
+ * before their requests' runs begin and each run serves one (nothing to
+ * overlap: fewer than a quarter of a window's requests otherwise). It
+ * measures afresh, with the shortest hold, when a window while holding
+ * took half or twice as long as its HOME one, or after a pause of
+ * LNS_IO_PAUSE: the submitters changed. Called at the end of each run of
+ * the worker, which served @served requests (@busy: its submitter was
+ * awake when it began); the caller holds the queue's lock.
  */
 static void lns_io_lane_place(struct lns_io_lane *lane, unsigned int served,
 			      bool busy)
@@ -362,9 +371,7 @@ static void lns_io_lane_place(struct lns_io_lane *lane, unsigned int served,
 			lane->backoff = LNS_IO_HOLD_MIN;
 		}
 		lane->last_run = now;
-		lane->win_start = now;
-		lane->win_n = 0;
-		lane->win_busy = 0;
+		lns_io_lane_window(lane, now);
 		return;
 	}
 	lane->last_run = now;
@@ -379,20 +386,18 @@ static void lns_io_lane_place(struct lns_io_lane *lane, unsigned int served,
 	if (lane->win_n < LNS_IO_WINDOW && per <= 2 * lane->home)
 		return;
 	busy = 4 * lane->win_busy >= lane->win_n;
-	lane->win_start = now;
-	lane->win_n = 0;
-	lane->win_busy = 0;
+	lns_io_lane_window(lane, now);
 	lns_io_lane_decide(lane, per, busy);
 }
 
 /*
  * A worker about to serve a single request on the submitter's CPU lets the
- * submitter run first if waking the worker preempted it (on 6.1's
- * scheduler, right after its request): one that goes on to wait for the
+ * submitter run first if waking the worker preempted it (6.1's scheduler
+ * does, right after the request): one that goes on to wait for the
  * request loses a context switch, one that goes on submitting fills the
- * lane instead of taking
- * turns with the worker one request at a time. (Only where the scheduler
- * lets it: 6.1's does not after a short sleep of the worker.)
+ * lane instead of taking turns with the worker one request at a time.
+ * The scheduler may decline: traced on 6.1, the freshly woken worker's
+ * turn is kept and it goes on (lns_io_lane_place() copes with either).
  *
  * Return: whether the submitter that woke the worker was not asleep.
  */
