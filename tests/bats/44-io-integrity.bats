@@ -244,8 +244,12 @@ cg_setup() {
 	swapon "$NODE"
 	SWAPON=$NODE
 	mkfifo "$T/fifo"
-	# The programs' page cache is loaded (and charged) outside the cgroup.
-	head -c 1 /dev/zero | tr '\0' a >/dev/null
+	# The script runs once outside the cgroup first: the page cache of
+	# what it runs (bash's code paths, head, tr, the C library) is then
+	# charged there. A file page first read from inside the cgroup and
+	# kept mapped by other processes would keep the removed cgroup dying.
+	bash -c "x=\$(head -c $((3 * MIB)) /dev/zero | tr '\\0' a)
+		read -r _ </dev/null || :"
 	[ "$(dying)" -eq 0 ]
 	bash -c "echo \$\$ >$CG/c/cgroup.procs
 		x=\$(head -c $((3 * MIB)) /dev/zero | tr '\\0' a)
@@ -268,7 +272,11 @@ cg_setup() {
 	# Nothing else may keep the cgroup: no file of it is written to
 	# tmpfs, and whatever reclaim can take goes.
 	echo 16M >"$CG/c/memory.reclaim" 2>/dev/null || true
+	# What is left, shown when the test fails (anon and swapcached: the
+	# swap-out's pages; file: page cache of some program).
 	echo "left charged: $(cat "$CG/c/memory.current")"
+	grep -E '^(anon|file|file_mapped|shmem|swapcached|kernel) ' \
+		"$CG/c/memory.stat" || true
 	rmdir "$CG/c"
 	wait_for 20 none_dying || {
 		echo "nr_dying_descendants still $(dying)"
