@@ -144,7 +144,7 @@ static int lns_exec_init_iter(struct lns_io_cmd *cmd, struct iov_iter *iter,
  * setting, not the file's, and O_APPEND files are never written.
  */
 static void lns_exec_init_kiocb(struct lns_io_cmd *cmd, struct file *file,
-				loff_t pos, unsigned short ioprio)
+				loff_t pos, unsigned short ioprio, bool dio)
 {
 	struct kiocb *iocb = &cmd->iocb;
 
@@ -152,7 +152,7 @@ static void lns_exec_init_kiocb(struct lns_io_cmd *cmd, struct file *file,
 	iocb->ki_flags &= IOCB_DSYNC | IOCB_SYNC;
 	iocb->ki_pos = pos;
 	iocb->ki_ioprio = ioprio;
-	if (cmd->use_aio) {
+	if (dio) {
 		iocb->ki_flags |= IOCB_DIRECT;
 		iocb->ki_complete = lns_exec_rw_done;
 	}
@@ -171,7 +171,7 @@ static int lns_exec_rw(struct lns_device *dev, struct lns_io_cmd *cmd,
 		return ret;
 
 	atomic_set(&cmd->ref, 2);
-	lns_exec_init_kiocb(cmd, file, pos, req_get_ioprio(rq));
+	lns_exec_init_kiocb(cmd, file, pos, req_get_ioprio(rq), dev->use_dio);
 
 	if (direction == ITER_SOURCE) {
 		kiocb_start_write(&cmd->iocb);
@@ -249,7 +249,7 @@ static int lns_exec_do(struct lns_device *dev, struct lns_io_cmd *cmd)
 /**
  * lns_exec_run() - serve a request from the backing file
  * @dev: the device
- * @cmd: the request's data; the caller set @cmd->use_aio
+ * @cmd: the request's data
  *
  * Runs in a worker, with the cgroups of the request adopted and
  * PF_MEMALLOC_NOIO set. The request is completed here, or by the backing

@@ -78,7 +78,8 @@ enum lns_io_lane_state {
  * struct lns_io_lane - ordered requests of one blkcg on one dispatch queue
  * @node: in &lns_io_queue.lanes (not the root lane)
  * @kick_node: in &lns_io_queue.kick while in LNS_LANE_KICK
- * @cmds: requests not yet taken by the worker, oldest first
+ * @cmds: requests (linked by their queuelist) not yet taken by the
+ *	worker, oldest first
  * @work: the worker: drains @cmds
  * @queue: the dispatch queue
  * @state: enum lns_io_lane_state
@@ -223,11 +224,22 @@ static void lns_io_lane_free(struct lns_io_lane *lane)
 	kfree(lane);
 }
 
-/* Serve a request of the root lane that belongs to another cgroup. */
-static void lns_io_run_foreign(struct lns_device *dev, struct lns_io_cmd *cmd)
+/* The blkcg of @rq's bios (they hold it), or NULL. */
+static struct cgroup_subsys_state *lns_io_rq_blkcg(struct request *rq)
 {
-	kthread_associate_blkcg(cmd->blkcg_css);
-	lns_exec_run(dev, cmd);
+#ifdef CONFIG_BLK_CGROUP
+	if (rq->bio)
+		return bio_blkcg_css(rq->bio);
+#endif
+	return NULL;
+}
+
+/* Serve a request of the root lane that belongs to another cgroup. */
+static void lns_io_run_foreign(struct lns_device *dev, struct request *rq,
+			       struct cgroup_subsys_state *blkcg_css)
+{
+	kthread_associate_blkcg(blkcg_css);
+	lns_exec_run(dev, blk_mq_rq_to_pdu(rq));
 	kthread_associate_blkcg(NULL);
 }
 
@@ -236,18 +248,20 @@ static unsigned int lns_io_lane_run(struct lns_io_lane *lane,
 				    struct list_head *batch, unsigned int budget)
 {
 	struct lns_device *dev = lane->queue->ctx->dev;
-	struct lns_io_cmd *cmd;
+	struct cgroup_subsys_state *css;
+	struct request *rq;
 	unsigned int nr = 0;
 
 	while (!list_empty(batch) && nr < budget) {
-		cmd = list_first_entry(batch, struct lns_io_cmd, node);
-		list_del(&cmd->node);
-		/* @cmd may be complete and reused once this returns. */
-		if (!lane->blkcg_css && cmd->blkcg_css &&
-		    cmd->blkcg_css->parent)
-			lns_io_run_foreign(dev, cmd);
+		rq = list_first_entry(batch, struct request, queuelist);
+		/* Empty, not stale: the flush machinery may reuse it. */
+		list_del_init(&rq->queuelist);
+		css = lns_io_rq_blkcg(rq);
+		/* @rq may be complete and reused once this returns. */
+		if (!lane->blkcg_css && css && css->parent)
+			lns_io_run_foreign(dev, rq, css);
 		else
-			lns_exec_run(dev, cmd);
+			lns_exec_run(dev, blk_mq_rq_to_pdu(rq));
 		nr++;
 		cond_resched();
 	}
@@ -545,11 +559,11 @@ static struct lns_io_lane *lns_io_lane_new(struct lns_io_queue *queue,
 	return lane;
 }
 
-/* The lane of @cmd's cgroup; the caller holds the queue's lock. */
+/* The lane of @rq's cgroup; the caller holds the queue's lock. */
 static struct lns_io_lane *lns_io_lane_find(struct lns_io_queue *queue,
-					    struct lns_io_cmd *cmd)
+					    struct request *rq)
 {
-	struct cgroup_subsys_state *css = cmd->blkcg_css;
+	struct cgroup_subsys_state *css = lns_io_rq_blkcg(rq);
 	struct lns_io_lane *lane;
 
 	lockdep_assert_held(&queue->lock);
@@ -580,34 +594,14 @@ static void lns_io_kick(struct lns_io_queue *queue)
 	}
 }
 
-static void lns_io_set_cgroup(struct lns_io_cmd *cmd, struct request *rq)
-{
-	cmd->blkcg_css = NULL;
-#ifdef CONFIG_BLK_CGROUP
-	if (rq->bio)
-		cmd->blkcg_css = bio_blkcg_css(rq->bio);
-#endif
-}
-
-/* Fill in what the worker needs to know of a request. */
-static void lns_io_prep(struct lns_device *dev, struct request *rq)
-{
-	struct lns_io_cmd *cmd = blk_mq_rq_to_pdu(rq);
-
-	cmd->use_aio = dev->use_dio && (req_op(rq) == REQ_OP_READ ||
-					req_op(rq) == REQ_OP_WRITE);
-	lns_io_set_cgroup(cmd, rq);
-}
-
 /* Append a request to its lane; the caller holds the queue's lock. */
 static void lns_io_add(struct lns_io_queue *queue, struct request *rq)
 {
-	struct lns_io_cmd *cmd = blk_mq_rq_to_pdu(rq);
 	struct lns_io_lane *lane;
 
 	lockdep_assert_held(&queue->lock);
-	lane = lns_io_lane_find(queue, cmd);
-	list_add_tail(&cmd->node, &lane->cmds);
+	lane = lns_io_lane_find(queue, rq);
+	list_add_tail(&rq->queuelist, &lane->cmds);
 	if (lane->state == LNS_LANE_IDLE) {
 		lane->state = LNS_LANE_KICK;
 		if (!lane->submitter)
@@ -629,7 +623,6 @@ static blk_status_t lns_io_queue_rq(struct blk_mq_hw_ctx *hctx,
 	if (smp_load_acquire(&dev->state) != LNS_BOUND)
 		return BLK_STS_IOERR;
 
-	lns_io_prep(dev, rq);
 	queue = lns_io_queue_of_cpu(dev->io);
 	spin_lock_irqsave(&queue->lock, flags);
 	lns_io_add(queue, rq);
@@ -662,7 +655,6 @@ static struct request *lns_io_queue_run(struct request *rq,
 	queue = lns_io_queue_of_cpu(dev->io);
 	spin_lock_irqsave(&queue->lock, flags);
 	for (;;) {
-		lns_io_prep(dev, rq);
 		lns_io_add(queue, rq);
 		rq = rq_list_pop(rqlist);
 		if (!rq || rq->mq_hctx != hctx)

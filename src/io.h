@@ -8,30 +8,32 @@
 #define _LOOPNS_IO_H
 
 #include <linux/blk-mq.h>
-#include <linux/cgroup.h>
 #include <linux/fs.h>
-#include <linux/list.h>
 
 struct lns_device;
 
 /**
  * struct lns_io_cmd - per-request data
- * @node: in the cmds list of a lane, or in a worker's batch
  * @iocb: kiocb for the backing file
  * @bvec: bvec array for requests made of several bios
  * @ref: two holders while an asynchronous request is being submitted
- * @ret: result: bytes transferred or a negative errno
- * @use_aio: the request uses direct, asynchronous I/O
- * @blkcg_css: cgroup of the issuing bio, or NULL (the bio holds it)
+ * @ret: result: bytes transferred (at most a request's size) or a
+ *	negative errno
+ *
+ * Kept to 64 bytes: beside struct request (248 bytes on 6.12, 256 on 7.2)
+ * each of a device's 128 preallocated requests then takes five cache
+ * lines instead of six, 8 KiB less per device. What a request needs
+ * besides is found elsewhere: lanes link requests through their
+ * queuelist, the driver's from ->queue_rq until the request ends; the
+ * request's cgroup is its bio's (bios of different cgroups are not
+ * merged); and whether it is direct I/O is the device's setting, which
+ * changes only with the queue frozen, so never under a request.
  */
 struct lns_io_cmd {
-	struct list_head node;
 	struct kiocb iocb;
 	struct bio_vec *bvec;
 	atomic_t ref;
-	long ret;
-	bool use_aio;
-	struct cgroup_subsys_state *blkcg_css;
+	int ret;
 };
 
 /* exec.c */
