@@ -80,3 +80,30 @@ teardown_file() {
 	rmmod loopns
 	modprobe loopns
 }
+
+# The default depth fills blk-mq's 32 KiB request pool: 85 requests of 384
+# bytes on 6.1, 102 of 320 on 6.12 and 7.2 (struct request and loopns's 64
+# bytes, to a 64-byte cache line); loop's 128 take a 64 KiB one.
+@test "queue_depth: by default what fits 32 KiB of requests, set at load, too deep refused" {
+	local d dir
+	unload_loopns
+	run modprobe loopns queue_depth=20000
+	[ "$status" -ne 0 ]
+	! grep -q '^loopns ' /proc/modules
+	for d in 0 256; do
+		modprobe loopns queue_depth=$d
+		if ((d == 0)); then
+			d=$(cat /sys/module/loopns/parameters/queue_depth)
+			echo "default queue_depth: $d"
+			((d == 85 || d == 102))
+		fi
+		dir=$(mktemp -d "$LOOPNS_TMP/lns00.XXXXXX")
+		lns_mount "$dir"
+		loopioctl "$dir/loop-control" ctl-add 0
+		[ "$(cat "/sys/block/$(lns_disk "$dir/loop0")/queue/nr_requests")" = "$d" ]
+		lns_cleanup
+		rmdir "$dir"
+		wait_for 10 rmmod loopns
+	done
+	modprobe loopns
+}
