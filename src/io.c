@@ -256,9 +256,10 @@ static unsigned int lns_io_lane_run(struct lns_io_lane *lane,
 		rq = list_first_entry(batch, struct request, queuelist);
 		/* Empty, not stale: the flush machinery may reuse it. */
 		list_del_init(&rq->queuelist);
-		css = lns_io_rq_blkcg(rq);
+		/* Only the root lane holds requests of other cgroups. */
+		css = lane->blkcg_css ? NULL : lns_io_rq_blkcg(rq);
 		/* @rq may be complete and reused once this returns. */
-		if (!lane->blkcg_css && css && css->parent)
+		if (css && css->parent)
 			lns_io_run_foreign(dev, rq, css);
 		else
 			lns_exec_run(dev, blk_mq_rq_to_pdu(rq));

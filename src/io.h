@@ -23,11 +23,12 @@ struct lns_device;
  * Kept to 64 bytes: with struct request (248 bytes on 6.12, 256 on 7.2)
  * a preallocated request takes five cache lines instead of six, and 102
  * of them, device.c's default depth there, fit a 32 KiB request pool
- * (85 on 6.1). What a request needs besides is found elsewhere: lanes link requests through their
- * queuelist, the driver's from ->queue_rq until the request ends; the
- * request's cgroup is its bio's (bios of different cgroups are not
- * merged); and whether it is direct I/O is the device's setting, which
- * changes only with the queue frozen, so never under a request.
+ * (85 on 6.1). What a request needs besides is found elsewhere: lanes
+ * link requests through their queuelist, the driver's from ->queue_rq
+ * until the request ends; the request's cgroup is its bio's (bios of
+ * different cgroups are not merged); and whether it is direct I/O is the
+ * device's setting, which changes only with the queue frozen, so never
+ * under a request.
  */
 struct lns_io_cmd {
 	struct kiocb iocb;

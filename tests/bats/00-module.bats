@@ -89,7 +89,8 @@ teardown_file() {
 	unload_loopns
 	run modprobe loopns queue_depth=20000
 	[ "$status" -ne 0 ]
-	! grep -q '^loopns ' /proc/modules
+	run grep -q '^loopns ' /proc/modules
+	[ "$status" -ne 0 ]
 	for d in 0 256; do
 		modprobe loopns queue_depth=$d
 		if ((d == 0)); then

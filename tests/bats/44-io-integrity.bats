@@ -230,7 +230,7 @@ cg_setup() {
 # device reaches the driver, with the blkcg and memcg of the swapped page.
 @test "swap-out refused by a read-only device leaves no dying memory cgroup behind" {
 	skip_unless_cmd mkswap swapon swapoff
-	local pid i w0 w1
+	local pid i w0 w1 work="x=\$(head -c $((3 * MIB)) /dev/zero | tr '\\0' a)"
 	cg_setup
 	truncate -s $((4 * MIB)) "$T/swap"
 	chmod 0600 "$T/swap"
@@ -248,11 +248,11 @@ cg_setup() {
 	# what it runs (bash's code paths, head, tr, the C library) is then
 	# charged there. A file page first read from inside the cgroup and
 	# kept mapped by other processes would keep the removed cgroup dying.
-	bash -c "x=\$(head -c $((3 * MIB)) /dev/zero | tr '\\0' a)
+	bash -c "$work
 		read -r _ </dev/null || :"
 	[ "$(dying)" -eq 0 ]
 	bash -c "echo \$\$ >$CG/c/cgroup.procs
-		x=\$(head -c $((3 * MIB)) /dev/zero | tr '\\0' a)
+		$work
 		read -r _ <$T/fifo" &
 	pid=$!
 	PIDS+=("$pid")
